@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from sequences.selectors import membership_for_user
+
 
 def membership(request: HttpRequest) -> dict[str, object]:
-    """The signed-in user's membership, for the navigation."""
+    """The signed-in user's role and organization, for the navigation."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {}
-    return {"membership": getattr(user, "membership", None)}
+    return {"membership": membership_for_user(user)} if user is not None else {}

@@ -7,4 +7,8 @@ from sequences import views
 app_name = "sequences"
 urlpatterns = [
     path("", views.sequence_list, name="list"),
+    path("contacts/", views.contact_list, name="contact_list"),
+    path("mailboxes/", views.mailbox_list, name="mailbox_list"),
+    path("organizations/", views.organization_list, name="organization_list"),
+    path("organizations/<slug:slug>/", views.organization_detail, name="organization_detail"),
 ]

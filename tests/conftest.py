@@ -1,1 +1,144 @@
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from sequences.models import (
+    Contact,
+    Enrollment,
+    Mailbox,
+    Membership,
+    Organization,
+    ScheduledEmail,
+    Sequence,
+    Step,
+)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> None:
+    # Constraints, locking and query plans are PostgreSQL's in production: test on it.
+    if connection.vendor != "postgresql":
+        pytest.exit(
+            "The tests run against PostgreSQL: use `make test`, or set DATABASE_URL to a "
+            "PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/sequences).",
+            returncode=2,
+        )
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., object]:
+    def make(
+        username: str, *, role: str, organization: Organization | None, password: str = "pw"
+    ) -> object:
+        user = get_user_model().objects.create_user(
+            username=username, password=password, first_name=username.title()
+        )
+        Membership.objects.create(user=user, organization=organization, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return Organization.objects.create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_organization(db: None) -> Organization:
+    return Organization.objects.create(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def rep(make_user: Callable[..., object], organization: Organization) -> object:
+    return make_user("rita", role=Membership.Role.REP, organization=organization)
+
+
+@pytest.fixture
+def teammate(make_user: Callable[..., object], organization: Organization) -> object:
+    return make_user("ralph", role=Membership.Role.REP, organization=organization)
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., object], organization: Organization) -> object:
+    return make_user("adam", role=Membership.Role.ADMIN, organization=organization)
+
+
+@pytest.fixture
+def support(make_user: Callable[..., object]) -> object:
+    return make_user("sam", role=Membership.Role.SUPPORT, organization=None)
+
+
+@pytest.fixture
+def outsider(make_user: Callable[..., object], other_organization: Organization) -> object:
+    return make_user("gina", role=Membership.Role.ADMIN, organization=other_organization)
+
+
+@pytest.fixture
+def make_mailbox(db: None) -> Callable[..., Mailbox]:
+    def make(owner: object, *, email: str | None = None, password: str = "s3cret") -> Mailbox:
+        mailbox = Mailbox(
+            organization=owner.membership.organization,
+            owner=owner,
+            email=email or f"{owner.username}@example.test",
+            smtp_host="127.0.0.1",
+            smtp_port=2525,
+            smtp_username=email or f"{owner.username}@example.test",
+        )
+        mailbox.password = password
+        mailbox.save()
+        return mailbox
+
+    return make
+
+
+@pytest.fixture
+def make_sequence(make_mailbox: Callable[..., Mailbox]) -> Callable[..., Sequence]:
+    def make(owner: object, *, name: str = "Outbound", steps: int = 2) -> Sequence:
+        sequence = Sequence.objects.create(
+            organization=owner.membership.organization,
+            owner=owner,
+            mailbox=make_mailbox(owner, email=f"{owner.username}.{name.lower()}@example.test"),
+            name=name,
+        )
+        for position in range(1, steps + 1):
+            Step.objects.create(
+                sequence=sequence,
+                position=position,
+                wait_days=0 if position == 1 else 3,
+                subject=f"Step {position} for {{{{ first_name }}}}",
+                body="Hello {{ first_name }}",
+            )
+        return sequence
+
+    return make
+
+
+@pytest.fixture
+def make_email(db: None) -> Callable[..., ScheduledEmail]:
+    """An email of the sequence's first step to a new contact, scheduled in an hour."""
+
+    def make(sequence: Sequence, *, email: str, **fields: object) -> ScheduledEmail:
+        contact, _ = Contact.objects.get_or_create(
+            organization=sequence.organization, email=email, defaults={"first_name": "Pat"}
+        )
+        enrollment, _ = Enrollment.objects.get_or_create(
+            sequence=sequence, contact=contact, defaults={"enrolled_at": timezone.now()}
+        )
+        when = timezone.now() + dt.timedelta(hours=1)
+        return ScheduledEmail.objects.create(
+            enrollment=enrollment,
+            step=sequence.steps.get(position=fields.pop("position", 1)),
+            sequence=sequence,
+            contact=contact,
+            mailbox=sequence.mailbox,
+            **{"scheduled_for": when, "next_attempt_at": when, **fields},
+        )
+
+    return make

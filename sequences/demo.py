@@ -1,0 +1,558 @@
+"""The demo: a believable account with emails in every status and every known error.
+
+Everything is derived from a fixed random seed and natural keys, and rows are inserted
+with `ignore_conflicts` against the models' unique constraints, so running the seed
+again adds nothing (and `--size` larger than before only adds the difference).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from diagnostics.diagnosis import Diagnosis, diagnose
+from diagnostics.vocabulary import Retry
+from sequences.models import (
+    Contact,
+    Enrollment,
+    Mailbox,
+    Membership,
+    Organization,
+    ScheduledEmail,
+    SendAttempt,
+    Sequence,
+    Step,
+)
+
+# The errors of the product's source documents (the tests keep the canonical copy).
+SOURCE_ERRORS_PATH = settings.BASE_DIR / "tests" / "data" / "seed-errors.jsonl"
+BROKEN_MAILBOX_ERROR = "(535, b'5.7.8 Authentication credentials invalid')"
+DEFAULT_SIZE = 1200
+BATCH = 2000
+
+FIRST_NAMES = (
+    "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Ava Lucas Mia Mateo "
+    "Isabella Theo Léa Hugo Chloé Louis Camille Jules Sofia Leon Hannah Felix Marta Pablo "
+    "Aisha Omar Priya Arjun Mei Hiroshi Yuki Chen Ana João Ingrid Lars Fatima Tomás Zoe Ethan "
+    "Grace Daniel Nora Samuel Ruth Victor Clara Anton Ines Marco Giulia Kwame Ama Sipho Thandi"
+).split()
+LAST_NAMES = (
+    "Smith Johnson Williams Brown Garcia Miller Davis Martin Bernard Dubois Moreau Laurent "
+    "Müller Schmidt Schneider Fischer Rossi Russo Ferrari Silva Santos Oliveira Kowalski "
+    "Nowak Novak Jensen Hansen Larsen Nguyen Tran Kim Park Tanaka Suzuki Sato Patel Shah "
+    "Singh Khan Ali Mensah Okafor Adeyemi Cohen Levi Andersson Johansson Costa Murphy Kelly "
+    "O'Brien Walsh Byrne Fernández López Martínez Romero Navarro Wright Clarke"
+).split()
+COMPANIES = (
+    ("Northwind Traders", "northwind.test"),
+    ("Contoso Pharma", "contoso.test"),
+    ("Fabrikam Industries", "fabrikam.test"),
+    ("Tailspin Toys", "tailspin.test"),
+    ("Wide World Importers", "wideworld.test"),
+    ("Litware Software", "litware.test"),
+    ("Proseware Labs", "proseware.test"),
+    ("Adatum Finance", "adatum.test"),
+    ("Woodgrove Bank", "woodgrove.test"),
+    ("Blue Yonder Airlines", "blueyonder.test"),
+    ("Coho Winery", "coho.test"),
+    ("Fourth Coffee", "fourthcoffee.test"),
+    ("Lucerne Publishing", "lucerne.test"),
+    ("Margie's Travel", "margiestravel.test"),
+    ("Alpine Ski House", "alpineski.test"),
+    ("Trey Research", "treyresearch.test"),
+)
+JOB_TITLES = (
+    "VP Sales",
+    "Head of Revenue Operations",
+    "Sales Director",
+    "Chief Revenue Officer",
+    "Marketing Manager",
+    "Head of Growth",
+    "IT Director",
+    "Procurement Lead",
+)
+TIME_ZONES = ("Europe/Paris", "Europe/London", "America/New_York", "America/Chicago", "UTC")
+# Recipients whose domains the SMTP sandbox answers with a provider's real failure.
+SANDBOX_RECIPIENTS = (
+    ("Uma", "Unknown", "unknown.test"),
+    ("Ines", "Inactive", "inactive.test"),
+    ("Fred", "Full", "full.test"),
+    ("Alex", "Away", "away.test"),
+    ("Bea", "Busy", "busy.test"),
+    ("Blake", "Blocked", "blocked.test"),
+)
+
+STEP_TEMPLATES = (
+    (
+        0,
+        "Quick question about {{ company }}",
+        "Hi {{ first_name }},\n\nI noticed {{ company }} is growing its sales team. "
+        "Teams like yours use us to see every email that fails and fix it in one click.\n\n"
+        "Worth a 15-minute call next week?\n",
+    ),
+    (
+        3,
+        "Re: Quick question about {{ company }}",
+        "Hi {{ first_name }},\n\nFollowing up on my note: would a short demo help?\n",
+    ),
+    (
+        4,
+        "A case study for {{ company }}",
+        "Hi {{ first_name }},\n\nHere is how a team of 40 reps cut bounced emails by 80%.\n",
+    ),
+    (
+        7,
+        "Should I close your file?",
+        "Hi {{ first_name }},\n\nI haven't heard back, so I'll assume now isn't the right time.\n",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    username: str
+    first_name: str
+    last_name: str
+    role: str
+    password: str
+
+
+@dataclass(frozen=True)
+class MailboxSpec:
+    email: str
+    owner: str
+    provider: str
+    password: str
+    state: str = Mailbox.State.CONNECTED
+
+
+@dataclass(frozen=True)
+class SequenceSpec:
+    name: str
+    owner: str
+    mailbox: str
+    steps: int
+    # Share of the organization's contacts enrolled here (weights, not percentages).
+    weight: int
+
+
+@dataclass(frozen=True)
+class OrganizationSpec:
+    name: str
+    slug: str
+    users: tuple[UserSpec, ...]
+    mailboxes: tuple[MailboxSpec, ...]
+    sequences: tuple[SequenceSpec, ...]
+    # The share of --size this organization gets.
+    share: float
+    with_source_errors: bool = False
+
+
+ACME = OrganizationSpec(
+    name="Acme Analytics",
+    slug="acme",
+    users=(
+        UserSpec("rita", "Rita", "Alvarez", Membership.Role.REP, "rita-demo-2026"),
+        UserSpec("adam", "Adam", "Chen", Membership.Role.ADMIN, "adam-demo-2026"),
+    ),
+    mailboxes=(
+        MailboxSpec("rita@acme.test", "rita", Mailbox.Provider.GMAIL, "rita-app-password-demo"),
+        MailboxSpec(
+            "adam@acme.test",
+            "adam",
+            Mailbox.Provider.MICROSOFT,
+            "wrong",
+            Mailbox.State.INVALID_CREDENTIALS,
+        ),
+        MailboxSpec("team@acme.test", "adam", Mailbox.Provider.SMTP, "team-app-password-demo"),
+    ),
+    sequences=(
+        SequenceSpec("Q4 Outbound: VP Sales", "rita", "rita@acme.test", 4, 5),
+        SequenceSpec("Webinar follow-up", "rita", "rita@acme.test", 3, 3),
+        SequenceSpec("Re-engage closed-lost", "adam", "adam@acme.test", 3, 2),
+        SequenceSpec("Partner newsletter", "adam", "team@acme.test", 2, 2),
+    ),
+    share=0.92,
+    with_source_errors=True,
+)
+GLOBEX = OrganizationSpec(
+    name="Globex Logistics",
+    slug="globex",
+    users=(UserSpec("gina", "Gina", "Rossi", Membership.Role.ADMIN, "gina-demo-2026"),),
+    mailboxes=(MailboxSpec("gina@globex.test", "gina", Mailbox.Provider.MICROSOFT, "gina-pw"),),
+    sequences=(SequenceSpec("Freight buyers EMEA", "gina", "gina@globex.test", 3, 1),),
+    share=0.08,
+)
+SUPPORT_USER = UserSpec("sam", "Sam", "Okafor", Membership.Role.SUPPORT, "sam-demo-2026")
+
+
+@dataclass
+class DemoSummary:
+    organizations: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+    emails_by_status: dict[str, int] = field(default_factory=dict)
+
+
+def load_source_errors() -> list[dict[str, object]]:
+    with SOURCE_ERRORS_PATH.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def seed_demo(*, size: int = DEFAULT_SIZE, now: dt.datetime | None = None) -> DemoSummary:
+    """Create (or complete) the demo accounts with about `size` scheduled emails."""
+    now = now or timezone.now()
+    summary = DemoSummary()
+    with transaction.atomic():
+        _ensure_user(SUPPORT_USER, organization=None)
+        summary.logins.append((SUPPORT_USER.username, SUPPORT_USER.password, "support"))
+        for spec in (ACME, GLOBEX):
+            _seed_organization(spec, size=max(60, round(size * spec.share)), now=now)
+            summary.organizations.append(spec.name)
+            summary.logins += [
+                (u.username, u.password, f"{u.role}, {spec.name}") for u in spec.users
+            ]
+    for status in ScheduledEmail.Status.values:
+        summary.emails_by_status[status] = ScheduledEmail.objects.filter(status=status).count()
+    return summary
+
+
+def _ensure_user(spec: UserSpec, *, organization: Organization | None) -> AbstractBaseUser:
+    user, created = get_user_model().objects.get_or_create(
+        username=spec.username,
+        defaults={
+            "first_name": spec.first_name,
+            "last_name": spec.last_name,
+            "email": f"{spec.username}@{organization.slug if organization else 'vendor'}.test",
+        },
+    )
+    if created:
+        user.set_password(spec.password)
+        user.save(update_fields=["password"])
+    Membership.objects.get_or_create(
+        user=user, defaults={"organization": organization, "role": spec.role}
+    )
+    return user
+
+
+def _seed_organization(spec: OrganizationSpec, *, size: int, now: dt.datetime) -> None:
+    organization, _ = Organization.objects.get_or_create(
+        slug=spec.slug, defaults={"name": spec.name}
+    )
+    users = {u.username: _ensure_user(u, organization=organization) for u in spec.users}
+    mailboxes = {m.email: _ensure_mailbox(m, organization, users, now) for m in spec.mailboxes}
+    sequences = [_ensure_sequence(s, organization, users, mailboxes) for s in spec.sequences]
+    plan = _EmailPlan(spec, organization, sequences, size=size, now=now)
+    plan.build()
+
+
+def _ensure_mailbox(
+    spec: MailboxSpec, organization: Organization, users: dict, now: dt.datetime
+) -> Mailbox:
+    mailbox = Mailbox.objects.filter(organization=organization, email=spec.email).first()
+    if mailbox is not None:
+        return mailbox
+    broken = spec.state != Mailbox.State.CONNECTED
+    mailbox = Mailbox(
+        organization=organization,
+        owner=users[spec.owner],
+        email=spec.email,
+        display_name=users[spec.owner].get_full_name(),
+        provider=spec.provider,
+        smtp_host=settings.SMTP_SANDBOX_HOST,
+        smtp_port=settings.SMTP_SANDBOX_PORT,
+        smtp_security=Mailbox.Security.NONE,
+        smtp_username=spec.email,
+        state=spec.state,
+        last_error=BROKEN_MAILBOX_ERROR if broken else "",
+        last_error_code=diagnose(BROKEN_MAILBOX_ERROR).code if broken else "",
+        last_checked_at=now - dt.timedelta(days=3) if broken else now,
+        per_minute_limit=30 if spec.provider == Mailbox.Provider.MICROSOFT else 60,
+        daily_limit=10_000 if spec.provider == Mailbox.Provider.MICROSOFT else 2_000,
+        time_zone="Europe/Paris",
+        # The demo sends at any hour so that a newcomer sees it work whenever they try.
+        sending_days="1234567",
+        window_start=dt.time(0, 0),
+        window_end=dt.time(23, 59),
+    )
+    mailbox.password = spec.password
+    mailbox.save()
+    return mailbox
+
+
+def _ensure_sequence(
+    spec: SequenceSpec, organization: Organization, users: dict, mailboxes: dict
+) -> Sequence:
+    sequence, _ = Sequence.objects.get_or_create(
+        organization=organization,
+        name=spec.name,
+        defaults={"owner": users[spec.owner], "mailbox": mailboxes[spec.mailbox]},
+    )
+    Step.objects.bulk_create(
+        [
+            Step(sequence=sequence, position=i, wait_days=wait, subject=subject, body=body)
+            for i, (wait, subject, body) in enumerate(STEP_TEMPLATES[: spec.steps], start=1)
+        ],
+        ignore_conflicts=True,
+    )
+    return sequence
+
+
+class _EmailPlan:
+    """Contacts, enrollments, emails and attempts of one organization, in bulk."""
+
+    def __init__(
+        self,
+        spec: OrganizationSpec,
+        organization: Organization,
+        sequences: list[Sequence],
+        *,
+        size: int,
+        now: dt.datetime,
+    ) -> None:
+        self.spec = spec
+        self.organization = organization
+        self.sequences = sequences
+        self.steps = {s.pk: list(s.steps.order_by("position")) for s in sequences}
+        self.size = size
+        self.now = now
+        self.rng = random.Random(f"demo-{spec.slug}")
+        self.errors = load_source_errors() if spec.with_source_errors else []
+        # Two emails are shown mid-send, so the demo has that status too.
+        self.sending_left = 2
+
+    def build(self) -> None:
+        enrollments = self._enrollments(self._contacts())
+        self._emails(enrollments)
+
+    def _contacts(self) -> list[Contact]:
+        weights = [s.weight for s in self.spec.sequences]
+        steps_per_contact = sum(
+            w * s.steps for w, s in zip(weights, self.spec.sequences, strict=True)
+        ) / sum(weights)
+        # Enough contacts for every source error to have its own, whatever the size.
+        count = max(40, 2 * len(self.errors), round(self.size / steps_per_contact))
+        contacts = []
+        for i in range(count):
+            first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
+            company, domain = self.rng.choice(COMPANIES)
+            local = f"{first}.{last}".lower().replace("'", "")
+            contacts.append(
+                Contact(
+                    organization=self.organization,
+                    email=f"{local}.{i}@{domain}" if i >= len(COMPANIES) else f"{local}@{domain}",
+                    first_name=first,
+                    last_name=last,
+                    company=company,
+                    job_title=self.rng.choice(JOB_TITLES),
+                    time_zone=self.rng.choice(TIME_ZONES),
+                )
+            )
+        if self.spec.with_source_errors:
+            contacts += [
+                Contact(
+                    organization=self.organization,
+                    email=f"{first.lower()}@{domain}",
+                    first_name=first,
+                    last_name=last,
+                    company=f"Sandbox ({domain})",
+                )
+                for first, last, domain in SANDBOX_RECIPIENTS
+            ]
+        Contact.objects.bulk_create(contacts, batch_size=BATCH, ignore_conflicts=True)
+        by_email = {
+            c.email: c
+            for c in Contact.objects.filter(
+                organization=self.organization, email__in=[c.email for c in contacts]
+            )
+        }
+        return [by_email[c.email] for c in contacts]
+
+    def _enrollments(self, contacts: list[Contact]) -> list[Enrollment]:
+        pool = [
+            sequence
+            for sequence, spec in zip(self.sequences, self.spec.sequences, strict=True)
+            for _ in range(spec.weight)
+        ]
+        enrollments = []
+        for i, contact in enumerate(contacts):
+            sandbox = contact.company.startswith("Sandbox")
+            enrollments.append(
+                Enrollment(
+                    sequence=self.sequences[0] if sandbox else pool[i % len(pool)],
+                    contact=contact,
+                    # Sandbox recipients start in a few minutes: the first thing sent.
+                    enrolled_at=self.now + dt.timedelta(minutes=2)
+                    if sandbox
+                    else self.now - dt.timedelta(hours=self.rng.uniform(-72, 24 * 25)),
+                )
+            )
+        Enrollment.objects.bulk_create(enrollments, batch_size=BATCH, ignore_conflicts=True)
+        stored = {
+            e.contact_id: e
+            for e in Enrollment.objects.filter(sequence__in=self.sequences).select_related(
+                "contact", "sequence__mailbox"
+            )
+        }
+        return [stored[e.contact.pk] for e in enrollments if e.contact.pk in stored]
+
+    def _emails(self, enrollments: list[Enrollment]) -> None:
+        # The source errors go to the first enrollments of sequences whose mailbox works,
+        # on their first step, a few hours ago (so later steps are still ahead).
+        healthy = [e for e in enrollments if e.sequence.mailbox.state == Mailbox.State.CONNECTED]
+        errored = {e.pk: diagnose(err["raw"]) for e, err in zip(healthy, self.errors, strict=False)}
+        unsubscribed = {
+            e.pk for i, e in enumerate(enrollments) if i % 37 == 36 and e.pk not in errored
+        }
+        emails, attempts = [], []
+        for index, enrollment in enumerate(enrollments):
+            diagnosis = errored.get(enrollment.pk)
+            if diagnosis is not None:
+                enrollment.enrolled_at = self.now - dt.timedelta(hours=2, minutes=index)
+            emails += self._enrollment_emails(
+                enrollment, diagnosis, unsubscribed=enrollment.pk in unsubscribed
+            )
+        created = {
+            (e.enrollment_id, e.step_id)
+            for e in ScheduledEmail.objects.filter(sequence__in=self.sequences).only(
+                "enrollment_id", "step_id"
+            )
+        }
+        new = [e for e in emails if (e.enrollment_id, e.step_id) not in created]
+        ScheduledEmail.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
+        stored = {
+            (e.enrollment_id, e.step_id): e
+            for e in ScheduledEmail.objects.filter(sequence__in=self.sequences)
+        }
+        for email in new:
+            attempts += _attempts_for(stored[(email.enrollment_id, email.step_id)])
+        SendAttempt.objects.bulk_create(attempts, batch_size=BATCH, ignore_conflicts=True)
+        self._apply_outcomes(enrollments, errored, unsubscribed)
+
+    def _enrollment_emails(
+        self, enrollment: Enrollment, diagnosis: Diagnosis | None, *, unsubscribed: bool
+    ) -> list[ScheduledEmail]:
+        contact, sequence = enrollment.contact, enrollment.sequence
+        broken_since = self.now - dt.timedelta(days=3)
+        emails, when, stopped = [], enrollment.enrolled_at, None
+        for step in self.steps[sequence.pk]:
+            when = when + dt.timedelta(days=step.wait_days, minutes=self.rng.randint(0, 90))
+            email = ScheduledEmail(
+                enrollment=enrollment,
+                step=step,
+                sequence=sequence,
+                contact=contact,
+                mailbox=sequence.mailbox,
+                scheduled_for=when,
+                next_attempt_at=when,
+            )
+            if stopped:
+                _cancel(email, stopped)
+            elif unsubscribed and step.position > 1:
+                # They answered the first email with "unsubscribe".
+                _cancel(email, "Contact unsubscribed")
+            elif step.position == 1 and diagnosis is not None:
+                _fail(email, diagnosis, self.now)
+                if diagnosis.retry == Retry.NEVER:
+                    stopped = f"Contact bounced: {diagnosis.title}"
+            elif when > self.now:
+                if self.sending_left and step.position == 1:
+                    self.sending_left -= 1
+                    email.status, email.next_attempt_at = ScheduledEmail.Status.SENDING, None
+            elif sequence.mailbox.state != Mailbox.State.CONNECTED and when > broken_since:
+                _fail(email, diagnose(BROKEN_MAILBOX_ERROR), self.now)
+            else:
+                _sent(email, self.organization.slug, self.now)
+            emails.append(email)
+        return emails
+
+    def _apply_outcomes(
+        self, enrollments: list[Enrollment], errored: dict[int, Diagnosis], unsubscribed: set[int]
+    ) -> None:
+        """Contacts and enrollments follow what their emails say."""
+        for enrollment in enrollments:
+            diagnosis = errored.get(enrollment.pk)
+            if diagnosis is not None and diagnosis.retry == Retry.NEVER:
+                reason = f"Hard bounce: {diagnosis.title}"
+                Contact.objects.filter(pk=enrollment.contact_id).update(
+                    state=Contact.State.BOUNCED, state_reason=reason
+                )
+                Enrollment.objects.filter(pk=enrollment.pk).update(
+                    state=Enrollment.State.STOPPED, stopped_reason=reason
+                )
+        reason = "Replied “unsubscribe”"
+        Contact.objects.filter(enrollments__in=unsubscribed).update(
+            state=Contact.State.UNSUBSCRIBED, state_reason=reason
+        )
+        Enrollment.objects.filter(pk__in=unsubscribed).update(
+            state=Enrollment.State.STOPPED, stopped_reason=f"Contact unsubscribed: {reason}"
+        )
+
+
+def _sent(email: ScheduledEmail, slug: str, now: dt.datetime) -> None:
+    email.status = ScheduledEmail.Status.SENT
+    email.next_attempt_at = None
+    email.attempt_count = 1
+    email.sent_at = min(email.scheduled_for + dt.timedelta(seconds=2), now)
+    email.message_id = f"<demo.{email.enrollment_id}.{email.step.position}@{slug}.test>"
+
+
+def _fail(email: ScheduledEmail, diagnosis: Diagnosis, now: dt.datetime) -> None:
+    email.attempt_count = 1
+    email.last_error = diagnosis.raw
+    email.error_code = diagnosis.code
+    email.error_category = diagnosis.category
+    if diagnosis.retry == Retry.AUTO:
+        email.status = ScheduledEmail.Status.RETRYING
+        email.next_attempt_at = now + dt.timedelta(seconds=diagnosis.retry_after or 900)
+    else:
+        email.status = (
+            ScheduledEmail.Status.FAILED
+            if diagnosis.retry == Retry.NEVER
+            else ScheduledEmail.Status.BLOCKED
+        )
+        email.next_attempt_at = None
+        email.status_reason = diagnosis.title
+
+
+def _cancel(email: ScheduledEmail, reason: str) -> None:
+    email.status = ScheduledEmail.Status.CANCELLED
+    email.status_reason = reason
+    email.next_attempt_at = None
+
+
+def _attempts_for(email: ScheduledEmail) -> list[SendAttempt]:
+    """The history that explains a seeded email's status."""
+    if email.attempt_count == 0:
+        return []
+    started = email.sent_at or email.scheduled_for
+    attempt = SendAttempt(
+        email=email,
+        mailbox_id=email.mailbox_id,
+        number=1,
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=1),
+    )
+    if email.status == ScheduledEmail.Status.SENT:
+        attempt.outcome = SendAttempt.Outcome.SENT
+        attempt.message_id = email.message_id
+        return [attempt]
+    diagnosis = diagnose(email.last_error)
+    attempt.outcome = SendAttempt.Outcome.FAILED
+    attempt.raw_error = diagnosis.raw
+    attempt.error_code = diagnosis.code
+    attempt.category = diagnosis.category
+    attempt.retry = diagnosis.retry
+    attempt.smtp_code = diagnosis.smtp_code
+    attempt.enhanced_code = diagnosis.enhanced_code or ""
+    attempt.http_status = diagnosis.http_status
+    attempt.provider = diagnosis.provider or ""
+    attempt.request_id = diagnosis.request_id or ""
+    return [attempt]

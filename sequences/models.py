@@ -1,0 +1,498 @@
+"""The domain of a sales-engagement product: who sends what to whom, and what happened.
+
+Statuses are TextChoices backed by check constraints, so a wrong value cannot reach the
+database by any path. State changes belong in services, which refuse a wrong start state.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from diagnostics.vocabulary import Category, Retry
+from sequences.crypto import decrypt_secret, encrypt_secret
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone (e.g. Europe/Paris).")
+
+
+def _choices_check(
+    field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class MembershipRole(models.TextChoices):
+    REP = "rep", "Sales rep"
+    ADMIN = "admin", "Admin"
+    SUPPORT = "support", "Support"
+
+
+class MailboxProvider(models.TextChoices):
+    GMAIL = "gmail", "Google Workspace / Gmail"
+    MICROSOFT = "microsoft", "Microsoft 365"
+    SMTP = "smtp", "Other SMTP server"
+
+
+class MailboxState(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    INVALID_CREDENTIALS = "invalid_credentials", "Invalid credentials"
+    SYNC_ERROR = "sync_error", "Sync error"
+    PAUSED = "paused", "Paused"
+
+
+class MailboxSecurity(models.TextChoices):
+    NONE = "none", "None (local sandbox only)"
+    STARTTLS = "starttls", "STARTTLS"
+    TLS = "tls", "Implicit TLS"
+
+
+class SequenceState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+
+
+class ContactState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    BOUNCED = "bounced", "Bounced"
+    SUPPRESSED = "suppressed", "Suppressed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class EnrollmentState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    FINISHED = "finished", "Finished"
+    STOPPED = "stopped", "Stopped"
+
+
+class ScheduledEmailStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    RETRYING = "retrying", "Retrying"
+    BLOCKED = "blocked", "Blocked"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SendAttemptOutcome(models.TextChoices):
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # The server may have accepted the message but we never recorded it (a worker died).
+    UNCERTAIN = "uncertain", "Uncertain"
+
+
+class AuditEntryAction(models.TextChoices):
+    EDIT_CONTACT = "edit_contact", "Edited a contact's address"
+    SUPPRESS_CONTACT = "suppress_contact", "Suppressed a contact"
+    RESYNC_MAILBOX = "resync_mailbox", "Resynchronized a mailbox"
+    RESCHEDULE = "reschedule", "Rescheduled emails"
+    PAUSE_SEQUENCE = "pause_sequence", "Paused a sequence"
+    RESUME_SEQUENCE = "resume_sequence", "Resumed a sequence"
+    REVIEW_ACCOUNT = "review_account", "Reviewed the account (support)"
+
+
+class Organization(models.Model):
+    """A customer account."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    reps_may_edit_contacts = models.BooleanField(
+        default=False, help_text="Whether sales reps may correct a contact's email address."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role. Support staff belong to the vendor: no organization, all to review."""
+
+    Role = MembershipRole
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            _choices_check("role", MembershipRole, "membership_role_valid"),
+            models.CheckConstraint(
+                condition=Q(role="support", organization__isnull=True)
+                | (~Q(role="support") & Q(organization__isnull=False)),
+                name="membership_support_has_no_organization",
+                violation_error_message=(
+                    "Support staff belong to no organization; reps and admins belong to one."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organization or 'vendor'})"
+
+
+class Mailbox(models.Model):
+    """A sender's connected mailbox, used to send a sequence's emails over SMTP."""
+
+    Provider = MailboxProvider
+
+    State = MailboxState
+
+    Security = MailboxSecurity
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="mailboxes"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mailboxes"
+    )
+    email = models.EmailField()
+    display_name = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.SMTP)
+    smtp_host = models.CharField(max_length=255)
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_security = models.CharField(
+        max_length=16, choices=Security.choices, default=Security.STARTTLS
+    )
+    smtp_username = models.CharField(max_length=255)
+    # A Fernet token, never the password itself: see `password`.
+    smtp_secret = models.TextField(editable=False)
+    state = models.CharField(max_length=32, choices=State.choices, default=State.CONNECTED)
+    last_error = models.TextField(blank=True)
+    last_error_code = models.CharField(max_length=100, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    daily_limit = models.PositiveIntegerField(default=500, validators=[MinValueValidator(1)])
+    per_minute_limit = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # ISO weekdays the mailbox sends on, Monday=1 … Sunday=7.
+    sending_days = models.CharField(
+        max_length=7,
+        default="12345",
+        validators=[RegexValidator(r"^[1-7]{1,7}$", "Use the digits 1 (Monday) to 7 (Sunday).")],
+    )
+    window_start = models.TimeField(default=datetime.time(8))
+    window_end = models.TimeField(default=datetime.time(18))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name_plural = "mailboxes"
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("email"),
+                name="mailbox_email_unique_per_organization",
+                violation_error_message=(
+                    "This organization already has a mailbox with this address."
+                ),
+            ),
+            _choices_check("state", MailboxState, "mailbox_state_valid"),
+            _choices_check("provider", MailboxProvider, "mailbox_provider_valid"),
+            _choices_check("smtp_security", MailboxSecurity, "mailbox_security_valid"),
+            models.CheckConstraint(
+                condition=Q(window_start__lt=models.F("window_end")),
+                name="mailbox_window_starts_before_it_ends",
+                violation_error_message="The sending window must start before it ends.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def password(self) -> str:
+        return decrypt_secret(self.smtp_secret)
+
+    @password.setter
+    def password(self, plain: str) -> None:
+        self.smtp_secret = encrypt_secret(plain)
+
+
+class Sequence(models.Model):
+    State = SequenceState
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="sequences"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sequences"
+    )
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="sequences")
+    name = models.CharField(max_length=200)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    paused_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                "name",
+                name="sequence_name_unique_per_organization",
+                violation_error_message="This organization already has a sequence with this name.",
+            ),
+            _choices_check("state", SequenceState, "sequence_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Step(models.Model):
+    """One email of a sequence. Subject and body are Django templates over the contact."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    wait_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Days after the previous step (or enrollment, for the first step)."
+    )
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["sequence", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                "sequence", "position", name="step_position_unique_per_sequence"
+            ),
+            models.CheckConstraint(condition=Q(position__gte=1), name="step_position_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.position}: {self.subject}"
+
+
+class Contact(models.Model):
+    State = ContactState
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="contacts"
+    )
+    email = models.CharField(max_length=320)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    job_title = models.CharField(max_length=200, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    state_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("email"),
+                name="contact_email_unique_per_organization",
+                violation_error_message=(
+                    "Another contact of this organization already has this email address."
+                ),
+            ),
+            _choices_check("state", ContactState, "contact_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Enrollment(models.Model):
+    State = EnrollmentState
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    stopped_reason = models.CharField(max_length=500, blank=True)
+    enrolled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "sequence",
+                "contact",
+                name="enrollment_unique_per_sequence",
+                violation_error_message="This contact is already enrolled in this sequence.",
+            ),
+            _choices_check("state", EnrollmentState, "enrollment_state_valid"),
+            models.CheckConstraint(
+                condition=~Q(state="stopped") | ~Q(stopped_reason=""),
+                name="enrollment_stopped_has_reason",
+                violation_error_message="A stopped enrollment says why it stopped.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.sequence}"
+
+
+class ScheduledEmail(models.Model):
+    """One step for one enrollment: the row the Emails tab shows and the workers send.
+
+    `sequence`, `contact` and `mailbox` repeat what enrollment and step imply, so that the
+    hot queries (the Emails tab, a mailbox's held emails, a contact's blocked emails, the
+    dispatcher) read one table and one index at millions of rows.
+    """
+
+    Status = ScheduledEmailStatus
+
+    # Statuses the dispatcher picks up once `next_attempt_at` has come.
+    DUE_STATUSES = (Status.SCHEDULED, Status.RETRYING)
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="emails")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="emails")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="emails")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="emails")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    status_reason = models.CharField(max_length=500, blank=True)
+    scheduled_for = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_category = models.CharField(max_length=32, choices=Category.choices, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "enrollment", "step", name="scheduled_email_one_per_step_and_enrollment"
+            ),
+            models.UniqueConstraint(
+                "message_id",
+                condition=~Q(message_id=""),
+                name="scheduled_email_message_id_unique",
+            ),
+            _choices_check("status", ScheduledEmailStatus, "scheduled_email_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | (Q(sent_at__isnull=False) & ~Q(message_id="")),
+                name="scheduled_email_sent_has_time_and_message_id",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["scheduled", "retrying"])
+                | Q(next_attempt_at__isnull=False),
+                name="scheduled_email_due_has_next_attempt",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["blocked", "failed"]) | ~Q(error_code=""),
+                name="scheduled_email_error_has_diagnosis",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | ~Q(status_reason=""),
+                name="scheduled_email_cancelled_has_reason",
+            ),
+        ]
+        indexes = [
+            # The dispatcher: due rows only, a small index even when history is 90% of rows.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["scheduled", "retrying"]),
+                name="scheduled_email_due",
+            ),
+            # The Emails tab: a sequence's emails in time order, all or by status.
+            models.Index(
+                fields=["sequence", "scheduled_for", "id"], name="scheduled_email_by_sequence"
+            ),
+            models.Index(
+                fields=["sequence", "status", "scheduled_for", "id"],
+                name="scheduled_email_seq_status",
+            ),
+            # A mailbox's held or pending emails (resync puts them back).
+            models.Index(fields=["mailbox", "status"], name="scheduled_email_by_mailbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} to {self.contact.email} ({self.status})"
+
+
+class SendAttempt(models.Model):
+    """Every try at sending an email, with the provider's reply kept verbatim."""
+
+    Outcome = SendAttemptOutcome
+
+    email = models.ForeignKey(ScheduledEmail, on_delete=models.CASCADE, related_name="attempts")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    message_id = models.CharField(max_length=255, blank=True)
+    raw_error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    category = models.CharField(max_length=32, choices=Category.choices, blank=True)
+    retry = models.CharField(max_length=16, choices=Retry.choices, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    enhanced_code = models.CharField(max_length=16, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["email", "number"]
+        constraints = [
+            models.UniqueConstraint("email", "number", name="send_attempt_number_unique"),
+            _choices_check("outcome", SendAttemptOutcome, "send_attempt_outcome_valid"),
+            models.CheckConstraint(
+                condition=~Q(outcome="failed") | ~Q(raw_error=""),
+                name="send_attempt_failure_keeps_raw_error",
+            ),
+        ]
+        indexes = [models.Index(fields=["started_at"], name="send_attempt_started")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of email {self.email_id}: {self.outcome}"
+
+
+class AuditEntry(models.Model):
+    """Who did what, when, to what: every fix, and every account review by support."""
+
+    Action = AuditEntryAction
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept apart from `actor` so the log still says who it was once a user is deleted.
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=50)
+    target_id = models.CharField(max_length=50)
+    target_label = models.CharField(max_length=500)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+        constraints = [_choices_check("action", AuditEntryAction, "audit_entry_action_valid")]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_entry_by_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.get_action_display().lower()}: {self.target_label}"

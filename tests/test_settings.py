@@ -1,0 +1,75 @@
+"""Settings come from the environment: checked in fresh processes, as a deployment sees them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-0123456789",
+    "MAILBOX_SECRET_KEYS": Fernet.generate_key().decode(),
+    "ALLOWED_HOSTS": "status.example.com",
+    "DATABASE_URL": "postgres://app:pw@db.internal:5432/status",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+}
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _setting(name: str, **env: str) -> str:
+    result = _run(f"from django.conf import settings; print(settings.{name})", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_it_runs_on_sqlite_and_the_filesystem_broker_by_default():
+    assert "sqlite3" in _setting("DATABASES['default']['ENGINE']")
+    assert _setting("CELERY_BROKER_URL") == "filesystem://"
+    assert _setting("DEBUG") == "True"
+
+
+def test_it_reads_production_settings_from_the_environment():
+    assert _setting("DATABASES['default']['HOST']", **PRODUCTION) == "db.internal"
+    assert _setting("CELERY_BROKER_URL", **PRODUCTION) == "redis://redis.internal:6379/0"
+    assert _setting("ALLOWED_HOSTS", **PRODUCTION) == "['status.example.com']"
+    assert _setting("SESSION_COOKIE_SECURE", **PRODUCTION) == "True"
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "MAILBOX_SECRET_KEYS"])
+def test_it_refuses_to_start_in_production_without_a_secret(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+
+    result = _run("pass", **env)
+
+    assert result.returncode != 0
+    assert f"{missing} must be set when DEBUG is off" in result.stderr
+
+
+def test_it_passes_the_deployment_checks_in_production_mode():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**os.environ, **PRODUCTION},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
