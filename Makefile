@@ -24,7 +24,7 @@ run: install
 	@echo
 	@echo "  Open http://$(HOST):$(PORT)/ and sign in with one of the demo logins above."
 	@echo
-	trap 'kill 0' INT TERM EXIT; \
+	trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
