@@ -159,6 +159,17 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = not DEBUG
 if env_bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Sending. A claim older than this is recovered: longer than a batch may run (the send
+# task's time limit), so a live worker is never second-guessed.
+SEND_BATCH_TIME_LIMIT = int(os.environ.get("SEND_BATCH_TIME_LIMIT", "300"))
+SENDING_CLAIM_TIMEOUT = int(os.environ.get("SENDING_CLAIM_TIMEOUT", "600"))
+DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
+DISPATCH_BATCH_SIZE = int(os.environ.get("DISPATCH_BATCH_SIZE", "200"))
+# The bounce-rate guard: pause a sequence's first steps past this share of hard bounces
+# over 24 hours, once it has sent at least this many.
+BOUNCE_GUARD_RATE = float(os.environ.get("BOUNCE_GUARD_RATE", "0.08"))
+BOUNCE_GUARD_MIN_SENDS = int(os.environ.get("BOUNCE_GUARD_MIN_SENDS", "50"))
+
 # Celery. The default broker is a folder on disk so that a newcomer needs no server;
 # production points CELERY_BROKER_URL at Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -176,8 +187,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-emails": {
+        "task": "sequences.tasks.dispatch_due_emails",
+        "schedule": DISPATCH_INTERVAL_SECONDS,
+        # A dispatch that waited longer than its interval is superseded by the next one.
+        "options": {"expires": DISPATCH_INTERVAL_SECONDS},
+    },
+}
 
 # The local SMTP sandbox the demo mailboxes send through (see `manage.py smtp_sandbox`).
 SMTP_SANDBOX_HOST = os.environ.get("SMTP_SANDBOX_HOST", "127.0.0.1")

@@ -86,6 +86,8 @@ class ScheduledEmailStatus(models.TextChoices):
 
 
 class SendAttemptOutcome(models.TextChoices):
+    # Recorded before the SMTP conversation starts, so that a crash leaves a trace.
+    STARTED = "started", "In progress"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     # The server may have accepted the message but we never recorded it (a worker died).
@@ -177,6 +179,8 @@ class Mailbox(models.Model):
     last_error = models.TextField(blank=True)
     last_error_code = models.CharField(max_length=100, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # Set when the provider says "too many" or "quota used up": nothing is sent before.
+    paused_until = models.DateTimeField(null=True, blank=True)
     daily_limit = models.PositiveIntegerField(default=500, validators=[MinValueValidator(1)])
     per_minute_limit = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -237,6 +241,9 @@ class Sequence(models.Model):
     name = models.CharField(max_length=200)
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     paused_reason = models.CharField(max_length=500, blank=True)
+    # The bounce-rate guard stops first emails to new contacts; follow-ups continue.
+    first_steps_paused_at = models.DateTimeField(null=True, blank=True)
+    first_steps_paused_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -368,6 +375,8 @@ class ScheduledEmail(models.Model):
     status_reason = models.CharField(max_length=500, blank=True)
     scheduled_for = models.DateTimeField()
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a dispatcher claimed it for sending: a stale claim is recovered, never resent.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     error_code = models.CharField(max_length=100, blank=True)
@@ -460,7 +469,11 @@ class SendAttempt(models.Model):
                 name="send_attempt_failure_keeps_raw_error",
             ),
         ]
-        indexes = [models.Index(fields=["started_at"], name="send_attempt_started")]
+        indexes = [
+            models.Index(fields=["started_at"], name="send_attempt_started"),
+            # Pacing: a mailbox's sends in the last minute and since midnight.
+            models.Index(fields=["mailbox", "started_at"], name="send_attempt_by_mailbox"),
+        ]
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of email {self.email_id}: {self.outcome}"

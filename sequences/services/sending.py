@@ -1,0 +1,446 @@
+"""The sending pipeline: claim due emails, send them per mailbox, record what happened.
+
+Invariants (each tested):
+- an email is claimed by one dispatcher only (`FOR UPDATE SKIP LOCKED`, then a status
+  change in the same transaction), and an attempt row is committed before the SMTP
+  conversation starts, so a crash mid-send is visible and never resent by itself;
+- nothing talks to SMTP inside a transaction;
+- every email ends sent, failed with a diagnosis, cancelled with a reason, or visibly
+  waiting (scheduled, retrying, blocked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.template import Context, Template
+from django.utils import timezone
+
+from diagnostics.diagnosis import Diagnosis, diagnose
+from diagnostics.vocabulary import Category, Retry
+from sequences.models import (
+    Contact,
+    Enrollment,
+    Mailbox,
+    ScheduledEmail,
+    SendAttempt,
+    Sequence,
+)
+from sequences.services.pacing import DAY, MINUTE, mailbox_capacity
+from sequences.services.smtp import MailboxSession, SmtpFailure
+
+Status = ScheduledEmail.Status
+UNCERTAIN_CODE = "pipeline.delivery_uncertain"
+GIVE_UP_AFTER = dt.timedelta(hours=72)
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_CAP_SECONDS = 6 * 3600
+# Provider pauses where the diagnosis gives no delay of its own.
+DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
+PENDING = (Status.SCHEDULED, Status.RETRYING, Status.SENDING)
+
+
+@dataclass(frozen=True)
+class Claim:
+    mailbox_id: int
+    email_ids: tuple[int, ...]
+    # Identifies this claim: a send task delivered twice, or late, finds it superseded.
+    claimed_at: dt.datetime
+
+
+@dataclass
+class BatchResult:
+    by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: BatchResult) -> None:
+        for status, count in other.by_status.items():
+            self.by_status[status] += count
+
+
+def emails_claim_due(*, now: dt.datetime | None = None, limit: int = 200) -> list[Claim]:
+    """Claim up to `limit` due emails, as many per mailbox as its window and caps allow.
+
+    Due emails that a mailbox cannot send now move to the time it can, so they leave the
+    head of the queue and cannot starve other mailboxes.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            ScheduledEmail.objects.filter(
+                status__in=ScheduledEmail.DUE_STATUSES,
+                next_attempt_at__lte=now,
+                mailbox__state=Mailbox.State.CONNECTED,
+                sequence__state=Sequence.State.ACTIVE,
+            )
+            .exclude(step__position=1, sequence__first_steps_paused_at__isnull=False)
+            .order_by("next_attempt_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", "mailbox_id")[:limit]
+        )
+        by_mailbox: dict[int, list[int]] = defaultdict(list)
+        for email_id, mailbox_id in due:
+            by_mailbox[mailbox_id].append(email_id)
+        # Another dispatcher holding a mailbox decides for it: skip it this round.
+        mailboxes = Mailbox.objects.select_for_update(skip_locked=True).in_bulk(list(by_mailbox))
+        usage = _mailbox_usage(list(mailboxes), now)
+        claims = []
+        for mailbox_id, mailbox in mailboxes.items():
+            capacity = mailbox_capacity(mailbox, now=now, **usage[mailbox_id])
+            ids = by_mailbox[mailbox_id]
+            taken, later = ids[: capacity.available], ids[capacity.available :]
+            if later:
+                ScheduledEmail.objects.filter(pk__in=later).update(
+                    next_attempt_at=capacity.retry_at or now + dt.timedelta(seconds=1)
+                )
+            if taken:
+                ScheduledEmail.objects.filter(pk__in=taken).update(
+                    status=Status.SENDING, claimed_at=now, next_attempt_at=None
+                )
+                claims.append(Claim(mailbox_id, tuple(taken), now))
+    return claims
+
+
+def _mailbox_usage(mailbox_ids: list[int], now: dt.datetime) -> dict[int, dict[str, int]]:
+    usage = {
+        pk: {"started_last_minute": 0, "started_last_day": 0, "in_flight": 0} for pk in mailbox_ids
+    }
+    started = (
+        SendAttempt.objects.filter(mailbox_id__in=mailbox_ids, started_at__gt=now - DAY)
+        .values("mailbox_id")
+        .annotate(day=Count("id"), minute=Count("id", filter=Q(started_at__gt=now - MINUTE)))
+    )
+    for row in started:
+        usage[row["mailbox_id"]]["started_last_day"] = row["day"]
+        usage[row["mailbox_id"]]["started_last_minute"] = row["minute"]
+    # Claimed and not yet started: they will start within this minute.
+    in_flight = (
+        ScheduledEmail.objects.filter(mailbox_id__in=mailbox_ids, status=Status.SENDING)
+        .exclude(attempts__outcome=SendAttempt.Outcome.STARTED)
+        .values("mailbox_id")
+        .annotate(n=Count("id"))
+    )
+    for row in in_flight:
+        usage[row["mailbox_id"]]["in_flight"] = row["n"]
+    return usage
+
+
+def emails_send_batch(
+    *, mailbox_id: int, email_ids: list[int] | tuple[int, ...], claimed_at: dt.datetime
+) -> BatchResult:
+    """Send claimed emails of one mailbox over one SMTP session, recording each outcome.
+
+    Safe to run twice with the same claim: an email is sent only while this claim holds it
+    and no attempt of it is in progress.
+    """
+    result = BatchResult()
+    mailbox = Mailbox.objects.get(pk=mailbox_id)
+    pending = list(email_ids)
+    with MailboxSession(mailbox) as session:
+        while pending:
+            email_id = pending.pop(0)
+            started = _attempt_start(email_id, claimed_at)
+            if started is None:
+                continue
+            email, attempt, message = started
+            try:
+                session.send(message)
+            except SmtpFailure as failure:
+                diagnosis = diagnose(failure.raw)
+                status = _record_failure(email, attempt, diagnosis)
+                result.by_status[status] += 1
+                if _stops_mailbox(diagnosis):
+                    _release(pending, mailbox_id=mailbox_id)
+                    break
+            else:
+                _record_success(email, attempt)
+                result.by_status[Status.SENT] += 1
+    return result
+
+
+def _attempt_start(
+    email_id: int, claimed_at: dt.datetime
+) -> tuple[ScheduledEmail, SendAttempt, EmailMessage] | None:
+    """Commit an attempt row before talking to SMTP; None when the email is not ours to send."""
+    with transaction.atomic():
+        email = (
+            ScheduledEmail.objects.select_for_update(of=("self",))
+            .select_related("contact", "step", "mailbox", "sequence__organization")
+            .filter(pk=email_id, status=Status.SENDING, claimed_at=claimed_at)
+            .first()
+        )
+        if email is None:
+            return None
+        if email.attempts.filter(outcome=SendAttempt.Outcome.STARTED).exists():
+            # A previous run died mid-send: the server may have the message already.
+            _mark_uncertain(email)
+            return None
+        message = render_message(email)
+        email.attempt_count += 1
+        email.save(update_fields=["attempt_count", "updated_at"])
+        attempt = SendAttempt.objects.create(
+            email=email,
+            mailbox_id=email.mailbox_id,
+            number=email.attempt_count,
+            started_at=timezone.now(),
+            outcome=SendAttempt.Outcome.STARTED,
+            message_id=message["Message-ID"],
+        )
+    return email, attempt, message
+
+
+def render_message(email: ScheduledEmail) -> EmailMessage:
+    """The step's subject and body rendered for the contact, as plain text."""
+    contact, mailbox = email.contact, email.mailbox
+    context = Context(
+        {
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "full_name": contact.full_name,
+            "company": contact.company,
+            "job_title": contact.job_title,
+            "email": contact.email,
+            "sender_name": mailbox.display_name,
+        },
+        autoescape=False,
+    )
+    message = EmailMessage()
+    message["From"] = formataddr((mailbox.display_name, mailbox.email))
+    message["To"] = formataddr((contact.full_name, contact.email))
+    message["Subject"] = " ".join(Template(email.step.subject).render(context).split())
+    message["Date"] = format_datetime(timezone.now())
+    message["Message-ID"] = make_msgid(domain=mailbox.email.rpartition("@")[2] or None)
+    message.set_content(Template(email.step.body).render(context))
+    return message
+
+
+def _record_success(email: ScheduledEmail, attempt: SendAttempt) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        SendAttempt.objects.filter(pk=attempt.pk).update(
+            outcome=SendAttempt.Outcome.SENT, finished_at=now
+        )
+        ScheduledEmail.objects.filter(pk=email.pk).update(
+            status=Status.SENT,
+            sent_at=now,
+            message_id=attempt.message_id,
+            claimed_at=None,
+            next_attempt_at=None,
+            status_reason="",
+            updated_at=now,
+        )
+        if not ScheduledEmail.objects.filter(
+            enrollment_id=email.enrollment_id, status__in=[*PENDING, Status.BLOCKED]
+        ).exists():
+            Enrollment.objects.filter(pk=email.enrollment_id, state=Enrollment.State.ACTIVE).update(
+                state=Enrollment.State.FINISHED
+            )
+
+
+def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diagnosis) -> str:
+    """Store the reply verbatim with its diagnosis and move the email to what it means."""
+    now = timezone.now()
+    with transaction.atomic():
+        SendAttempt.objects.filter(pk=attempt.pk).update(
+            outcome=SendAttempt.Outcome.FAILED,
+            finished_at=now,
+            raw_error=diagnosis.raw,
+            error_code=diagnosis.code,
+            category=diagnosis.category,
+            retry=diagnosis.retry,
+            smtp_code=diagnosis.smtp_code,
+            enhanced_code=diagnosis.enhanced_code or "",
+            http_status=diagnosis.http_status,
+            provider=diagnosis.provider or "",
+            request_id=diagnosis.request_id or "",
+        )
+        status, next_attempt_at, reason = _next_state(email, diagnosis, now)
+        ScheduledEmail.objects.filter(pk=email.pk).update(
+            status=status,
+            next_attempt_at=next_attempt_at,
+            status_reason=reason,
+            claimed_at=None,
+            last_error=diagnosis.raw,
+            error_code=diagnosis.code,
+            error_category=diagnosis.category,
+            updated_at=now,
+        )
+        if diagnosis.category == Category.MAILBOX_CONNECTION:
+            mailbox_hold(mailbox=email.mailbox, diagnosis=diagnosis, now=now)
+        elif diagnosis.category in DEFAULT_PAUSE:
+            pause = diagnosis.retry_after or DEFAULT_PAUSE[diagnosis.category]
+            Mailbox.objects.filter(pk=email.mailbox_id).update(
+                paused_until=now + dt.timedelta(seconds=pause)
+            )
+        if diagnosis.retry == Retry.NEVER:
+            _contact_bounced(email, diagnosis)
+    return status
+
+
+def _next_state(
+    email: ScheduledEmail, diagnosis: Diagnosis, now: dt.datetime
+) -> tuple[str, dt.datetime | None, str]:
+    if diagnosis.retry == Retry.NEVER:
+        return Status.FAILED, None, diagnosis.title
+    if diagnosis.retry == Retry.AFTER_FIX:
+        return Status.BLOCKED, None, diagnosis.title
+    first = email.attempts.order_by("number").values_list("started_at", flat=True).first()
+    if first is not None and now - first >= GIVE_UP_AFTER:
+        return Status.FAILED, None, f"Gave up after 72 hours of retries: {diagnosis.title}"
+    # Exponential backoff with full jitter, never sooner than the provider asked.
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (email.attempt_count - 1))
+    delay = max(random.uniform(0, ceiling), diagnosis.retry_after or 0)
+    return Status.RETRYING, now + dt.timedelta(seconds=delay), diagnosis.title
+
+
+def _stops_mailbox(diagnosis: Diagnosis) -> bool:
+    """Whether the rest of the batch would only fail the same way."""
+    return diagnosis.category in (Category.MAILBOX_CONNECTION, *DEFAULT_PAUSE)
+
+
+def _release(email_ids: list[int], *, mailbox_id: int) -> None:
+    """Give back claimed emails that were not attempted (a held mailbox blocked them already)."""
+    paused_until = Mailbox.objects.values_list("paused_until", flat=True).get(pk=mailbox_id)
+    _unclaim(
+        ScheduledEmail.objects.filter(pk__in=email_ids, status=Status.SENDING),
+        when=paused_until or timezone.now(),
+    )
+
+
+def _unclaim(claimed: QuerySet[ScheduledEmail], *, when: dt.datetime) -> None:
+    claimed.filter(attempt_count=0).update(
+        status=Status.SCHEDULED, claimed_at=None, next_attempt_at=when
+    )
+    claimed.filter(attempt_count__gt=0).update(
+        status=Status.RETRYING, claimed_at=None, next_attempt_at=when
+    )
+
+
+def mailbox_hold(*, mailbox: Mailbox, diagnosis: Diagnosis, now: dt.datetime) -> int:
+    """Mark the mailbox broken and block its pending emails until a resync succeeds.
+
+    They are not each tried and failed against a mailbox known to be broken.
+    """
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        state=Mailbox.State.INVALID_CREDENTIALS,
+        last_error=diagnosis.raw,
+        last_error_code=diagnosis.code,
+        last_checked_at=now,
+    )
+    return (
+        ScheduledEmail.objects.filter(mailbox_id=mailbox.pk, status__in=PENDING)
+        .exclude(attempts__outcome=SendAttempt.Outcome.STARTED)
+        .update(
+            status=Status.BLOCKED,
+            next_attempt_at=None,
+            claimed_at=None,
+            status_reason=diagnosis.title,
+            last_error=diagnosis.raw,
+            error_code=diagnosis.code,
+            error_category=diagnosis.category,
+            updated_at=now,
+        )
+    )
+
+
+def _contact_bounced(email: ScheduledEmail, diagnosis: Diagnosis) -> None:
+    """A hard bounce: no later step goes to this address, in any sequence."""
+    reason = f"Hard bounce: {diagnosis.title}"
+    Contact.objects.filter(pk=email.contact_id).update(
+        state=Contact.State.BOUNCED, state_reason=reason
+    )
+    Enrollment.objects.filter(contact_id=email.contact_id, state=Enrollment.State.ACTIVE).update(
+        state=Enrollment.State.STOPPED, stopped_reason=reason
+    )
+    ScheduledEmail.objects.filter(
+        contact_id=email.contact_id, status__in=[Status.SCHEDULED, Status.RETRYING, Status.BLOCKED]
+    ).exclude(pk=email.pk).update(
+        status=Status.CANCELLED, status_reason="Contact bounced", next_attempt_at=None
+    )
+    sequence_check_bounce_rate(sequence_id=email.sequence_id)
+
+
+def sequence_check_bounce_rate(*, sequence_id: int, now: dt.datetime | None = None) -> bool:
+    """Pause first steps when the last 24 hours' hard bounces pass the threshold.
+
+    A bad contact list then cannot burn the sender's reputation, while follow-ups to
+    contacts who already received mail continue.
+    """
+    now = now or timezone.now()
+    counts = SendAttempt.objects.filter(
+        email__sequence_id=sequence_id,
+        started_at__gt=now - DAY,
+        outcome__in=[SendAttempt.Outcome.SENT, SendAttempt.Outcome.FAILED],
+    ).aggregate(total=Count("id"), hard=Count("id", filter=Q(retry=Retry.NEVER)))
+    total, hard = counts["total"], counts["hard"]
+    if total < settings.BOUNCE_GUARD_MIN_SENDS or hard / total < settings.BOUNCE_GUARD_RATE:
+        return False
+    reason = (
+        f"Paused automatically: {hard} of the last {total} emails in 24 hours bounced "
+        f"({hard / total:.0%}, over the {settings.BOUNCE_GUARD_RATE:.0%} limit). Check the "
+        "contact list, then resume. Follow-ups to contacts already reached continue."
+    )
+    return bool(
+        Sequence.objects.filter(pk=sequence_id, first_steps_paused_at__isnull=True).update(
+            first_steps_paused_at=now, first_steps_paused_reason=reason
+        )
+    )
+
+
+def _mark_uncertain(email: ScheduledEmail) -> None:
+    """A send that started and never finished: the server may have the message.
+
+    Resending could deliver it twice, so the email waits for a person, with the
+    Message-ID to look for in the mailbox's Sent folder.
+    """
+    now = timezone.now()
+    attempt = email.attempts.filter(outcome=SendAttempt.Outcome.STARTED).get()
+    raw = (
+        "Delivery uncertain: sending stopped after the message was handed to the SMTP "
+        f"server (Message-ID {attempt.message_id}). It may have been delivered; check the "
+        "mailbox's Sent folder before rescheduling."
+    )
+    SendAttempt.objects.filter(pk=attempt.pk).update(
+        outcome=SendAttempt.Outcome.UNCERTAIN, finished_at=now, raw_error=raw
+    )
+    ScheduledEmail.objects.filter(pk=email.pk).update(
+        status=Status.BLOCKED,
+        claimed_at=None,
+        next_attempt_at=None,
+        status_reason="Delivery uncertain",
+        last_error=raw,
+        error_code=UNCERTAIN_CODE,
+        error_category=Category.UNKNOWN,
+        updated_at=now,
+    )
+
+
+def emails_recover_stale(*, now: dt.datetime | None = None) -> int:
+    """Claims older than the send time limit: give back the unstarted, flag the started."""
+    now = now or timezone.now()
+    stale = ScheduledEmail.objects.filter(
+        status=Status.SENDING,
+        claimed_at__lt=now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT),
+    )
+    recovered = 0
+    for email in stale.select_related("mailbox"):
+        with transaction.atomic():
+            locked = (
+                ScheduledEmail.objects.select_for_update(skip_locked=True)
+                .filter(pk=email.pk, status=Status.SENDING)
+                .first()
+            )
+            if locked is None:
+                continue
+            if locked.attempts.filter(outcome=SendAttempt.Outcome.STARTED).exists():
+                _mark_uncertain(locked)
+            else:
+                _unclaim(ScheduledEmail.objects.filter(pk=locked.pk), when=now)
+            recovered += 1
+    return recovered

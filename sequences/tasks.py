@@ -1,0 +1,63 @@
+"""Celery tasks: thin interfaces that take ids and call one service.
+
+Retries declared here cover the infrastructure (a database that went away for a moment);
+what an SMTP reply means is decided per email by its diagnosis, in the services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from sequences.services.mailboxes import mailbox_resync
+from sequences.services.sending import emails_claim_due, emails_recover_stale, emails_send_batch
+
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, retry_backoff_max=60, max_retries=3
+)
+def dispatch_due_emails() -> int:
+    """Claim what is due and hand each mailbox's share to a send task.
+
+    Claims repeat while full batches come back, within one beat interval.
+    """
+    emails_recover_stale()
+    deadline = time.monotonic() + settings.DISPATCH_INTERVAL_SECONDS
+    claimed = 0
+    while True:
+        claims = emails_claim_due(limit=settings.DISPATCH_BATCH_SIZE)
+        for claim in claims:
+            send_batch.delay(claim.mailbox_id, list(claim.email_ids), claim.claimed_at.isoformat())
+        count = sum(len(claim.email_ids) for claim in claims)
+        claimed += count
+        if count < settings.DISPATCH_BATCH_SIZE or time.monotonic() > deadline:
+            return claimed
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=INFRASTRUCTURE_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+    soft_time_limit=settings.SEND_BATCH_TIME_LIMIT - 30,
+    time_limit=settings.SEND_BATCH_TIME_LIMIT,
+)
+def send_batch(mailbox_id: int, email_ids: list[int], claimed_at: str) -> dict[str, int]:
+    result = emails_send_batch(
+        mailbox_id=mailbox_id,
+        email_ids=email_ids,
+        claimed_at=dt.datetime.fromisoformat(claimed_at),
+    )
+    return dict(result.by_status)
+
+
+@shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def resync_mailbox(mailbox_id: int) -> bool:
+    return mailbox_resync(mailbox_id=mailbox_id).connected
