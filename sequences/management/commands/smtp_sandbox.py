@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from sequences import smtp_sandbox
+from sequences.smtp_sandbox import DEFAULT_MAX_SIZE, DEFAULT_RATE, SmtpSandbox
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the local SMTP sandbox until Ctrl-C: it answers like real mail providers "
+        "(see sequences/smtp_sandbox.py for its rules) and stores accepted mail in a Maildir."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=2525, help="0 picks a free port.")
+        parser.add_argument("--store", type=Path, default=settings.DATA_DIR / "sandbox-mail")
+        parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, help="In bytes.")
+        parser.add_argument(
+            "--rate", type=int, default=DEFAULT_RATE, help="Messages per minute per login."
+        )
+
+    def handle(
+        self,
+        *args: object,
+        host: str,
+        port: int,
+        store: Path,
+        max_size: int,
+        rate: int,
+        **options: object,
+    ) -> None:
+        self._log_to_stdout()
+        sandbox = SmtpSandbox(host=host, port=port, store=store, max_size=max_size, rate=rate)
+        sandbox.start()
+        try:
+            self.stdout.write(
+                f"SMTP sandbox listening on {host}:{sandbox.port}, "
+                f"storing mail in {store.resolve()} (Ctrl-C to stop)"
+            )
+            # Piped output is block-buffered: whoever waits for this line needs it now.
+            self.stdout.flush()
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            self.stdout.write("SMTP sandbox stopped.")
+        finally:
+            sandbox.stop()
+
+    def _log_to_stdout(self) -> None:
+        # One line per accepted or refused message, next to the listening line (the
+        # project's root logger would also add the level and logger name, on stderr).
+        handler = logging.StreamHandler(self.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger(smtp_sandbox.__name__)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        # aiosmtpd logs every connection and command at INFO, and a warning of its own
+        # deprecation (Session.login_data) at every AUTH: keep its errors only.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)

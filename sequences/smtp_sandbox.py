@@ -1,0 +1,367 @@
+"""A local SMTP server that answers like the mail providers our users send through.
+
+The sending pipeline, the demo and the tests need a real protocol peer: one that speaks
+EHLO, STARTTLS, AUTH PLAIN/LOGIN, MAIL, RCPT and DATA, and refuses mail with the codes and
+texts real providers use, so that the diagnostics see the same strings as in production.
+
+Rules (exact replies):
+
+- AUTH with the password ``wrong``: ``535 5.7.8 Authentication credentials invalid``; any
+  other password is accepted. AUTH is offered without TLS because the sandbox is meant to
+  listen on loopback; STARTTLS is offered too, with a self-signed certificate made at start.
+- A recipient at one of the domains of ``RECIPIENT_REPLIES`` gets that reply to RCPT;
+  after ``421`` the server closes the connection, as RFC 5321 says.
+- A decoded text part of the body containing ``FREE MONEY``: ``550 5.1.6`` after DATA.
+- A message over ``max_size`` bytes: ``552 5.3.4``, after MAIL when the client announces
+  its SIZE (smtplib does), after DATA otherwise.
+- More than ``rate`` accepted messages from one login in any 60 seconds: ``451 4.4.5``
+  to MAIL (and to DATA, for sessions of the same login racing past MAIL together).
+
+Mail sent without AUTH is accepted like real relays on a trusted network would, under the
+empty login (one rate bucket for all unauthenticated sessions).
+
+Each accepted message is stored once (not once per recipient, so that its Message-ID is
+unique in the store) in a Maildir at ``store``: the bytes received, with line ends turned
+from SMTP's CRLF into the LF mail readers expect in a Maildir, after prepended
+``X-Sandbox-*`` headers recording the envelope and the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import logging
+import mailbox
+import ssl
+import tempfile
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+DEFAULT_RATE = 600
+RATE_WINDOW_SECONDS = 60.0
+
+# The name the server greets with. Given explicitly because aiosmtpd's default,
+# socket.getfqdn(), can wait seconds on a DNS lookup at every connection.
+SERVER_NAME = "smtp-sandbox.test"
+
+REFUSED_PASSWORD = "wrong"
+SPAM_MARKER = "FREE MONEY"
+
+AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+SPAM = "550 5.1.6 Spam not accepted"
+TOO_LARGE = "552 5.3.4 Message size exceeds fixed limit"
+TOO_BUSY = "451 4.4.5 Server too busy"
+ACCEPTED = "250 2.0.0 OK"
+RECIPIENT_REPLIES: dict[str, str] = {
+    "unknown.test": "550 5.1.1 User unknown",
+    "inactive.test": "553 5.1.3 Invalid/Inactive user",
+    "full.test": "452 4.2.2 Mailbox full",
+    "away.test": "450 4.2.1 Mailbox temporarily unavailable",
+    "busy.test": "421 4.7.0 Service temporarily unavailable",
+    "blocked.test": "550 5.7.26 Service refused: sending domain blocked",
+}
+
+LOGIN_HEADER = "X-Sandbox-Login"
+MAIL_FROM_HEADER = "X-Sandbox-Mail-From"
+RCPT_TO_HEADER = "X-Sandbox-Rcpt-To"
+RECEIVED_AT_HEADER = "X-Sandbox-Received-At"
+
+# aiosmtpd enforces data_size_limit itself (which keeps memory bounded while it reads
+# DATA) but answers with these fixed texts; providers answer with the enhanced code.
+_AIOSMTPD_SIZE_REPLIES = frozenset(
+    {
+        "552 Error: message size exceeds fixed maximum message size",
+        "552 Error: Too much mail data",
+    }
+)
+
+
+class SlidingWindowLimiter:
+    """At most `limit` events per key in any `window` seconds."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float = RATE_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._events: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def allows(self, key: str) -> bool:
+        events = self._events[key]
+        horizon = self.clock() - self.window
+        while events and events[0] <= horizon:
+            events.popleft()
+        return len(events) < self.limit
+
+    def record(self, key: str) -> None:
+        self._events[key].append(self.clock())
+
+
+def read_messages(store: Path) -> list[EmailMessage]:
+    """The messages the sandbox accepted into `store`, oldest first."""
+    maildir = mailbox.Maildir(store, create=False)
+    messages = [
+        email.message_from_bytes(maildir.get_bytes(key), policy=policy.default)
+        for key in maildir.iterkeys()
+    ]
+    return sorted(messages, key=lambda m: dt.datetime.fromisoformat(m[RECEIVED_AT_HEADER]))
+
+
+def _login(session: Session) -> str:
+    if not session.authenticated:
+        return ""
+    return session.auth_data.login.decode("utf-8", errors="replace")
+
+
+def _contains_spam(message: EmailMessage) -> bool:
+    # Decoded content, so that a quoted-printable or base64 body is judged like plain text.
+    return any(
+        SPAM_MARKER in part.get_content()
+        for part in message.walk()
+        if part.get_content_maintype() == "text"
+    )
+
+
+def _sandbox_headers(login: str, envelope: Envelope) -> bytes:
+    values = {
+        LOGIN_HEADER: login,
+        MAIL_FROM_HEADER: envelope.mail_from,
+        RCPT_TO_HEADER: ", ".join(envelope.rcpt_tos),
+        RECEIVED_AT_HEADER: dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+    }
+    # The policy folds long values and encodes non-ASCII ones (a UTF-8 login or address)
+    # as RFC 2047 words, so the prepended lines are valid whatever the client sent.
+    return b"".join(
+        policy.default.fold(name, value).encode("ascii") for name, value in values.items()
+    )
+
+
+class _Handler:
+    """The sandbox's rules, shared by the sessions (all run in the server's one thread)."""
+
+    def __init__(self, maildir: mailbox.Maildir, limiter: SlidingWindowLimiter) -> None:
+        self.maildir = maildir
+        self.limiter = limiter
+
+    def authenticate(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: LoginPassword,
+    ) -> AuthResult:
+        if auth_data.password == REFUSED_PASSWORD.encode():
+            login = auth_data.login.decode("utf-8", errors="replace")
+            log.info("refused AUTH %s login=%r: %s", mechanism, login, AUTH_INVALID)
+            # handled=False: aiosmtpd then sends `message` itself (handled=True would mean
+            # this function already replied, and the client would wait forever).
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        return AuthResult(success=True, auth_data=auth_data)
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        login = _login(session)
+        if not self.limiter.allows(login):
+            log.info("refused login=%r from=%r: %s", login, address, TOO_BUSY)
+            return TOO_BUSY
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        reply = RECIPIENT_REPLIES.get(address.rpartition("@")[2].lower())
+        if reply is not None:
+            log.info(
+                "refused login=%r from=%r to=%r: %s",
+                _login(session),
+                envelope.mail_from,
+                address,
+                reply,
+            )
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        login = _login(session)
+        message = email.message_from_bytes(envelope.original_content, policy=policy.default)
+        summary = (
+            f"{message['Message-ID']} login={login!r} "
+            f"from={envelope.mail_from!r} to={envelope.rcpt_tos!r}"
+        )
+        if not self.limiter.allows(login):
+            log.info("refused %s: %s", summary, TOO_BUSY)
+            return TOO_BUSY
+        if _contains_spam(message):
+            log.info("refused %s: %s", summary, SPAM)
+            return SPAM
+        self.limiter.record(login)
+        # Prepended to the bytes as received rather than set on the parsed message, which
+        # would re-fold and re-encode it: the stored message is the one that was sent.
+        content = envelope.original_content.replace(b"\r\n", b"\n")
+        self.maildir.add(_sandbox_headers(login, envelope) + content)
+        log.info("accepted %s", summary)
+        return ACCEPTED
+
+
+class _SandboxSMTP(SMTP):
+    """aiosmtpd's protocol, with the providers' size reply and the close after a 421."""
+
+    async def push(self, status: str | bytes) -> None:
+        if status in _AIOSMTPD_SIZE_REPLIES:
+            log.info(
+                "refused login=%r from=%r: %s",
+                _login(self.session),
+                self.envelope.mail_from,
+                TOO_LARGE,
+            )
+            status = TOO_LARGE
+        await super().push(status)
+        # 421 means the server is closing the transmission channel (RFC 5321 3.8).
+        if isinstance(status, str) and status.startswith("421") and self.transport is not None:
+            self.transport.close()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _SandboxSMTP(self.handler, **self.SMTP_kwargs)
+
+    def _trigger_server(self) -> None:
+        # Port 0 lets the OS pick a free port without a race. aiosmtpd's Controller then
+        # connects to self.port to warm the server up, so learn the real port first.
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+def _self_signed_tls_context(name: str) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # The ssl module loads a certificate only from files: write them to a private folder
+    # dropped once loaded.
+    with tempfile.TemporaryDirectory() as folder:
+        certificate_path = Path(folder) / "certificate.pem"
+        key_path = Path(folder) / "key.pem"
+        certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context.load_cert_chain(certificate_path, key_path)
+    return context
+
+
+class SmtpSandbox:
+    """The sandbox server, run in a thread of this process.
+
+    `start()` returns once it listens; with `port=0` the OS picks a free port, then
+    `port` is the real one. Also a context manager (start on enter, stop on exit).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_size: int = DEFAULT_MAX_SIZE,
+        rate: int = DEFAULT_RATE,
+    ) -> None:
+        self.store = Path(store)
+        self.host = host
+        self.port = port
+        self.max_size = max_size
+        self.rate = rate
+        self._controller: _Controller | None = None
+
+    def start(self) -> None:
+        # mailbox.Maildir(create=True) makes tmp/new/cur only when the folder itself is
+        # missing; the store may be an existing empty folder (pytest's tmp_path).
+        for folder in ("tmp", "new", "cur"):
+            (self.store / folder).mkdir(parents=True, exist_ok=True)
+        handler = _Handler(
+            mailbox.Maildir(self.store, create=False), SlidingWindowLimiter(self.rate)
+        )
+        controller = _Controller(
+            handler,
+            hostname=self.host,
+            port=self.port,
+            server_hostname=SERVER_NAME,
+            data_size_limit=self.max_size,
+            authenticator=handler.authenticate,
+            auth_require_tls=False,
+            tls_context=_self_signed_tls_context(SERVER_NAME),
+        )
+        controller.start()
+        self._controller = controller
+        self.port = controller.port
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def messages(self) -> list[EmailMessage]:
+        return read_messages(self.store)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
