@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from sequences.models import (
     Contact,
     Enrollment,
@@ -18,6 +21,8 @@ from sequences.models import (
     Sequence,
     Step,
 )
+from sequences.smtp_sandbox import SmtpSandbox
+from tests.support import TEST_BROKER_URL, Workers
 
 
 @pytest.fixture(scope="session")
@@ -142,3 +147,39 @@ def make_email(db: None) -> Callable[..., ScheduledEmail]:
         )
 
     return make
+
+
+@pytest.fixture
+def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SmtpSandbox]]:
+    """Starts SMTP sandboxes on free loopback ports, storing in tmp_path; stops them after."""
+    started: list[SmtpSandbox] = []
+
+    def start(**options: int) -> SmtpSandbox:
+        sandbox = SmtpSandbox(host="127.0.0.1", port=0, store=tmp_path / "mail", **options)
+        sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(start_sandbox: Callable[..., SmtpSandbox]) -> SmtpSandbox:
+    return start_sandbox()
+
+
+@pytest.fixture(scope="session")
+def celery_broker(django_db_setup: None) -> str:
+    """The tests' own Redis database, emptied, and the test process pointed at it."""
+    redis.Redis.from_url(TEST_BROKER_URL).flushdb()
+    celery_app.conf.broker_url = TEST_BROKER_URL
+    return TEST_BROKER_URL
+
+
+@pytest.fixture
+def workers(celery_broker: str, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(tmp_path)
+    yield pool
+    pool.stop_all()

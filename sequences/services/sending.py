@@ -295,7 +295,8 @@ def _next_state(
         return Status.FAILED, None, f"Gave up after 72 hours of retries: {diagnosis.title}"
     # Exponential backoff with full jitter, never sooner than the provider asked.
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (email.attempt_count - 1))
-    delay = max(random.uniform(0, ceiling), diagnosis.retry_after or 0)
+    floor = diagnosis.retry_after or DEFAULT_PAUSE.get(diagnosis.category, 0)
+    delay = max(random.uniform(0, ceiling), floor)
     return Status.RETRYING, now + dt.timedelta(seconds=delay), diagnosis.title
 
 
@@ -421,13 +422,12 @@ def _mark_uncertain(email: ScheduledEmail) -> None:
     )
 
 
-def emails_recover_stale(*, now: dt.datetime | None = None) -> int:
+def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
     """Claims older than the send time limit: give back the unstarted, flag the started."""
-    now = now or timezone.now()
-    stale = ScheduledEmail.objects.filter(
-        status=Status.SENDING,
-        claimed_at__lt=now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT),
-    )
+    now = timezone.now()
+    if stale_after is None:
+        stale_after = dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
+    stale = ScheduledEmail.objects.filter(status=Status.SENDING, claimed_at__lte=now - stale_after)
     recovered = 0
     for email in stale.select_related("mailbox"):
         with transaction.atomic():

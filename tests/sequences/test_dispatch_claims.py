@@ -50,9 +50,15 @@ def test_it_does_not_claim_emails_scheduled_later(due_emails):
 def test_it_skips_emails_another_dispatcher_holds(due_emails):
     held = [e.pk for e in due_emails[:2]]
     settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
-    ) as other, other.transaction():
+    with (
+        psycopg.connect(
+            host=settings["HOST"],
+            port=settings["PORT"],
+            user=settings["USER"],
+            dbname=settings["NAME"],
+        ) as other,
+        other.transaction(),
+    ):
         other.execute(
             "SELECT id FROM sequences_scheduledemail WHERE id = ANY(%s) FOR UPDATE", [held]
         )

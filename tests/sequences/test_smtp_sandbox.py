@@ -9,7 +9,7 @@ import smtplib
 import ssl
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -28,27 +28,6 @@ from sequences.smtp_sandbox import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-
-@pytest.fixture
-def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SmtpSandbox]]:
-    """Starts sandboxes on free loopback ports, storing in tmp_path; stops them after."""
-    started: list[SmtpSandbox] = []
-
-    def start(**options: int) -> SmtpSandbox:
-        sandbox = SmtpSandbox(host="127.0.0.1", port=0, store=tmp_path / "mail", **options)
-        sandbox.start()
-        started.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in started:
-        sandbox.stop()
-
-
-@pytest.fixture
-def sandbox(start_sandbox: Callable[..., SmtpSandbox]) -> SmtpSandbox:
-    return start_sandbox()
 
 
 def _connect(sandbox: SmtpSandbox, login: str | None = "rita@example.test") -> smtplib.SMTP:

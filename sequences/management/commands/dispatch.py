@@ -40,7 +40,10 @@ class Command(BaseCommand):
         result = BatchResult()
         while claims := emails_claim_due(limit=settings.DISPATCH_BATCH_SIZE):
             for claim in claims:
-                result.add(
-                    emails_send_batch(mailbox_id=claim.mailbox_id, email_ids=claim.email_ids)
+                sent = emails_send_batch(
+                    mailbox_id=claim.mailbox_id,
+                    email_ids=claim.email_ids,
+                    claimed_at=claim.claimed_at,
                 )
+                result.add(sent)
         return result
