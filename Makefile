@@ -17,7 +17,8 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Web server, Celery worker with beat (filesystem broker), on SQLite; Ctrl-C stops all.
+# Web server, Celery worker with beat (filesystem broker) and the SMTP sandbox the demo
+# mailboxes send through, on SQLite; Ctrl-C stops all.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
@@ -25,6 +26,7 @@ run: install
 	@echo "  Open http://$(HOST):$(PORT)/ and sign in with one of the demo logins above."
 	@echo
 	trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py smtp_sandbox & \
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -466,6 +466,7 @@ class _EmailPlan:
                 if self.sending_left and step.position == 1:
                     self.sending_left -= 1
                     email.status, email.next_attempt_at = ScheduledEmail.Status.SENDING, None
+                    email.claimed_at = self.now
             elif sequence.mailbox.state != Mailbox.State.CONNECTED and when > broken_since:
                 _fail(email, diagnose(BROKEN_MAILBOX_ERROR), self.now)
             else:

@@ -406,6 +406,10 @@ class ScheduledEmail(models.Model):
                 name="scheduled_email_due_has_next_attempt",
             ),
             models.CheckConstraint(
+                condition=~Q(status="sending") | Q(claimed_at__isnull=False),
+                name="scheduled_email_sending_is_claimed",
+            ),
+            models.CheckConstraint(
                 condition=~Q(status__in=["blocked", "failed"]) | ~Q(error_code=""),
                 name="scheduled_email_error_has_diagnosis",
             ),

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from sequences.models import SendAttempt, Sequence
+from sequences.services.sending import sequence_check_bounce_rate
+
+
+@pytest.fixture
+def history(rep, make_sequence, make_email):
+    """A sequence that sent `total` emails today, `hard` of which bounced for good."""
+    sequence = make_sequence(rep, steps=1)
+
+    def make(*, total: int, hard: int) -> Sequence:
+        for n in range(total):
+            email = make_email(sequence, email=f"c{n}@example.test")
+            bounced = n < hard
+            SendAttempt.objects.create(
+                email=email,
+                mailbox=sequence.mailbox,
+                number=1,
+                started_at=timezone.now(),
+                outcome=SendAttempt.Outcome.FAILED if bounced else SendAttempt.Outcome.SENT,
+                raw_error="550 5.1.1 User unknown" if bounced else "",
+                retry="never" if bounced else "",
+            )
+        return sequence
+
+    return make
+
+
+def test_it_pauses_first_steps_past_the_bounce_threshold(history):
+    sequence = history(total=50, hard=5)
+
+    assert sequence_check_bounce_rate(sequence_id=sequence.pk)
+
+    sequence.refresh_from_db()
+    assert sequence.first_steps_paused_at is not None
+    assert "5 of the last 50 emails" in sequence.first_steps_paused_reason
+
+
+def test_it_does_not_pause_under_the_threshold(history):
+    sequence = history(total=50, hard=3)
+
+    assert not sequence_check_bounce_rate(sequence_id=sequence.pk)
+
+
+def test_it_waits_for_enough_sends_before_judging(history):
+    sequence = history(total=10, hard=5)
+
+    assert not sequence_check_bounce_rate(sequence_id=sequence.pk)

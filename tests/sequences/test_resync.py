@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from sequences.models import Mailbox, ScheduledEmail
+from sequences.services.mailboxes import mailbox_resync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = ScheduledEmail.Status
+
+
+@pytest.fixture
+def broken_mailbox(rep, make_sequence, make_email, sandbox):
+    sequence = make_sequence(rep)
+    mailbox = sequence.mailbox
+    mailbox.smtp_port = sandbox.port
+    mailbox.smtp_security = Mailbox.Security.NONE
+    mailbox.sending_days = "1234567"
+    mailbox.window_start, mailbox.window_end = dt.time(0), dt.time(23, 59, 59)
+    mailbox.state = Mailbox.State.INVALID_CREDENTIALS
+    mailbox.last_error = "535 5.7.8 Authentication credentials invalid"
+    mailbox.save()
+    for n in range(3):
+        make_email(
+            sequence,
+            email=f"c{n}@example.test",
+            status=Status.BLOCKED,
+            next_attempt_at=None,
+            error_code="smtp.5.7.8",
+            error_category="mailbox_connection",
+            last_error=mailbox.last_error,
+        )
+    make_email(
+        sequence,
+        email="spam@example.test",
+        status=Status.BLOCKED,
+        next_attempt_at=None,
+        error_code="smtp.5.1.6",
+        error_category="content_rejected",
+    )
+    return mailbox
+
+
+def test_it_reconnects_and_reschedules_what_the_mailbox_held(broken_mailbox):
+    before = timezone.now()
+
+    result = mailbox_resync(mailbox_id=broken_mailbox.pk)
+
+    assert (result.connected, result.rescheduled) == (True, 3)
+    broken_mailbox.refresh_from_db()
+    assert (broken_mailbox.state, broken_mailbox.last_error) == (Mailbox.State.CONNECTED, "")
+    assert broken_mailbox.last_checked_at >= before
+    rescheduled = ScheduledEmail.objects.filter(status=Status.SCHEDULED)
+    assert rescheduled.count() == 3
+    assert all(e.next_attempt_at >= e.scheduled_for for e in rescheduled)
+    # An email blocked for another reason waits for its own fix.
+    assert ScheduledEmail.objects.get(error_category="content_rejected").status == Status.BLOCKED
+
+
+def test_it_keeps_the_mailbox_broken_when_the_server_still_refuses(broken_mailbox):
+    broken_mailbox.password = "wrong"
+    broken_mailbox.save()
+
+    result = mailbox_resync(mailbox_id=broken_mailbox.pk)
+
+    assert (result.connected, result.rescheduled) == (False, 0)
+    assert result.diagnosis.category == "mailbox_connection"
+    broken_mailbox.refresh_from_db()
+    assert broken_mailbox.state == Mailbox.State.INVALID_CREDENTIALS
+    assert broken_mailbox.last_error == "535 5.7.8 Authentication credentials invalid"
+    assert ScheduledEmail.objects.filter(status=Status.BLOCKED).count() == 4
+
+
+def test_it_records_an_unreachable_server_as_a_sync_error(broken_mailbox, sandbox):
+    sandbox.stop()
+
+    result = mailbox_resync(mailbox_id=broken_mailbox.pk)
+
+    assert not result.connected
+    broken_mailbox.refresh_from_db()
+    assert "Connection refused" in broken_mailbox.last_error
