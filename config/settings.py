@@ -164,7 +164,8 @@ if env_bool("BEHIND_TLS_PROXY", default=False):
 SEND_BATCH_TIME_LIMIT = int(os.environ.get("SEND_BATCH_TIME_LIMIT", "300"))
 SENDING_CLAIM_TIMEOUT = int(os.environ.get("SENDING_CLAIM_TIMEOUT", "600"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
-DISPATCH_BATCH_SIZE = int(os.environ.get("DISPATCH_BATCH_SIZE", "200"))
+# Emails one send task takes for one mailbox, over one SMTP connection.
+SEND_BATCH_SIZE = int(os.environ.get("SEND_BATCH_SIZE", "100"))
 # The bounce-rate guard: pause a sequence's first steps past this share of hard bounces
 # over 24 hours, once it has sent at least this many.
 BOUNCE_GUARD_RATE = float(os.environ.get("BOUNCE_GUARD_RATE", "0.08"))

@@ -425,6 +425,12 @@ class ScheduledEmail(models.Model):
                 condition=Q(status__in=["scheduled", "retrying"]),
                 name="scheduled_email_due",
             ),
+            # The dispatcher's per-mailbox batches.
+            models.Index(
+                fields=["mailbox", "next_attempt_at"],
+                condition=Q(status__in=["scheduled", "retrying"]),
+                name="scheduled_email_due_by_mailbox",
+            ),
             # The Emails tab: a sequence's emails in time order, all or by status.
             models.Index(
                 fields=["sequence", "scheduled_for", "id"], name="scheduled_email_by_sequence"

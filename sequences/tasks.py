@@ -25,19 +25,18 @@ INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 def dispatch_due_emails() -> int:
     """Claim what is due and hand each mailbox's share to a send task.
 
-    Claims repeat while full batches come back, within one beat interval.
+    Claims repeat while there is something to claim, within one beat interval.
     """
     emails_recover_stale()
     deadline = time.monotonic() + settings.DISPATCH_INTERVAL_SECONDS
     claimed = 0
-    while True:
-        claims = emails_claim_due(limit=settings.DISPATCH_BATCH_SIZE)
+    while claims := emails_claim_due(per_mailbox=settings.SEND_BATCH_SIZE):
         for claim in claims:
             send_batch.delay(claim.mailbox_id, list(claim.email_ids), claim.claimed_at.isoformat())
-        count = sum(len(claim.email_ids) for claim in claims)
-        claimed += count
-        if count < settings.DISPATCH_BATCH_SIZE or time.monotonic() > deadline:
-            return claimed
+            claimed += len(claim.email_ids)
+        if time.monotonic() > deadline:
+            break
+    return claimed
 
 
 @shared_task(

@@ -20,7 +20,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -33,6 +33,7 @@ from sequences.models import (
     ScheduledEmail,
     SendAttempt,
     Sequence,
+    Step,
 )
 from sequences.services.pacing import DAY, MINUTE, mailbox_capacity
 from sequences.services.smtp import MailboxSession, SmtpFailure
@@ -45,6 +46,9 @@ BACKOFF_CAP_SECONDS = 6 * 3600
 # Provider pauses where the diagnosis gives no delay of its own.
 DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
 PENDING = (Status.SCHEDULED, Status.RETRYING, Status.SENDING)
+# Attempts started (and successes recorded) together: at most this many are uncertain
+# after a crash.
+SEND_CHUNK = 20
 
 
 @dataclass(frozen=True)
@@ -64,41 +68,50 @@ class BatchResult:
             self.by_status[status] += count
 
 
-def emails_claim_due(*, now: dt.datetime | None = None, limit: int = 200) -> list[Claim]:
-    """Claim up to `limit` due emails, as many per mailbox as its window and caps allow.
+def _sendable_due(now: dt.datetime) -> QuerySet[ScheduledEmail]:
+    """Due emails whose mailbox, sequence and step may send now."""
+    return ScheduledEmail.objects.filter(
+        status__in=ScheduledEmail.DUE_STATUSES,
+        next_attempt_at__lte=now,
+        mailbox__state=Mailbox.State.CONNECTED,
+        sequence__state=Sequence.State.ACTIVE,
+    ).exclude(step__position=1, sequence__first_steps_paused_at__isnull=False)
 
-    Due emails that a mailbox cannot send now move to the time it can, so they leave the
-    head of the queue and cannot starve other mailboxes.
+
+def emails_claim_due(
+    *, now: dt.datetime | None = None, mailboxes: int = 50, per_mailbox: int = 100
+) -> list[Claim]:
+    """Claim due emails per mailbox, up to `per_mailbox` each and what its caps allow.
+
+    The mailboxes whose emails have waited longest go first. Emails a mailbox cannot send
+    now move to the time it can, so they leave the head of the queue and cannot starve
+    other mailboxes.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        due = list(
-            ScheduledEmail.objects.filter(
-                status__in=ScheduledEmail.DUE_STATUSES,
-                next_attempt_at__lte=now,
-                mailbox__state=Mailbox.State.CONNECTED,
-                sequence__state=Sequence.State.ACTIVE,
-            )
-            .exclude(step__position=1, sequence__first_steps_paused_at__isnull=False)
-            .order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", "mailbox_id")[:limit]
+        waiting = list(
+            _sendable_due(now)
+            .filter(Q(mailbox__paused_until__isnull=True) | Q(mailbox__paused_until__lte=now))
+            .values("mailbox_id")
+            .annotate(oldest=Min("next_attempt_at"))
+            .order_by("oldest")
+            .values_list("mailbox_id", flat=True)[:mailboxes]
         )
-        by_mailbox: dict[int, list[int]] = defaultdict(list)
-        for email_id, mailbox_id in due:
-            by_mailbox[mailbox_id].append(email_id)
         # Another dispatcher holding a mailbox decides for it: skip it this round.
-        mailboxes = Mailbox.objects.select_for_update(skip_locked=True).in_bulk(list(by_mailbox))
-        usage = _mailbox_usage(list(mailboxes), now)
+        locked = Mailbox.objects.select_for_update(skip_locked=True).in_bulk(waiting)
+        usage = _mailbox_usage(list(locked), now)
         claims = []
-        for mailbox_id, mailbox in mailboxes.items():
+        for mailbox_id, mailbox in locked.items():
             capacity = mailbox_capacity(mailbox, now=now, **usage[mailbox_id])
-            ids = by_mailbox[mailbox_id]
-            taken, later = ids[: capacity.available], ids[capacity.available :]
-            if later:
-                ScheduledEmail.objects.filter(pk__in=later).update(
-                    next_attempt_at=capacity.retry_at or now + dt.timedelta(seconds=1)
-                )
+            due = _sendable_due(now).filter(mailbox_id=mailbox_id)
+            if not capacity.available:
+                due.update(next_attempt_at=capacity.retry_at)
+                continue
+            taken = list(
+                due.order_by("next_attempt_at", "id")
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("id", flat=True)[: min(capacity.available, per_mailbox)]
+            )
             if taken:
                 ScheduledEmail.objects.filter(pk__in=taken).update(
                     status=Status.SENDING, claimed_at=now, next_attempt_at=None
@@ -136,68 +149,103 @@ def emails_send_batch(
 ) -> BatchResult:
     """Send claimed emails of one mailbox over one SMTP session, recording each outcome.
 
-    Safe to run twice with the same claim: an email is sent only while this claim holds it
-    and no attempt of it is in progress.
+    Attempts are started (committed) a chunk at a time before the SMTP conversation, and
+    successes recorded a chunk at a time after it: a crash leaves at most one chunk
+    uncertain. Safe to run twice with the same claim: an email is sent only while this
+    claim holds it and no attempt of it is in progress.
     """
     result = BatchResult()
     mailbox = Mailbox.objects.get(pk=mailbox_id)
-    pending = list(email_ids)
+    templates = _TemplateCache()
     with MailboxSession(mailbox) as session:
-        while pending:
-            email_id = pending.pop(0)
-            started = _attempt_start(email_id, claimed_at)
-            if started is None:
-                continue
-            email, attempt, message = started
-            try:
-                session.send(message)
-            except SmtpFailure as failure:
-                diagnosis = diagnose(failure.raw)
-                status = _record_failure(email, attempt, diagnosis)
-                result.by_status[status] += 1
-                if _stops_mailbox(diagnosis):
-                    _release(pending, mailbox_id=mailbox_id)
-                    break
-            else:
-                _record_success(email, attempt)
-                result.by_status[Status.SENT] += 1
+        for offset in range(0, len(email_ids), SEND_CHUNK):
+            started = _attempts_start(
+                email_ids[offset : offset + SEND_CHUNK], claimed_at, templates
+            )
+            delivered = []
+            for index, (email, attempt, message) in enumerate(started):
+                try:
+                    session.send(message)
+                except SmtpFailure as failure:
+                    diagnosis = diagnose(failure.raw)
+                    if _stops_mailbox(diagnosis):
+                        # Not sent, and we are alive to say so: no uncertainty to keep.
+                        _attempts_abandon([a for _, a, _ in started[index + 1 :]])
+                    result.by_status[_record_failure(email, attempt, diagnosis)] += 1
+                    if _stops_mailbox(diagnosis):
+                        _record_successes(delivered)
+                        result.by_status[Status.SENT] += len(delivered)
+                        _release(email_ids[offset:], mailbox_id=mailbox_id)
+                        return result
+                else:
+                    delivered.append((email, attempt))
+            _record_successes(delivered)
+            result.by_status[Status.SENT] += len(delivered)
     return result
 
 
-def _attempt_start(
-    email_id: int, claimed_at: dt.datetime
-) -> tuple[ScheduledEmail, SendAttempt, EmailMessage] | None:
-    """Commit an attempt row before talking to SMTP; None when the email is not ours to send."""
+class _TemplateCache(dict):
+    """Each step's subject and body compiled once per batch."""
+
+    def __missing__(self, step: Step) -> tuple[Template, Template]:
+        self[step] = (Template(step.subject), Template(step.body))
+        return self[step]
+
+
+def _attempts_start(
+    email_ids: list[int] | tuple[int, ...], claimed_at: dt.datetime, templates: _TemplateCache
+) -> list[tuple[ScheduledEmail, SendAttempt, EmailMessage]]:
+    """Commit attempt rows before talking to SMTP, for the emails this claim still holds."""
+    now = timezone.now()
     with transaction.atomic():
-        email = (
+        emails = list(
             ScheduledEmail.objects.select_for_update(of=("self",))
-            .select_related("contact", "step", "mailbox", "sequence__organization")
-            .filter(pk=email_id, status=Status.SENDING, claimed_at=claimed_at)
-            .first()
+            .select_related("contact", "step", "mailbox")
+            .filter(pk__in=email_ids, status=Status.SENDING, claimed_at=claimed_at)
+            .order_by("id")
         )
-        if email is None:
-            return None
-        if email.attempts.filter(outcome=SendAttempt.Outcome.STARTED).exists():
-            # A previous run died mid-send: the server may have the message already.
-            _mark_uncertain(email)
-            return None
-        message = render_message(email)
-        email.attempt_count += 1
-        email.save(update_fields=["attempt_count", "updated_at"])
-        attempt = SendAttempt.objects.create(
-            email=email,
-            mailbox_id=email.mailbox_id,
-            number=email.attempt_count,
-            started_at=timezone.now(),
-            outcome=SendAttempt.Outcome.STARTED,
-            message_id=message["Message-ID"],
+        interrupted = set(
+            SendAttempt.objects.filter(
+                email__in=emails, outcome=SendAttempt.Outcome.STARTED
+            ).values_list("email_id", flat=True)
         )
-    return email, attempt, message
+        started = []
+        for email in emails:
+            if email.pk in interrupted:
+                # A previous run died mid-send: the server may have the message already.
+                _mark_uncertain(email)
+                continue
+            message = render_message(email, templates[email.step])
+            email.attempt_count += 1
+            attempt = SendAttempt(
+                email=email,
+                mailbox_id=email.mailbox_id,
+                number=email.attempt_count,
+                started_at=now,
+                outcome=SendAttempt.Outcome.STARTED,
+                message_id=message["Message-ID"],
+            )
+            started.append((email, attempt, message))
+        SendAttempt.objects.bulk_create([attempt for _, attempt, _ in started])
+        ScheduledEmail.objects.filter(pk__in=[email.pk for email, _, _ in started]).update(
+            attempt_count=F("attempt_count") + 1, updated_at=now
+        )
+    return started
 
 
-def render_message(email: ScheduledEmail) -> EmailMessage:
+def _attempts_abandon(attempts: list[SendAttempt]) -> None:
+    """Undo attempts that were started but never handed to the server."""
+    with transaction.atomic():
+        SendAttempt.objects.filter(pk__in=[a.pk for a in attempts]).delete()
+        ScheduledEmail.objects.filter(pk__in=[a.email_id for a in attempts]).update(
+            attempt_count=F("attempt_count") - 1
+        )
+
+
+def render_message(email: ScheduledEmail, templates: tuple[Template, Template]) -> EmailMessage:
     """The step's subject and body rendered for the contact, as plain text."""
     contact, mailbox = email.contact, email.mailbox
+    subject, body = templates
     context = Context(
         {
             "first_name": contact.first_name,
@@ -213,34 +261,43 @@ def render_message(email: ScheduledEmail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr((mailbox.display_name, mailbox.email))
     message["To"] = formataddr((contact.full_name, contact.email))
-    message["Subject"] = " ".join(Template(email.step.subject).render(context).split())
+    message["Subject"] = " ".join(subject.render(context).split())
     message["Date"] = format_datetime(timezone.now())
     message["Message-ID"] = make_msgid(domain=mailbox.email.rpartition("@")[2] or None)
-    message.set_content(Template(email.step.body).render(context))
+    message.set_content(body.render(context))
     return message
 
 
-def _record_success(email: ScheduledEmail, attempt: SendAttempt) -> None:
+def _record_successes(delivered: list[tuple[ScheduledEmail, SendAttempt]]) -> None:
+    if not delivered:
+        return
     now = timezone.now()
     with transaction.atomic():
-        SendAttempt.objects.filter(pk=attempt.pk).update(
+        SendAttempt.objects.filter(pk__in=[a.pk for _, a in delivered]).update(
             outcome=SendAttempt.Outcome.SENT, finished_at=now
         )
-        ScheduledEmail.objects.filter(pk=email.pk).update(
-            status=Status.SENT,
-            sent_at=now,
-            message_id=attempt.message_id,
-            claimed_at=None,
-            next_attempt_at=None,
-            status_reason="",
-            updated_at=now,
+        for email, attempt in delivered:
+            email.status, email.sent_at, email.message_id = Status.SENT, now, attempt.message_id
+            email.claimed_at = email.next_attempt_at = None
+            email.status_reason, email.updated_at = "", now
+        ScheduledEmail.objects.bulk_update(
+            [email for email, _ in delivered],
+            [
+                "status",
+                "sent_at",
+                "message_id",
+                "claimed_at",
+                "next_attempt_at",
+                "status_reason",
+                "updated_at",
+            ],
         )
-        if not ScheduledEmail.objects.filter(
-            enrollment_id=email.enrollment_id, status__in=[*PENDING, Status.BLOCKED]
-        ).exists():
-            Enrollment.objects.filter(pk=email.enrollment_id, state=Enrollment.State.ACTIVE).update(
-                state=Enrollment.State.FINISHED
-            )
+        # An enrollment whose last email went out is finished.
+        Enrollment.objects.filter(
+            pk__in={email.enrollment_id for email, _ in delivered}, state=Enrollment.State.ACTIVE
+        ).exclude(emails__status__in=[*PENDING, Status.BLOCKED]).update(
+            state=Enrollment.State.FINISHED
+        )
 
 
 def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diagnosis) -> str:

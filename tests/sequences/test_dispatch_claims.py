@@ -72,8 +72,10 @@ def test_it_claims_no_more_than_the_mailbox_per_minute_cap(due_emails):
     Mailbox.objects.update(per_minute_limit=3)
 
     claimed = _claimed_ids(emails_claim_due())
+    again = emails_claim_due()
 
     assert len(claimed) == 3
+    assert again == []
     waiting = ScheduledEmail.objects.exclude(pk__in=claimed)
     assert all(e.next_attempt_at > timezone.now() for e in waiting)
 

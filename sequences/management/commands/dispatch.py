@@ -38,7 +38,7 @@ class Command(BaseCommand):
         if recovered:
             self.stdout.write(f"recovered {recovered} stale claims")
         result = BatchResult()
-        while claims := emails_claim_due(limit=settings.DISPATCH_BATCH_SIZE):
+        while claims := emails_claim_due(per_mailbox=settings.SEND_BATCH_SIZE):
             for claim in claims:
                 sent = emails_send_batch(
                     mailbox_id=claim.mailbox_id,
