@@ -419,13 +419,8 @@ class ScheduledEmail(models.Model):
             ),
         ]
         indexes = [
-            # The dispatcher: due rows only, a small index even when history is 90% of rows.
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=Q(status__in=["scheduled", "retrying"]),
-                name="scheduled_email_due",
-            ),
-            # The dispatcher's per-mailbox batches.
+            # The dispatcher's per-mailbox batches: due rows only, a small index even when
+            # history is 90% of the table.
             models.Index(
                 fields=["mailbox", "next_attempt_at"],
                 condition=Q(status__in=["scheduled", "retrying"]),

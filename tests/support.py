@@ -60,7 +60,9 @@ class Workers:
             stderr=subprocess.STDOUT,
         )
         self.processes[name] = process
-        wait_for(lambda: "ready." in log.read_text(errors="replace"), what=f"worker {name}")
+        wait_for(
+            lambda: "ready." in log.read_text(errors="replace"), timeout=90, what=f"worker {name}"
+        )
         return process
 
     def log(self, name: str) -> str:

@@ -68,14 +68,23 @@ class BatchResult:
             self.by_status[status] += count
 
 
-def _sendable_due(now: dt.datetime) -> QuerySet[ScheduledEmail]:
-    """Due emails whose mailbox, sequence and step may send now."""
+def held_steps() -> list[int]:
+    """Steps that may not send now: all of a paused sequence's, first steps of a guarded one.
+
+    A short list, read once per claim, so the claim queries need no join.
+    """
+    return list(
+        Step.objects.filter(
+            Q(sequence__state=Sequence.State.PAUSED)
+            | Q(position=1, sequence__first_steps_paused_at__isnull=False)
+        ).values_list("id", flat=True)
+    )
+
+
+def due_emails(*, now: dt.datetime, held: list[int]) -> QuerySet[ScheduledEmail]:
     return ScheduledEmail.objects.filter(
-        status__in=ScheduledEmail.DUE_STATUSES,
-        next_attempt_at__lte=now,
-        mailbox__state=Mailbox.State.CONNECTED,
-        sequence__state=Sequence.State.ACTIVE,
-    ).exclude(step__position=1, sequence__first_steps_paused_at__isnull=False)
+        status__in=ScheduledEmail.DUE_STATUSES, next_attempt_at__lte=now
+    ).exclude(step_id__in=held)
 
 
 def emails_claim_due(
@@ -88,28 +97,32 @@ def emails_claim_due(
     other mailboxes.
     """
     now = now or timezone.now()
+    held = held_steps()
+    ready = Mailbox.objects.filter(state=Mailbox.State.CONNECTED).filter(
+        Q(paused_until__isnull=True) | Q(paused_until__lte=now)
+    )
     with transaction.atomic():
         waiting = list(
-            _sendable_due(now)
-            .filter(Q(mailbox__paused_until__isnull=True) | Q(mailbox__paused_until__lte=now))
+            due_emails(now=now, held=held)
+            .filter(mailbox__in=ready)
             .values("mailbox_id")
             .annotate(oldest=Min("next_attempt_at"))
             .order_by("oldest")
             .values_list("mailbox_id", flat=True)[:mailboxes]
         )
         # Another dispatcher holding a mailbox decides for it: skip it this round.
-        locked = Mailbox.objects.select_for_update(skip_locked=True).in_bulk(waiting)
+        locked = ready.select_for_update(skip_locked=True).in_bulk(waiting)
         usage = _mailbox_usage(list(locked), now)
         claims = []
         for mailbox_id, mailbox in locked.items():
             capacity = mailbox_capacity(mailbox, now=now, **usage[mailbox_id])
-            due = _sendable_due(now).filter(mailbox_id=mailbox_id)
+            due = due_emails(now=now, held=held).filter(mailbox_id=mailbox_id)
             if not capacity.available:
                 due.update(next_attempt_at=capacity.retry_at)
                 continue
             taken = list(
                 due.order_by("next_attempt_at", "id")
-                .select_for_update(skip_locked=True, of=("self",))
+                .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)[: min(capacity.available, per_mailbox)]
             )
             if taken:
