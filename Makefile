@@ -43,3 +43,4 @@ format: install
 
 bench: install
 	$(BIN)/python bench/bench_diagnose.py
+	$(BIN)/python bench/bench_sending.py

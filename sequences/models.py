@@ -422,7 +422,7 @@ class ScheduledEmail(models.Model):
             # The dispatcher's per-mailbox batches: due rows only, a small index even when
             # history is 90% of the table.
             models.Index(
-                fields=["mailbox", "next_attempt_at"],
+                fields=["mailbox", "next_attempt_at", "id"],
                 condition=Q(status__in=["scheduled", "retrying"]),
                 name="scheduled_email_due_by_mailbox",
             ),

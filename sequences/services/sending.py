@@ -20,7 +20,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -102,13 +102,18 @@ def emails_claim_due(
         Q(paused_until__isnull=True) | Q(paused_until__lte=now)
     )
     with transaction.atomic():
-        waiting = list(
+        # One index probe per mailbox, however many emails are due.
+        oldest_due = (
             due_emails(now=now, held=held)
-            .filter(mailbox__in=ready)
-            .values("mailbox_id")
-            .annotate(oldest=Min("next_attempt_at"))
+            .filter(mailbox_id=OuterRef("pk"))
+            .order_by("next_attempt_at")
+            .values("next_attempt_at")[:1]
+        )
+        waiting = list(
+            ready.annotate(oldest=Subquery(oldest_due))
+            .filter(oldest__isnull=False)
             .order_by("oldest")
-            .values_list("mailbox_id", flat=True)[:mailboxes]
+            .values_list("pk", flat=True)[:mailboxes]
         )
         # Another dispatcher holding a mailbox decides for it: skip it this round.
         locked = ready.select_for_update(skip_locked=True).in_bulk(waiting)
