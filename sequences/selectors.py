@@ -7,9 +7,17 @@ role and organization allow" lives in one place and is not re-implemented per vi
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 
-from sequences.models import Contact, Mailbox, Membership, Organization, ScheduledEmail, Sequence
+from sequences.models import (
+    Contact,
+    Enrollment,
+    Mailbox,
+    Membership,
+    Organization,
+    ScheduledEmail,
+    Sequence,
+)
 
 _UNSET = object()
 
@@ -25,6 +33,21 @@ def membership_for_user(user: AbstractBaseUser) -> Membership | None:
     return membership
 
 
+def _scoped(
+    objects: QuerySet[Model], *, user: AbstractBaseUser, organization: Organization | None, rep: Q
+) -> QuerySet[Model]:
+    """Rows of the user's organization (a rep's: those matching `rep`); support's chosen one."""
+    membership = membership_for_user(user)
+    if membership is None:
+        return objects.none()
+    if membership.role == Membership.Role.SUPPORT:
+        return objects.filter(organization=organization) if organization else objects.none()
+    objects = objects.filter(organization_id=membership.organization_id)
+    if membership.role == Membership.Role.REP:
+        objects = objects.filter(rep)
+    return objects
+
+
 def sequences_for_user(
     *, user: AbstractBaseUser, organization: Organization | None = None
 ) -> QuerySet[Sequence]:
@@ -32,16 +55,12 @@ def sequences_for_user(
 
     Support staff review one organization at a time: pass it as `organization`.
     """
-    membership = membership_for_user(user)
-    sequences = Sequence.objects.select_related("mailbox", "owner")
-    if membership is None:
-        return sequences.none()
-    if membership.role == Membership.Role.SUPPORT:
-        return sequences.filter(organization=organization) if organization else sequences.none()
-    sequences = sequences.filter(organization_id=membership.organization_id)
-    if membership.role == Membership.Role.REP:
-        sequences = sequences.filter(owner=user)
-    return sequences
+    return _scoped(
+        Sequence.objects.select_related("mailbox", "owner"),
+        user=user,
+        organization=organization,
+        rep=Q(owner=user),
+    )
 
 
 def sequences_with_counts(*, sequences: QuerySet[Sequence]) -> QuerySet[Sequence]:
@@ -61,36 +80,24 @@ def contacts_for_user(
     *, user: AbstractBaseUser, organization: Organization | None = None
 ) -> QuerySet[Contact]:
     """Contacts the user may see: a rep sees those enrolled in the rep's own sequences."""
-    membership = membership_for_user(user)
-    if membership is None:
-        return Contact.objects.none()
-    if membership.role == Membership.Role.REP:
-        return Contact.objects.filter(
-            enrollments__sequence__in=sequences_for_user(user=user).values("pk")
-        ).distinct()
-    if membership.role == Membership.Role.SUPPORT:
-        return (
-            Contact.objects.filter(organization=organization)
-            if organization
-            else Contact.objects.none()
-        )
-    return Contact.objects.filter(organization_id=membership.organization_id)
+    return _scoped(
+        Contact.objects.all(),
+        user=user,
+        organization=organization,
+        rep=Q(pk__in=Enrollment.objects.filter(sequence__owner=user).values("contact_id")),
+    )
 
 
 def mailboxes_for_user(
     *, user: AbstractBaseUser, organization: Organization | None = None
 ) -> QuerySet[Mailbox]:
     """Mailboxes the user may see: a rep sees their own."""
-    membership = membership_for_user(user)
-    mailboxes = Mailbox.objects.select_related("owner")
-    if membership is None:
-        return mailboxes.none()
-    if membership.role == Membership.Role.SUPPORT:
-        return mailboxes.filter(organization=organization) if organization else mailboxes.none()
-    mailboxes = mailboxes.filter(organization_id=membership.organization_id)
-    if membership.role == Membership.Role.REP:
-        mailboxes = mailboxes.filter(owner=user)
-    return mailboxes
+    return _scoped(
+        Mailbox.objects.select_related("owner"),
+        user=user,
+        organization=organization,
+        rep=Q(owner=user),
+    )
 
 
 def organizations_for_user(*, user: AbstractBaseUser) -> QuerySet[Organization]:
