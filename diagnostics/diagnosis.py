@@ -1,10 +1,41 @@
-"""PLACEHOLDER: the classifier is being written (issue 3). Interface is fixed."""
+"""Turn a raw sending error into a diagnosis (../shared/diagnosis-contract.md).
+
+`diagnose` is a function of the raw text alone (and of `now`, for the time to a daily
+quota's reset). It never raises and keeps `raw` whole; only its first SCAN_LIMIT
+characters are read.
+
+Precedence, first that applies wins:
+
+1. Text: a catalog entry whose pattern matches, in catalog order: message families of a
+   known source (Nylas, sending APIs, SMTP servers), then telling words ("user unknown",
+   "daily quota", "blocklist"…). The meaning of the text beats the codes, as the contract's
+   "What wins" says: a 550 that says "mailbox full" is a full mailbox, a 5xx that says
+   "daily quota" is a quota that resets.
+2. Enhanced status code (RFC 3463): a well-known class.subject.detail (5.1.1, 5.7.26…),
+   then its class.subject (5.1.x addressing, 5.7.x policy…).
+3. Basic reply code (RFC 5321: 421, 535, 552…), then HTTP status (401, 429, 5xx…).
+4. Hints, weak words ("temporarily", "timed out"…), when no code names a cause.
+5. `unknown`, its retry from the code class: SMTP 4xx or HTTP 5xx retry automatically,
+   anything else waits for a person.
+
+`retry` always comes from the chosen category (the contract's table), never from the
+code class, except for `unknown`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from diagnostics import catalog
+from diagnostics.catalog import Entry
+from diagnostics.signals import SCAN_LIMIT, Signals, read_signals
 from diagnostics.vocabulary import Category, Fix, Retry, Side
+
+# Bound once: an enum member lookup costs more than a global one, in the batch hot path.
+_UNKNOWN, _QUOTA_EXCEEDED, _AUTO = Category.UNKNOWN, Category.QUOTA_EXCEEDED, Retry.AUTO
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,23 +55,141 @@ class Diagnosis:
     http_status: int | None
     provider: str | None
     request_id: str | None
+    # Which precedence rule decided (module docstring): "text", "enhanced code"…
+    rule: str = "code class"
+
+    def to_json(self) -> dict[str, object]:
+        """Exactly the contract's JSON fields (the vocabulary members are str)."""
+        return {
+            "raw": self.raw,
+            "code": self.code,
+            "category": self.category,
+            "retry": self.retry,
+            "retry_after": self.retry_after,
+            "fixes": list(self.fixes),
+            "title": self.title,
+            "explanation": self.explanation,
+            "smtp_code": self.smtp_code,
+            "enhanced_code": self.enhanced_code,
+            "http_status": self.http_status,
+            "provider": self.provider,
+        }
 
 
-def diagnose(raw: str) -> Diagnosis:
+class Candidate(NamedTuple):
+    """A rule that applies to the text: the first one decides, the others lose."""
+
+    rule: str
+    entry: Entry
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    diagnosis: Diagnosis
+    signals: Signals
+    candidates: tuple[Candidate, ...]
+
+
+def diagnose(raw: str, *, now: dt.datetime | None = None) -> Diagnosis:
+    signals, candidates = _read(raw)
+    return _diagnosis(raw, signals, next(candidates), now)
+
+
+def explain(raw: str, *, now: dt.datetime | None = None) -> Explanation:
+    """The diagnosis with the signals read and every rule that applied, winner first."""
+    signals, candidates = _read(raw)
+    found = tuple(candidates)
+    return Explanation(_diagnosis(raw, signals, found[0], now), signals, found)
+
+
+def _read(raw: str) -> tuple[Signals, Iterator[Candidate]]:
+    text = raw[:SCAN_LIMIT]
+    lowered = text.lower()
+    words = catalog.words_of(lowered)
+    signals = read_signals(text, lowered, words)
+    return signals, _candidates(lowered, words, signals)
+
+
+def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iterator[Candidate]:
+    """Every rule that applies, in precedence order; lazy, as diagnose needs only the first."""
+    smtp_code, enhanced, http_status = signals.smtp_code, signals.enhanced_code, signals.http_status
+    for entry, evidence in catalog.TEXT.matches(lowered, words, smtp_code, http_status):
+        yield Candidate("text", entry, evidence)
+    if enhanced is not None:
+        if enhanced in catalog.ENHANCED:
+            yield Candidate("enhanced code", catalog.ENHANCED[enhanced], enhanced)
+        subject = enhanced[:3]
+        if subject in catalog.SUBJECTS:
+            yield Candidate("enhanced code class", catalog.SUBJECTS[subject], subject + ".x")
+    if smtp_code in catalog.BASIC:
+        yield Candidate("reply code", catalog.BASIC[smtp_code], str(smtp_code))
+    if http_status in catalog.HTTP:
+        yield Candidate("HTTP status", catalog.HTTP[http_status], str(http_status))
+    for entry, evidence in catalog.HINTS.matches(lowered, words, smtp_code, http_status):
+        yield Candidate("hint", entry, evidence)
+    transient = _class_retry(signals) is Retry.AUTO
+    yield Candidate(
+        "code class",
+        catalog.UNKNOWN_TRANSIENT if transient else catalog.UNKNOWN,
+        _code_class(signals),
+    )
+
+
+def _diagnosis(raw: str, signals: Signals, chosen: Candidate, now: dt.datetime | None) -> Diagnosis:
+    entry = chosen.entry
+    category = entry.category
+    defaults = catalog.DEFAULTS[category]
+    retry = _class_retry(signals) if category is _UNKNOWN else defaults.retry
     return Diagnosis(
         raw=raw,
-        code="unknown",
-        category=Category.UNKNOWN,
-        retry=Retry.AFTER_FIX,
-        retry_after=None,
-        fixes=(Fix.CONTACT_SUPPORT,),
-        title="Unknown error",
-        explanation="",
-        next_steps=(),
-        side=Side.PROVIDER,
-        smtp_code=None,
-        enhanced_code=None,
-        http_status=None,
-        provider=None,
-        request_id=None,
+        code=entry.code,
+        category=category,
+        retry=retry,
+        retry_after=_retry_after(entry, signals.smtp_code, now) if retry is _AUTO else None,
+        fixes=defaults.fixes if entry.fixes is None else entry.fixes,
+        title=entry.title,
+        explanation=entry.explanation or defaults.explanation,
+        next_steps=entry.next_steps or defaults.next_steps,
+        side=entry.side or defaults.side,
+        smtp_code=signals.smtp_code,
+        enhanced_code=signals.enhanced_code,
+        http_status=signals.http_status,
+        provider=signals.provider,
+        request_id=signals.request_id,
+        rule=chosen.rule,
     )
+
+
+def _retry_after(entry: Entry, smtp_code: int | None, now: dt.datetime | None) -> int | None:
+    """Seconds before the first automatic retry."""
+    if entry.retry_after is not None:
+        return entry.retry_after
+    if entry.category is _QUOTA_EXCEEDED:
+        # The contract: the next midnight UTC when the source gives no reset time.
+        now = now or dt.datetime.now(dt.UTC)
+        now = now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return max(1, round((midnight - now).total_seconds()))
+    return catalog.SMTP_RETRY_AFTER.get(smtp_code)
+
+
+def _class_retry(signals: Signals) -> Retry:
+    """The contract's retry for `unknown`: SMTP 4xx or HTTP 5xx are transient."""
+    code = signals.smtp_code
+    if code is None and signals.enhanced_code is not None:
+        return Retry.AUTO if signals.enhanced_code[0] == "4" else Retry.AFTER_FIX
+    if code is not None:
+        return Retry.AUTO if 400 <= code < 500 else Retry.AFTER_FIX
+    status = signals.http_status
+    return Retry.AUTO if status is not None and 500 <= status < 600 else Retry.AFTER_FIX
+
+
+def _code_class(signals: Signals) -> str:
+    if signals.smtp_code is not None:
+        return f"SMTP {signals.smtp_code // 100}xx"
+    if signals.enhanced_code is not None:
+        return f"enhanced {signals.enhanced_code[0]}.x.x"
+    if signals.http_status is not None:
+        return f"HTTP {signals.http_status // 100}xx"
+    return "no code"

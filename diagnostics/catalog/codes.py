@@ -1,0 +1,180 @@
+"""What the codes alone say, for text that says nothing recognizable.
+
+RFC 3463 enhanced status codes (class.subject.detail), RFC 5321 basic reply codes and HTTP
+statuses. Where a code means what a telling word means, it shares that word's entry.
+Codes too vague to name a cause (550, 554, 5.3.x, 5.4.x…) are left out on purpose: the
+diagnosis is then `unknown`, with the retry of the code class.
+"""
+
+from __future__ import annotations
+
+from diagnostics.catalog import words as w
+from diagnostics.catalog.entry import Entry
+from diagnostics.catalog.smtp import MAILBOX_BUSY, SERVICE_UNAVAILABLE
+from diagnostics.vocabulary import Category as C
+from diagnostics.vocabulary import Fix as F
+
+DOMAIN_UNUSABLE = Entry(
+    "smtp.5.1.2",
+    C.RECIPIENT_ADDRESS_INVALID,
+    "The contact's domain cannot receive mail",
+    explanation="The domain of the contact's address does not exist or accepts no mail, "
+    "often a typo. Correct the address and the email is rescheduled.",
+)
+MOVED = Entry(
+    "smtp.5.1.6",
+    C.RECIPIENT_UNKNOWN,
+    "The recipient's mailbox has moved",
+    explanation="The recipient's mailbox moved and left no forwarding address. Find the "
+    "contact's new address, or the contact is not emailed again.",
+)
+MAILBOX_REFUSED = Entry(
+    "smtp.5.2.0",
+    C.RECIPIENT_UNKNOWN,
+    "The recipient's mailbox refused the email",
+)
+MAILBOX_UNAVAILABLE = Entry(
+    "smtp.4.2.0",
+    C.RECIPIENT_UNAVAILABLE,
+    "Recipient mailbox temporarily unavailable",
+)
+DELIVERY_EXPIRED = Entry(
+    "smtp.4.4.7",
+    C.TEMPORARY_FAILURE,
+    "Delivery timed out on the way",
+)
+DEFERRED = Entry(
+    "smtp.4.7.0",
+    C.TEMPORARY_FAILURE,
+    "Temporarily deferred by the receiving server",
+)
+TRANSIENT = Entry(
+    "smtp.4.0.0",
+    C.TEMPORARY_FAILURE,
+    "Temporary failure at the receiving server",
+)
+PROTOCOL = Entry(
+    "smtp.5.5.0",
+    C.REQUEST_INVALID,
+    "The receiving server rejected our SMTP commands",
+)
+CONTENT_FORMAT = Entry(
+    "smtp.5.6.0",
+    C.CONTENT_REJECTED,
+    "The message's format was refused",
+    fixes=(F.REVIEW_CONTENT, F.CONTACT_SUPPORT),
+    explanation="The receiving server could not accept the message's format or encoding. "
+    "Review the step's content (attachments, special characters) before it is resent.",
+)
+NOT_AUTHORIZED = Entry(
+    "smtp.5.7.1",
+    C.SENDER_BLOCKED,
+    "Delivery not authorized by the receiving server",
+    explanation="The receiving server's security policy refused mail from this sender, "
+    "most often for reputation or authentication. Check the blocklists and DNS records.",
+)
+HTTP_REFUSED = Entry(
+    "http.4xx",
+    C.PROVIDER_ERROR,
+    "The sending provider refused the request",
+)
+HTTP_UNAUTHORIZED = Entry(
+    "http.401",
+    C.MAILBOX_CONNECTION,
+    "The sending provider did not accept the credentials",
+)
+HTTP_FORBIDDEN = Entry(
+    "http.403",
+    C.ACCOUNT_SETUP,
+    "The sending provider forbids this request",
+    fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+)
+HTTP_UNAVAILABLE = Entry(
+    "http.5xx",
+    C.TEMPORARY_FAILURE,
+    "The sending provider failed temporarily",
+)
+UNKNOWN = Entry("unknown", C.UNKNOWN, "Unrecognized error")
+UNKNOWN_TRANSIENT = Entry(
+    "unknown",
+    C.UNKNOWN,
+    "Unrecognized temporary error",
+    fixes=(),
+    explanation="This error is not in our catalog yet, but its code says it is temporary: "
+    "the email is retried automatically. Support can help if it keeps failing.",
+    next_steps=("Nothing to do: the email is retried automatically.",),
+)
+
+ENHANCED: dict[str, Entry] = {
+    "5.1.1": w.USER_UNKNOWN,
+    "5.1.2": DOMAIN_UNUSABLE,
+    "5.1.3": w.BAD_ADDRESS,
+    "5.1.6": MOVED,
+    "5.1.7": w.SENDER_ADDRESS,
+    "5.1.8": w.SENDER_ADDRESS,
+    "5.1.10": w.USER_UNKNOWN,
+    "5.2.1": w.MAILBOX_DISABLED,
+    # The sources document a full mailbox as "remove, do not retry", even as a 4.2.2.
+    "4.2.2": w.MAILBOX_FULL,
+    "5.2.2": w.MAILBOX_FULL,
+    "5.2.3": w.TOO_LARGE,
+    "5.3.4": w.TOO_LARGE,
+    # Exchange Online answers 5.4.1 for addresses its directory does not know.
+    "5.4.1": w.USER_UNKNOWN,
+    "5.4.4": DOMAIN_UNUSABLE,
+    "4.4.5": w.RATE,
+    # Gmail's "Daily user sending limit exceeded".
+    "5.4.5": w.QUOTA_DAILY,
+    "4.4.7": DELIVERY_EXPIRED,
+    "5.4.7": DELIVERY_EXPIRED,
+    "4.7.0": DEFERRED,
+    "5.7.1": NOT_AUTHORIZED,
+    "5.7.8": w.AUTH_FAILED,
+    "5.7.9": w.AUTH_FAILED,
+    "5.7.13": w.SUSPENDED,
+    "5.7.14": w.AUTH_FAILED,
+    **dict.fromkeys(("5.7.20", "5.7.21", "5.7.22", "5.7.23", "5.7.24"), w.DNS_AUTH),
+    **dict.fromkeys(("5.7.25", "5.7.26"), w.DNS_AUTH),
+    "5.7.27": w.SENDER_ADDRESS,
+    "5.7.28": w.BLOCKLISTED,
+}
+# class.subject, when the detail is not in ENHANCED.
+SUBJECTS: dict[str, Entry] = {
+    "4.1": TRANSIENT,
+    "4.2": MAILBOX_UNAVAILABLE,
+    "4.3": TRANSIENT,
+    "4.4": TRANSIENT,
+    "4.5": TRANSIENT,
+    "4.6": TRANSIENT,
+    "4.7": DEFERRED,
+    "5.1": w.BAD_ADDRESS,
+    "5.2": MAILBOX_REFUSED,
+    "5.5": PROTOCOL,
+    "5.6": CONTENT_FORMAT,
+    "5.7": NOT_AUTHORIZED,
+}
+BASIC: dict[int, Entry] = {
+    421: SERVICE_UNAVAILABLE,
+    450: MAILBOX_BUSY,
+    451: TRANSIENT,
+    452: TRANSIENT,
+    454: TRANSIENT,
+    **dict.fromkeys((500, 501, 502, 503, 504, 555), PROTOCOL),
+    **dict.fromkeys((530, 534, 535), w.AUTH_FAILED),
+    551: w.USER_UNKNOWN,
+    552: w.MAILBOX_FULL,
+    553: w.BAD_ADDRESS,
+}
+# Seconds before the first retry, as the sources give them: 421 "retry in 5-15 minutes",
+# 450 "retry in 30-60 minutes".
+SMTP_RETRY_AFTER: dict[int, int] = {421: 300, 450: 1800}
+HTTP: dict[int, Entry] = {
+    **dict.fromkeys((400, 402, 404, 409, 410, 422), HTTP_REFUSED),
+    401: HTTP_UNAUTHORIZED,
+    403: HTTP_FORBIDDEN,
+    **dict.fromkeys((405, 411, 414, 415), w.REQUEST_INVALID),
+    408: HTTP_UNAVAILABLE,
+    413: w.TOO_LARGE,
+    429: w.RATE,
+    **dict.fromkeys(range(500, 600), HTTP_UNAVAILABLE),
+}

@@ -1,0 +1,149 @@
+"""`manage.py diagnose`: the command line of ../shared/diagnosis-contract.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, diagnose
+from diagnostics.diagnosis import explain as explain_diagnosis
+from diagnostics.vocabulary import Category
+
+
+class Command(BaseCommand):
+    help = (
+        'Diagnose a sending error: diagnose "550 5.1.1 …", --json for one JSON object, '
+        "--json - for one error per stdin line and one JSON object per output line."
+    )
+    # Text in, text out: no system checks, no database.
+    requires_system_checks: list[str] = []
+    # Lets call_command(..., stdin=stream) feed batch mode in tests.
+    stealth_options = ("stdin",)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("raw", help='the raw error; "-" reads one error per stdin line')
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="print the contract's JSON"
+        )
+        parser.add_argument(
+            "--explain", action="store_true", help="also print which rule matched and why"
+        )
+
+    def handle(self, *args: Any, raw: str, as_json: bool, explain: bool, **options: Any) -> None:
+        if raw == "-":
+            if not as_json:
+                raise CommandError('Reading errors from stdin ("-") needs --json.')
+            stdin = options.get("stdin") or sys.stdin
+            # The raw stream rather than self.stdout: its per-line styling costs a
+            # microsecond a line, and JSON lines need none.
+            stdout = options.get("stdout") or sys.stdout
+            diagnose_lines(getattr(stdin, "buffer", stdin), stdout.write)
+            return
+        found = explain_diagnosis(raw)
+        self.stdout.write(dumps(found.diagnosis) if as_json else describe(found.diagnosis))
+        if explain:
+            # Keep stdout one JSON object when both are asked for.
+            (self.stderr if as_json else self.stdout).write(reasons(found))
+
+
+# Recorded errors repeat (the same bounce for many contacts, the same API failure for a
+# whole batch): the JSON of a line already seen is reused. Bounded, as batches are unbounded.
+_REPEATS_KEPT = 20_000
+_REPEAT_MAX_LENGTH = 2_000
+_QUOTA = Category.QUOTA_EXCEEDED
+
+
+def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object]) -> int:
+    """Batch mode: writes one JSON line (with its newline) per line in, in order; returns
+    the line count.
+
+    Lines are bytes so that invalid UTF-8 is replaced rather than fatal. A line that starts
+    with a double quote is a JSON string (a multi-line error on one line), unless it does
+    not decode as one, in which case it is taken as it is.
+    """
+    seen: dict[str, str] = {}
+    count = 0
+    for line in lines:
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        text = text.rstrip("\r\n")
+        if text.startswith('"'):
+            try:
+                decoded = json.loads(text)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, str):
+                text = decoded
+        output = seen.get(text)
+        if output is None:
+            diagnosis = diagnose(text)
+            output = dumps(diagnosis) + "\n"
+            # A quota's retry_after counts down to its reset: never reuse it.
+            if len(text) <= _REPEAT_MAX_LENGTH and diagnosis.category is not _QUOTA:
+                if len(seen) >= _REPEATS_KEPT:
+                    seen.clear()
+                seen[text] = output
+        write(output)
+        count += 1
+    return count
+
+
+# ASCII output (the default): valid whatever the terminal's encoding, even for lone
+# surrogates. to_json() holds no cycles, so the check for them is skipped (batch speed).
+_ENCODER = json.JSONEncoder(check_circular=False)
+
+
+def dumps(diagnosis: Diagnosis) -> str:
+    return _ENCODER.encode(diagnosis.to_json())
+
+
+def describe(diagnosis: Diagnosis) -> str:
+    codes = [
+        f"SMTP {diagnosis.smtp_code}" if diagnosis.smtp_code else "",
+        f"enhanced {diagnosis.enhanced_code}" if diagnosis.enhanced_code else "",
+        f"HTTP {diagnosis.http_status}" if diagnosis.http_status else "",
+    ]
+    rows = [
+        ("code", diagnosis.code),
+        ("category", f"{diagnosis.category.value} ({diagnosis.category.label})"),
+        ("retry", diagnosis.retry.value),
+        ("retry after", f"{diagnosis.retry_after} s" if diagnosis.retry_after else "-"),
+        ("fixes", ", ".join(fix.value for fix in diagnosis.fixes) or "-"),
+        ("side", diagnosis.side.label),
+        ("codes", ", ".join(code for code in codes if code) or "-"),
+        ("provider", diagnosis.provider or "-"),
+        ("request id", diagnosis.request_id or "-"),
+    ]
+    steps = [f"  {number}. {step}" for number, step in enumerate(diagnosis.next_steps, 1)]
+    return "\n".join(
+        [
+            diagnosis.title,
+            diagnosis.explanation,
+            "",
+            *(f"  {name:<12}{value}" for name, value in rows),
+            "",
+            "Next steps:",
+            *steps,
+        ]
+    )
+
+
+def reasons(found: Explanation) -> str:
+    signals = found.signals
+    winner, *losers = found.candidates
+    lines = [
+        "Why:",
+        f"  read:   smtp_code={signals.smtp_code} enhanced_code={signals.enhanced_code} "
+        f"http_status={signals.http_status} provider={signals.provider} "
+        f"request_id={signals.request_id}",
+        f"  chose:  {_candidate(winner)}",
+    ]
+    lines += [f"  beat:   {_candidate(loser)}" for loser in losers]
+    return "\n".join(lines)
+
+
+def _candidate(candidate: Candidate) -> str:
+    return f"{candidate.rule} {candidate.evidence!r} -> {candidate.entry.code}"

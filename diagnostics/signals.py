@@ -1,0 +1,202 @@
+"""The structural signals of a raw error: reply codes, HTTP status, provider, request id.
+
+Each pattern starts with a literal or a small set of characters, so that sre's fast scan
+skips most positions; the costlier ones only run when the line contains their trigger word.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# Long inputs (a whole bounce with its headers) keep their codes near the start; scanning
+# all of a megabyte for them would cost milliseconds for nothing.
+SCAN_LIMIT = 8192
+
+
+class Signals(NamedTuple):
+    smtp_code: int | None
+    enhanced_code: str | None
+    http_status: int | None
+    provider: str | None
+    request_id: str | None
+
+
+_HTTP_REASONS: dict[int, tuple[str, ...]] = {
+    400: ("bad request",),
+    401: ("unauthorized",),
+    402: ("payment required", "request failed"),
+    403: ("forbidden",),
+    404: ("not found",),
+    405: ("method not allowed",),
+    408: ("request time",),
+    409: ("conflict",),
+    410: ("gone",),
+    413: ("request entity too large", "payload too large", "content too large"),
+    422: ("unprocessable",),
+    429: ("too many requests",),
+    500: ("internal server error", "server error"),
+    502: ("bad gateway",),
+    503: ("service unavailable",),
+    504: ("gateway time",),
+}
+# "[402] …", "Error 429 - …" (Nylas), "Error: 429 : {…}": the forms that open a line.
+_HTTP_LEAD = re.compile(r"\s*(?:\[(\d{3})\]|error:? (\d{3})(?= -| :|$))")
+# "503 Service Unavailable": an HTTP status line, told from an SMTP reply by its reason.
+_HTTP_REASON_LEAD = re.compile(r"\s*(\d{3}) ([a-z][a-z -]{1,30})")
+# Statuses inside a line, each searched only when one of its words is there.
+_HTTP_INLINE: tuple[tuple[frozenset[bytes], re.Pattern[str]], ...] = (
+    (frozenset({b"httperror"}), re.compile(r"httperror (\d{3})\b")),
+    (
+        frozenset({b"http"}),
+        re.compile(r"http(?:/\d(?:\.\d)?)?(?: error| status(?: code)?)?:? (\d{3})\b"),
+    ),
+    (
+        frozenset({b"status", b"statuscode", b"status_code"}),
+        re.compile(r"status(?:[ _]?code)?[\"']?\s*[:=]?\s*(\d{3})\b"),
+    ),
+    (frozenset({b"returned"}), re.compile(r"returned (?:http |status |code )?(\d{3})\b")),
+    (frozenset({b"code"}), re.compile(r"[\"']code[\"']\s*:\s*(\d{3})\b")),
+)
+_HTTP_TRIGGERS = frozenset().union(*(triggers for triggers, _ in _HTTP_INLINE))
+
+_CODE = r"([245][0-5]\d)"  # RFC 5321: the second digit of a reply code is 0-5.
+_SMTP_LEAD = re.compile(r"[\s#'\"(]*" + _CODE + r"(?=[ ,-]|$)")
+_SMTP_BEFORE_ENHANCED = re.compile(r"(?<![\w.])" + _CODE + r"[ -]+\Z")
+_SMTP_ELSEWHERE = (
+    re.compile(r"\(" + _CODE + r", b?['\"]"),  # smtplib: (550, b'…')
+    re.compile(r" - " + _CODE + r"(?= ?:| )"),  # "[402] … - 550 : …"
+    re.compile(r"\n[\s#'\"]*" + _CODE + r"(?=[ -])"),  # a later line of a bounce
+    re.compile(r"[:;] ?['\"]?" + _CODE + r"(?=[ -]|$)"),  # "said: 550 …", "smtp; 550 …"
+)
+# Reply codes and statuses are words of their own ("550-5.1.1" splits into 550, 5, 1, 1):
+# a line without such a word needs none of the searches below.
+_SMTP_WORDS = frozenset(str(code).encode() for code in range(200, 560) if code // 10 % 10 <= 5)
+_HTTP_WORDS = frozenset(str(code).encode() for code in range(100, 600))
+_ENHANCED_WORDS = frozenset((b"4", b"5"))
+_ENHANCED = re.compile(r"(?<![\w.])([45])\.([0-7])\.(\d{1,3})(?!\d|\.\d)")
+
+# Word → (rank, provider): the mailbox provider named in the text beats the API that
+# carried its answer ("… Gmail API … - nylas_error" is Gmail's refusal).
+_PROVIDER_WORDS: dict[bytes, tuple[int, str]] = {
+    **dict.fromkeys((b"gmail", b"google", b"googleapis", b"gsmtp", b"googlemail"), (0, "gmail")),
+    **dict.fromkeys(
+        (b"microsoft", b"outlook", b"office365", b"hotmail", b"exchange", b"storedrv", b"eas"),
+        (0, "microsoft"),
+    ),
+    **dict.fromkeys((b"yahoo", b"yahoodns", b"aol"), (0, "yahoo")),
+    b"icloud": (0, "icloud"),
+    b"sendgrid": (1, "sendgrid"),
+    **dict.fromkeys((b"ses", b"amazonses", b"aws"), (1, "ses")),
+    **dict.fromkeys((b"postmark", b"postmarkapp"), (1, "postmark")),
+    b"mailgun": (1, "mailgun"),
+    **dict.fromkeys((b"nylas", b"nylas_error"), (1, "nylas")),
+    **dict.fromkeys(
+        (
+            b"smtp",
+            b"smtplib",
+            b"smtpauthenticationerror",
+            b"smtprecipientsrefused",
+            b"smtpsenderrefused",
+            b"smtpdataerror",
+            b"smtpserverdisconnected",
+            b"smtpconnecterror",
+            b"smtpresponseexception",
+            b"smtpnotsupportederror",
+        ),
+        (2, "smtp"),
+    ),
+}
+_PROVIDER_SET = frozenset(_PROVIDER_WORDS)
+
+_REQUEST_WORDS = frozenset((b"request", b"request_uid", b"request_id", b"requestid", b"gsmtp"))
+# Searched in the lowercased text (a literal start keeps the scan fast); the id itself is
+# then cut from the original text, whose case it keeps.
+_REQUEST_ID = re.compile(r"request[-_ ]?u?id\W{1,4}([\w:.\-]{6,})")
+# Gmail ends each reply with its transaction id: "… dh9si2656259wib.8 - gsmtp".
+_GSMTP = re.compile(r" +- +gsmtp")
+_ID_BEFORE = re.compile(r"([\w.\-]{6,})\Z")
+
+
+def read_signals(text: str, lowered: str, words: frozenset[bytes]) -> Signals:
+    """The signals in `text` (already cut to SCAN_LIMIT), its lowercase and its words."""
+    # isdisjoint() answers without building a set: these run on every line.
+    http_status, http_at = (
+        (None, -1) if _HTTP_WORDS.isdisjoint(words) else _http_status(lowered, words)
+    )
+    enhanced = None if _ENHANCED_WORDS.isdisjoint(words) else _enhanced_code(lowered)
+    maybe_smtp = not _SMTP_WORDS.isdisjoint(words)
+    if maybe_smtp and http_status is not None:
+        maybe_smtp = bool(_SMTP_WORDS & words - {b"%d" % http_status})  # "[402] …" has none
+    smtp_code = _smtp_code(lowered, enhanced, http_at) if maybe_smtp else None
+    provider_words = _PROVIDER_SET & words
+    if provider_words:
+        provider: str | None = min(map(_PROVIDER_WORDS.__getitem__, provider_words))[1]
+    else:
+        provider = "smtp" if smtp_code is not None else None
+    return Signals(
+        smtp_code,
+        enhanced.group() if enhanced is not None else None,
+        http_status,
+        provider,
+        None if _REQUEST_WORDS.isdisjoint(words) else _request_id(text, lowered),
+    )
+
+
+def _enhanced_code(lowered: str) -> re.Match[str] | None:
+    enhanced = _ENHANCED.search(lowered)
+    if enhanced is not None and enhanced.group(2) == enhanced.group(3) == "0":
+        # "Status: 5.0.0" heads a bounce whose precise code comes later.
+        precise = (e for e in _ENHANCED.finditer(lowered) if e.group(2, 3) != ("0", "0"))
+        enhanced = next(precise, enhanced)
+    return enhanced
+
+
+def _http_status(lowered: str, words: frozenset[bytes]) -> tuple[int | None, int]:
+    """The HTTP status and where it stands (-1 when absent)."""
+    lead = _HTTP_LEAD.match(lowered)
+    if lead is not None:
+        group = 1 if lead.group(1) else 2
+        return int(lead.group(group)), lead.start(group)
+    lead = _HTTP_REASON_LEAD.match(lowered)
+    if lead is not None:
+        status = int(lead.group(1))
+        if lead.group(2).startswith(_HTTP_REASONS.get(status, ("\0",))):
+            return status, lead.start(1)
+    if _HTTP_TRIGGERS.isdisjoint(words):
+        return None, -1
+    for triggers, pattern in _HTTP_INLINE:
+        if not triggers.isdisjoint(words):
+            found = pattern.search(lowered)
+            if found is not None:
+                return int(found.group(1)), found.start(1)
+    return None, -1
+
+
+def _smtp_code(lowered: str, enhanced: re.Match[str] | None, http_at: int) -> int | None:
+    found = _SMTP_LEAD.match(lowered)
+    if found is None and enhanced is not None:
+        start = enhanced.start()
+        found = _SMTP_BEFORE_ENHANCED.search(lowered, max(0, start - 8), start)
+    if found is None:
+        for pattern in _SMTP_ELSEWHERE:
+            found = pattern.search(lowered)
+            if found is not None:
+                break
+    if found is None or found.start(1) == http_at:
+        return None
+    return int(found.group(1))
+
+
+def _request_id(text: str, lowered: str) -> str | None:
+    if len(lowered) != len(text):
+        return None  # lowercasing moved the offsets (a rare Unicode letter): no safe cut
+    found = _REQUEST_ID.search(lowered)
+    if found is not None:
+        return text[found.start(1) : found.end(1)].rstrip(".:-")
+    gsmtp = _GSMTP.search(lowered)
+    if gsmtp is not None:
+        found = _ID_BEFORE.search(lowered, max(0, gsmtp.start() - 100), gsmtp.start())
+        if found is not None:
+            return text[found.start(1) : found.end(1)].rstrip(".:-")
+    return None

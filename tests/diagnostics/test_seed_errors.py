@@ -1,0 +1,34 @@
+"""Every error of the product's source documents gets an acceptable diagnosis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from diagnostics.diagnosis import diagnose
+
+SEEDS = [
+    json.loads(line)
+    for line in (Path(__file__).parents[1] / "data" / "seed-errors.jsonl").open(encoding="utf-8")
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[seed["source"] for seed in SEEDS])
+def test_it_diagnoses_each_seed_error_acceptably(seed: dict) -> None:
+    diagnosis = diagnose(seed["raw"])
+
+    assert diagnosis.category in seed["categories"]
+    assert diagnosis.retry in seed["retry"]
+    if seed["fixes"]:
+        assert diagnosis.fixes
+        assert diagnosis.fixes[0] in seed["fixes"]
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[seed["source"] for seed in SEEDS])
+def test_it_covers_each_seed_error_with_a_catalog_entry(seed: dict) -> None:
+    diagnosis = diagnose(seed["raw"])
+
+    assert diagnosis.rule == "text"
+    assert diagnosis.code != "unknown"
