@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "sequences.middleware.ViewerTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

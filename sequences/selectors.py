@@ -6,9 +6,16 @@ role and organization allow" lives in one place and is not re-implemented per vi
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Model, Q, QuerySet
+import datetime as dt
+from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404
+
+from diagnostics.diagnosis import diagnose
+from diagnostics.vocabulary import Category
 from sequences.models import (
     Contact,
     Enrollment,
@@ -16,6 +23,7 @@ from sequences.models import (
     Membership,
     Organization,
     ScheduledEmail,
+    SendAttempt,
     Sequence,
 )
 
@@ -109,3 +117,138 @@ def organizations_for_user(*, user: AbstractBaseUser) -> QuerySet[Organization]:
         sequence_count=Count("sequences", distinct=True),
         mailbox_count=Count("mailboxes", distinct=True),
     )
+
+
+def sequence_for_user(*, user: AbstractBaseUser, pk: int) -> Sequence:
+    """One sequence the user may see, or 404; support staff may review any organization's."""
+    membership = membership_for_user(user)
+    if membership is not None and membership.role == Membership.Role.SUPPORT:
+        sequences = Sequence.objects.select_related("mailbox", "owner", "organization")
+    else:
+        sequences = sequences_for_user(user=user).select_related("organization")
+    return get_object_or_404(sequences, pk=pk)
+
+
+PROBLEM_STATUSES = (
+    ScheduledEmail.Status.RETRYING,
+    ScheduledEmail.Status.BLOCKED,
+    ScheduledEmail.Status.FAILED,
+)
+# Counts stop here: an exact count of 100 000 rows costs more than the page itself.
+COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class EmailFilters:
+    status: str = ""
+    category: str = ""
+    query: str = ""
+
+    @classmethod
+    def from_params(cls, params: QueryDict) -> EmailFilters:
+        status = params.get("status", "")
+        category = params.get("category", "")
+        return cls(
+            status=status if status in ScheduledEmail.Status.values else "",
+            category=category if category in Category.values else "",
+            query=params.get("q", "").strip()[:200],
+        )
+
+    def apply(self, emails: QuerySet[ScheduledEmail]) -> QuerySet[ScheduledEmail]:
+        if self.status:
+            emails = emails.filter(status=self.status)
+        if self.category:
+            emails = emails.filter(error_category=self.category)
+        if self.query:
+            emails = emails.filter(
+                Q(contact__email__icontains=self.query)
+                | Q(contact__first_name__icontains=self.query)
+                | Q(contact__last_name__icontains=self.query)
+            )
+        return emails
+
+
+@dataclass(frozen=True)
+class EmailPage:
+    emails: list[ScheduledEmail]
+    next_cursor: str | None
+    count: int
+    count_is_capped: bool
+
+    @property
+    def has_activity(self) -> bool:
+        """Whether statuses on this page may change by themselves soon (worth polling)."""
+        active = (ScheduledEmail.Status.SENDING, ScheduledEmail.Status.RETRYING)
+        return any(email.status in active for email in self.emails)
+
+
+def _cursor(email: ScheduledEmail) -> str:
+    return f"{email.scheduled_for.isoformat()}~{email.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
+    moment, _, pk = cursor.partition("~")
+    try:
+        return dt.datetime.fromisoformat(moment), int(pk)
+    except ValueError:
+        return None
+
+
+def emails_for_sequence(
+    *, sequence: Sequence, filters: EmailFilters, cursor: str = "", size: int = 50
+) -> EmailPage:
+    """A page of the sequence's emails, latest scheduled first, by keyset pagination.
+
+    The cursor is the last row's (scheduled_for, id), so a deep page costs what the first
+    does, whatever OFFSET would have skipped.
+    """
+    emails = filters.apply(ScheduledEmail.objects.filter(sequence=sequence))
+    count = emails.values("pk")[: COUNT_LIMIT + 1].count()
+    position = _parse_cursor(cursor) if cursor else None
+    if position is not None:
+        moment, pk = position
+        emails = emails.filter(Q(scheduled_for__lt=moment) | Q(scheduled_for=moment, pk__lt=pk))
+    rows = list(
+        emails.select_related("contact", "step", "mailbox")
+        .prefetch_related(Prefetch("attempts", SendAttempt.objects.order_by("number")))
+        .order_by("-scheduled_for", "-pk")[: size + 1]
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    for email in rows:
+        # Diagnosed now rather than stored: explanations follow the current catalog.
+        email.diagnosis = diagnose(email.last_error) if email.last_error else None
+    return EmailPage(
+        emails=rows,
+        next_cursor=_cursor(rows[-1]) if more else None,
+        count=min(count, COUNT_LIMIT),
+        count_is_capped=count > COUNT_LIMIT,
+    )
+
+
+@dataclass(frozen=True)
+class TriageGroup:
+    status: str
+    category: str
+    mailbox: Mailbox
+    count: int
+
+    @property
+    def category_label(self) -> str:
+        return Category(self.category).label if self.category else "No diagnosis"
+
+
+def email_triage(*, sequence: Sequence) -> list[TriageGroup]:
+    """The sequence's problems grouped by cause and mailbox, the largest first."""
+    rows = (
+        ScheduledEmail.objects.filter(sequence=sequence, status__in=PROBLEM_STATUSES)
+        .values("status", "error_category", "mailbox_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    groups = list(rows)
+    mailboxes = Mailbox.objects.in_bulk({row["mailbox_id"] for row in groups})
+    return [
+        TriageGroup(row["status"], row["error_category"], mailboxes[row["mailbox_id"]], row["n"])
+        for row in groups
+    ]

@@ -1,0 +1,109 @@
+// Behaviour for the server-rendered pages. No inline scripts: the CSP allows only this file.
+"use strict";
+
+// The server renders times in the viewer's time zone, which only the browser knows.
+(function rememberTimeZone() {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && !document.cookie.split("; ").includes("tz=" + encodeURIComponent(zone))) {
+    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  }
+})();
+
+// Diagnosis popovers: open on hover and on keyboard focus, close on Escape or leaving.
+function popoverOf(trigger) {
+  return document.getElementById(trigger.getAttribute("aria-controls"));
+}
+
+function place(trigger, popover) {
+  const margin = 8;
+  const anchor = trigger.getBoundingClientRect();
+  const box = popover.getBoundingClientRect();
+  let top = anchor.bottom + 4;
+  if (top + box.height > window.innerHeight - margin) {
+    top = Math.max(margin, anchor.top - box.height - 4);
+  }
+  const left = Math.min(Math.max(margin, anchor.left), window.innerWidth - box.width - margin);
+  popover.style.top = top + "px";
+  popover.style.left = Math.max(margin, left) + "px";
+}
+
+function open(trigger) {
+  const popover = popoverOf(trigger);
+  if (!popover) return;
+  document.querySelectorAll(".popover:popover-open").forEach((other) => {
+    if (other !== popover) close(document.querySelector('[aria-controls="' + other.id + '"]'));
+  });
+  if (!popover.matches(":popover-open")) popover.showPopover();
+  trigger.setAttribute("aria-expanded", "true");
+  place(trigger, popover);
+}
+
+function close(trigger) {
+  if (!trigger) return;
+  const popover = popoverOf(trigger);
+  if (popover && popover.matches(":popover-open")) popover.hidePopover();
+  trigger.setAttribute("aria-expanded", "false");
+}
+
+function triggerFor(element) {
+  const popover = element.closest(".popover");
+  if (popover) return document.querySelector('[aria-controls="' + popover.id + '"]');
+  return element.closest(".status-trigger");
+}
+
+let closing = null;
+function closeSoon(trigger) {
+  clearTimeout(closing);
+  closing = setTimeout(() => close(trigger), 250);
+}
+
+document.addEventListener("mouseover", (event) => {
+  const trigger = triggerFor(event.target);
+  if (trigger && trigger.dataset.dismissed !== "true") {
+    clearTimeout(closing);
+    open(trigger);
+  }
+});
+document.addEventListener("mouseout", (event) => {
+  const trigger = triggerFor(event.target);
+  if (trigger && !(event.relatedTarget && triggerFor(event.relatedTarget) === trigger)) {
+    delete trigger.dataset.dismissed;
+    if (!trigger.parentElement.contains(document.activeElement)) closeSoon(trigger);
+  }
+});
+document.addEventListener("focusin", (event) => {
+  const trigger = triggerFor(event.target);
+  // Escape gives focus back to the trigger: that must not reopen what was just closed.
+  if (trigger && trigger.dataset.dismissed !== "true") {
+    clearTimeout(closing);
+    open(trigger);
+  }
+});
+document.addEventListener("focusout", (event) => {
+  const trigger = triggerFor(event.target);
+  if (trigger && !(event.relatedTarget && triggerFor(event.relatedTarget) === trigger)) {
+    delete trigger.dataset.dismissed;
+    closeSoon(trigger);
+  }
+});
+document.addEventListener("click", (event) => {
+  const trigger = event.target.closest(".status-trigger");
+  if (trigger) open(trigger);
+  const copy = event.target.closest(".copy-case");
+  if (copy) {
+    const text = document.getElementById(copy.dataset.case).content.textContent;
+    navigator.clipboard.writeText(text.trim()).then(() => {
+      copy.textContent = "Copied";
+    });
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const trigger = triggerFor(document.activeElement) ||
+    document.querySelector('.status-trigger[aria-expanded="true"]');
+  if (trigger) {
+    close(trigger);
+    trigger.dataset.dismissed = "true";
+    trigger.focus();
+  }
+});

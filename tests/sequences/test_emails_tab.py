@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from sequences.models import ScheduledEmail, SendAttempt
+
+Status = ScheduledEmail.Status
+XSS = "550 5.7.1 <script>alert(1)</script><img src=x onerror=alert(2)> blocked"
+
+
+@pytest.fixture
+def sequence(rep, make_sequence):
+    return make_sequence(rep, name="Outbound", steps=2)
+
+
+@pytest.fixture
+def emails_url(sequence):
+    return reverse("sequences:emails", args=[sequence.pk])
+
+
+def _blocked(make_email, sequence, address: str, raw: str) -> ScheduledEmail:
+    email = make_email(
+        sequence,
+        email=address,
+        status=Status.BLOCKED,
+        next_attempt_at=None,
+        last_error=raw,
+        error_code="smtp.5.7.1",
+        error_category="content_rejected",
+        attempt_count=1,
+    )
+    SendAttempt.objects.create(
+        email=email,
+        mailbox=email.mailbox,
+        number=1,
+        started_at=timezone.now(),
+        outcome=SendAttempt.Outcome.FAILED,
+        raw_error=raw,
+    )
+    return email
+
+
+def test_it_lists_the_sequences_emails_with_a_status_icon_and_label(
+    client, rep, sequence, make_email, emails_url
+):
+    make_email(sequence, email="pat@example.test")
+    client.force_login(rep)
+
+    response = client.get(emails_url)
+
+    assert response.status_code == 200
+    assert "pat@example.test" in response.text
+    assert "icons/status.svg#scheduled" in response.text
+    assert "<!doctype html>" in response.text
+
+
+def test_it_renders_only_the_table_for_htmx(client, rep, sequence, make_email, emails_url):
+    make_email(sequence, email="pat@example.test")
+    client.force_login(rep)
+
+    response = client.get(emails_url, headers={"HX-Request": "true"})
+
+    assert response.text.lstrip().startswith('<div id="emails-table"')
+    assert "pat@example.test" in response.text
+    assert "<html" not in response.text
+
+
+@pytest.mark.parametrize("who", ["outsider", "teammate"])
+def test_it_answers_404_to_someone_who_may_not_see_the_sequence(client, request, who, emails_url):
+    client.force_login(request.getfixturevalue(who))
+
+    assert client.get(emails_url).status_code == 404
+
+
+def test_it_lets_support_review_any_sequence_read_only(client, support, emails_url):
+    client.force_login(support)
+
+    response = client.get(emails_url)
+
+    assert response.status_code == 200
+    assert "read-only review" in response.text
+
+
+def test_it_explains_an_error_and_escapes_the_raw_reply(
+    client, rep, sequence, make_email, emails_url
+):
+    email = _blocked(make_email, sequence, "pat@example.test", XSS)
+    client.force_login(rep)
+
+    response = client.get(emails_url)
+
+    assert f'aria-controls="why-{email.pk}"' in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+    assert "<script>alert(1)" not in response.text
+    assert "<img src=x" not in response.text
+    assert "Copy case" in response.text
+
+
+def test_it_groups_problems_by_cause_above_the_table(client, rep, sequence, make_email, emails_url):
+    for n in range(3):
+        _blocked(make_email, sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
+    client.force_login(rep)
+
+    response = client.get(emails_url)
+
+    (group,) = response.context["triage"]
+    assert (group.status, group.category, group.count) == ("blocked", "content_rejected", 3)
+    assert "Needs attention" in response.text
+
+
+def test_it_filters_by_status_cause_and_contact(client, rep, sequence, make_email, emails_url):
+    _blocked(make_email, sequence, "bad@example.test", "554 5.7.1 Message blocked")
+    make_email(sequence, email="ok@example.test")
+    client.force_login(rep)
+
+    def shown(**params: str) -> set[str]:
+        page = client.get(emails_url, params).context["page"]
+        return {e.contact.email for e in page.emails}
+
+    assert shown(status="blocked") == {"bad@example.test"}
+    assert shown(category="content_rejected") == {"bad@example.test"}
+    assert shown(q="ok@") == {"ok@example.test"}
+    assert shown(status="nonsense") == {"bad@example.test", "ok@example.test"}
+
+
+def test_it_pages_by_keyset_without_overlap(client, rep, sequence, make_email, emails_url):
+    base = timezone.now()
+    for n in range(25):
+        when = base + dt.timedelta(minutes=n % 5)  # ties on scheduled_for, broken by id
+        make_email(sequence, email=f"c{n}@example.test", scheduled_for=when, next_attempt_at=when)
+    client.force_login(rep)
+
+    seen, cursor = [], ""
+    while True:
+        page = client.get(emails_url, {"size": 10, "after": cursor}).context["page"]
+        seen += [e.pk for e in page.emails]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+
+    assert len(seen) == len(set(seen)) == 25
+    assert page.count == 25
+
+
+def test_it_shows_times_in_the_viewers_time_zone(client, rep, sequence, make_email, emails_url):
+    when = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    make_email(sequence, email="pat@example.test", scheduled_for=when, next_attempt_at=when)
+    client.force_login(rep)
+    client.cookies["tz"] = "Asia/Tokyo"
+
+    assert "Nov 23, 18:00" in client.get(emails_url).text
+
+
+@pytest.mark.parametrize("rows", [10, 200])
+def test_it_runs_a_constant_number_of_queries_whatever_the_page_size(
+    client, rep, sequence, make_email, emails_url, rows, django_assert_num_queries
+):
+    for n in range(rows):
+        if n % 2:
+            _blocked(make_email, sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
+        else:
+            make_email(sequence, email=f"c{n}@example.test")
+    client.force_login(rep)
+
+    # session, user, membership, sequence, count, page, attempts, triage, triage mailboxes
+    with django_assert_num_queries(9):
+        response = client.get(emails_url, {"size": rows})
+    assert len(response.context["page"].emails) == rows
+
+
+def test_it_shows_every_attempt_verbatim_on_the_timeline(client, rep, sequence, make_email):
+    email = _blocked(make_email, sequence, "pat@example.test", XSS)
+    client.force_login(rep)
+
+    response = client.get(reverse("sequences:email_timeline", args=[sequence.pk, email.pk]))
+
+    assert "Attempt 1" in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+    assert "No further attempt" in response.text
+
+
+def test_it_hides_the_timeline_of_another_sequences_email(
+    client, rep, sequence, make_sequence, outsider, make_email
+):
+    foreign = make_email(make_sequence(outsider, name="Theirs"), email="x@example.test")
+    client.force_login(rep)
+
+    url = reverse("sequences:email_timeline", args=[sequence.pk, foreign.pk])
+    assert client.get(url).status_code == 404
