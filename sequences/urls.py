@@ -10,6 +10,25 @@ urlpatterns = [
     path("sequences/<int:pk>/", views.sequence_overview, name="overview"),
     path("sequences/<int:pk>/emails/", views.sequence_emails, name="emails"),
     path("sequences/<int:pk>/emails/<int:email_pk>/", views.email_timeline, name="email_timeline"),
+    path(
+        "sequences/<int:pk>/emails/reschedule/", views.emails_reschedule, name="emails_reschedule"
+    ),
+    path(
+        "sequences/<int:pk>/contacts/<int:contact_pk>/email/",
+        views.contact_edit_email,
+        name="contact_edit_email",
+    ),
+    path(
+        "sequences/<int:pk>/contacts/<int:contact_pk>/suppress/",
+        views.contact_suppress,
+        name="contact_suppress",
+    ),
+    path("mailboxes/<int:pk>/resync/", views.mailbox_resync, name="mailbox_resync"),
+    path(
+        "mailboxes/<int:pk>/resync/status/",
+        views.mailbox_resync_status,
+        name="mailbox_resync_status",
+    ),
     path("contacts/", views.contact_list, name="contact_list"),
     path("mailboxes/", views.mailbox_list, name="mailbox_list"),
     path("organizations/", views.organization_list, name="organization_list"),

@@ -1,22 +1,30 @@
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+import datetime as dt
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from diagnostics.diagnosis import diagnose
-from diagnostics.vocabulary import Category
-from sequences import selectors
-from sequences.models import Membership, ScheduledEmail
+from diagnostics.vocabulary import Category, Fix
+from sequences import permissions, selectors
+from sequences.models import Membership, ScheduledEmail, Sequence
+from sequences.services import fixes
+from sequences.services.mailboxes import mailbox_held_emails
 
 PAGE_SIZE = 50
 
 
-def _page_size(request: HttpRequest) -> int:
+def _page_size(params: QueryDict) -> int:
     try:
-        return min(max(int(request.GET.get("size", PAGE_SIZE)), 10), 200)
+        return min(max(int(params.get("size", PAGE_SIZE)), 10), 200)
     except ValueError:
         return PAGE_SIZE
 
@@ -84,26 +92,17 @@ def sequence_overview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = selectors.sequence_for_user(user=request.user, pk=pk)
-    filters = selectors.EmailFilters.from_params(request.GET)
-    page = selectors.emails_for_sequence(
-        sequence=sequence,
-        filters=filters,
-        cursor=request.GET.get("after", ""),
-        size=_page_size(request),
-    )
-    context = {
-        "sequence": sequence,
-        "tab": "emails",
-        "filters": filters,
-        "page": page,
-        "statuses": ScheduledEmail.Status.choices,
-        "categories": Category.choices,
-    }
+    context = _table_context(request, sequence, request.GET)
     template = "sequences/sequence_emails.html"
     if request.htmx and not request.htmx.boosted:
         template += "#emails-table"
     else:
-        context["triage"] = selectors.email_triage(sequence=sequence)
+        context |= {
+            "tab": "emails",
+            "triage": selectors.email_triage(sequence=sequence),
+            "statuses": ScheduledEmail.Status.choices,
+            "categories": Category.choices,
+        }
     return render(request, template, context)
 
 
@@ -118,3 +117,128 @@ def email_timeline(request: HttpRequest, pk: int, email_pk: int) -> HttpResponse
         attempt.diagnosis = diagnose(attempt.raw_error) if attempt.raw_error else None
     context = {"sequence": sequence, "tab": "emails", "email": email, "attempts": attempts}
     return render(request, "sequences/email_timeline.html", context)
+
+
+def _fix_allowed(request: HttpRequest, sequence: Sequence, fix: str) -> None:
+    membership = selectors.membership_for_user(request.user)
+    if fix not in permissions.allowed_fixes(membership, sequence):
+        raise PermissionDenied("Your role may not apply this fix.")
+
+
+def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) -> dict:
+    membership = selectors.membership_for_user(request.user)
+    return {
+        "sequence": sequence,
+        "filters": (filters := selectors.EmailFilters.from_params(params)),
+        "page": selectors.emails_for_sequence(
+            sequence=sequence,
+            filters=filters,
+            cursor=params.get("after", ""),
+            size=_page_size(params),
+        ),
+        "fixes": permissions.allowed_fixes(membership, sequence),
+        "held": mailbox_held_emails(mailbox=sequence.mailbox).count(),
+    }
+
+
+def _after_fix(request: HttpRequest, sequence: Sequence, message: str) -> HttpResponse:
+    """The table again, with the filters the user had, and the fix's confirmation."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect("sequences:emails", sequence.pk)
+    params = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    context = _table_context(request, sequence, params)
+    response = render(request, "sequences/sequence_emails.html#emails-table", context)
+    return trigger_client_event(response, "toast", {"message": message})
+
+
+def _refused(request: HttpRequest, sequence: Sequence, target: str, error: str) -> HttpResponse:
+    if not request.htmx:
+        messages.error(request, error)
+        return redirect("sequences:emails", sequence.pk)
+    response = render(request, "sequences/_fix_error.html", {"error": error})
+    return reswap(retarget(response, target), "innerHTML")
+
+
+def _when(emails: list[ScheduledEmail]) -> str:
+    times = sorted(timezone.localtime(e.next_attempt_at) for e in emails)
+    if not times:
+        return "nothing to reschedule"
+    if times[0].date() == times[-1].date():
+        return f"going out from {times[0]:%b %-d, %H:%M}"
+    return f"going out between {times[0]:%b %-d, %H:%M} and {times[-1]:%b %-d, %H:%M}"
+
+
+@require_POST
+def emails_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    _fix_allowed(request, sequence, Fix.RESCHEDULE)
+    emails = sequence.emails.filter(
+        pk__in=[i for i in request.POST.getlist("email") if i.isdigit()]
+    )
+    if request.POST.get("status"):
+        emails = sequence.emails.filter(
+            status=request.POST["status"], error_category=request.POST.get("category", "")
+        )
+    done = fixes.emails_reschedule(actor=request.user, emails=emails)
+    return _after_fix(request, sequence, f"{len(done)} rescheduled, {_when(done)}.")
+
+
+@require_POST
+def contact_edit_email(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    contact = get_object_or_404(sequence.organization.contacts, pk=contact_pk)
+    membership = selectors.membership_for_user(request.user)
+    if not permissions.may_fix_contact(membership, contact, Fix.EDIT_CONTACT):
+        raise PermissionDenied("Your role may not edit contacts.")
+    try:
+        done = fixes.contact_update_email(
+            actor=request.user, contact=contact, address=request.POST.get("address", "")
+        )
+    except ValidationError as error:
+        return _refused(request, sequence, f"#contact-error-{contact.pk}", error.messages[0])
+    message = f"{contact.email} saved: {len(done)} email{'s' if len(done) != 1 else ''} "
+    return _after_fix(request, sequence, message + f"rescheduled, {_when(done)}.")
+
+
+@require_POST
+def contact_suppress(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    contact = get_object_or_404(sequence.organization.contacts, pk=contact_pk)
+    membership = selectors.membership_for_user(request.user)
+    if not permissions.may_fix_contact(membership, contact, Fix.SUPPRESS_CONTACT):
+        raise PermissionDenied("Your role may not suppress contacts.")
+    cancelled = fixes.contact_suppress(actor=request.user, contact=contact)
+    return _after_fix(
+        request, sequence, f"{contact.email} suppressed; {cancelled} pending emails cancelled."
+    )
+
+
+@require_POST
+def mailbox_resync(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = get_object_or_404(selectors.mailboxes_for_user(user=request.user), pk=pk)
+    if not permissions.may_fix_mailbox(selectors.membership_for_user(request.user), mailbox):
+        raise PermissionDenied("Your role may not resynchronize this mailbox.")
+    fixes.mailbox_resync_request(actor=request.user, mailbox=mailbox)
+    if not request.htmx:
+        messages.info(request, f"Checking {mailbox.email}…")
+        return redirect("sequences:mailbox_list")
+    context = {"mailbox": mailbox, "since": timezone.now().isoformat()}
+    return render(request, "sequences/_resync_status.html", context)
+
+
+@require_GET
+def mailbox_resync_status(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = get_object_or_404(selectors.mailboxes_for_user(user=request.user), pk=pk)
+    try:
+        since = dt.datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        since = timezone.now()
+    context = {"mailbox": mailbox, "since": since.isoformat()}
+    if mailbox.last_checked_at and mailbox.last_checked_at >= since:
+        context["done"] = True
+        context["diagnosis"] = diagnose(mailbox.last_error) if mailbox.last_error else None
+        context["rescheduled"] = mailbox.emails.filter(
+            status=ScheduledEmail.Status.SCHEDULED, updated_at__gte=since
+        ).count()
+    return render(request, "sequences/_resync_status.html", context)

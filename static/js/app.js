@@ -107,3 +107,12 @@ document.addEventListener("keydown", (event) => {
     trigger.focus();
   }
 });
+
+// Confirmations of fixes: the server sends them as an HX-Trigger "toast" event.
+document.addEventListener("toast", (event) => {
+  const toast = document.createElement("p");
+  toast.className = "toast";
+  toast.textContent = event.detail.message;
+  document.getElementById("toasts").append(toast);
+  setTimeout(() => toast.remove(), 6000);
+});

@@ -1,0 +1,48 @@
+"""Who may apply which fix. Views ask here; templates show only what is allowed."""
+
+from __future__ import annotations
+
+from diagnostics.vocabulary import Fix
+from sequences.models import Contact, Mailbox, Membership, Sequence
+
+# What a rep may do to their own sequences, emails and mailbox.
+REP_FIXES = {Fix.RESCHEDULE, Fix.RESYNC_MAILBOX, Fix.EDIT_CONTACT}
+ADMIN_FIXES = {Fix.RESCHEDULE, Fix.RESYNC_MAILBOX, Fix.EDIT_CONTACT, Fix.SUPPRESS_CONTACT}
+
+
+def allowed_fixes(membership: Membership | None, sequence: Sequence) -> set[str]:
+    """The fixes this member may apply on this sequence's emails (support: none, ever)."""
+    if membership is None or membership.organization_id != sequence.organization_id:
+        return set()
+    if membership.role == Membership.Role.ADMIN:
+        return set(ADMIN_FIXES)
+    if membership.role == Membership.Role.REP and sequence.owner_id == membership.user_id:
+        fixes = set(REP_FIXES)
+        if not membership.organization.reps_may_edit_contacts:
+            fixes.discard(Fix.EDIT_CONTACT)
+        if sequence.mailbox.owner_id != membership.user_id:
+            fixes.discard(Fix.RESYNC_MAILBOX)
+        return fixes
+    return set()
+
+
+def may_fix_mailbox(membership: Membership | None, mailbox: Mailbox) -> bool:
+    if membership is None or membership.organization_id != mailbox.organization_id:
+        return False
+    return membership.role == Membership.Role.ADMIN or (
+        membership.role == Membership.Role.REP and mailbox.owner_id == membership.user_id
+    )
+
+
+def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -> bool:
+    """Edit or suppress a contact: admins; reps editing, where the organization allows."""
+    if membership is None or membership.organization_id != contact.organization_id:
+        return False
+    if membership.role == Membership.Role.ADMIN:
+        return fix in ADMIN_FIXES
+    return (
+        membership.role == Membership.Role.REP
+        and fix == Fix.EDIT_CONTACT
+        and membership.organization.reps_may_edit_contacts
+        and contact.enrollments.filter(sequence__owner_id=membership.user_id).exists()
+    )
