@@ -68,12 +68,14 @@ def emails_reschedule(
 ) -> list[ScheduledEmail]:
     """Put emails back at the next free moment of their mailbox's sending window.
 
-    Sent, sending and cancelled emails are left as they are. Returns the rescheduled ones.
+    Sent, sending and cancelled emails, and emails to contacts who are not active, are
+    left as they are. Returns the rescheduled ones.
     """
     now = now or timezone.now()
     with transaction.atomic():
+        # Never back to an address that bounced, or a contact who asked not to be emailed.
         chosen = list(
-            emails.filter(status__in=RESCHEDULABLE)
+            emails.filter(status__in=RESCHEDULABLE, contact__state=Contact.State.ACTIVE)
             .select_related("mailbox", "sequence")
             .select_for_update(of=("self",))
         )

@@ -260,11 +260,10 @@ def _attempts_abandon(attempts: list[SendAttempt]) -> None:
         )
 
 
-def render_message(email: ScheduledEmail, templates: tuple[Template, Template]) -> EmailMessage:
-    """The step's subject and body rendered for the contact, as plain text."""
-    contact, mailbox = email.contact, email.mailbox
-    subject, body = templates
-    context = Context(
+def message_context(email: ScheduledEmail) -> Context:
+    """The variables a step's subject and body may use, for plain text (no escaping)."""
+    contact = email.contact
+    return Context(
         {
             "first_name": contact.first_name,
             "last_name": contact.last_name,
@@ -272,17 +271,28 @@ def render_message(email: ScheduledEmail, templates: tuple[Template, Template]) 
             "company": contact.company,
             "job_title": contact.job_title,
             "email": contact.email,
-            "sender_name": mailbox.display_name,
+            "sender_name": email.mailbox.display_name,
         },
         autoescape=False,
     )
+
+
+def render_subject(email: ScheduledEmail, template: Template | None = None) -> str:
+    template = template or Template(email.step.subject)
+    return " ".join(template.render(message_context(email)).split())
+
+
+def render_message(email: ScheduledEmail, templates: tuple[Template, Template]) -> EmailMessage:
+    """The step's subject and body rendered for the contact, as plain text."""
+    contact, mailbox = email.contact, email.mailbox
+    subject, body = templates
     message = EmailMessage()
     message["From"] = formataddr((mailbox.display_name, mailbox.email))
     message["To"] = formataddr((contact.full_name, contact.email))
-    message["Subject"] = " ".join(subject.render(context).split())
+    message["Subject"] = render_subject(email, subject)
     message["Date"] = format_datetime(timezone.now())
     message["Message-ID"] = make_msgid(domain=mailbox.email.rpartition("@")[2] or None)
-    message.set_content(body.render(context))
+    message.set_content(body.render(message_context(email)))
     return message
 
 

@@ -14,28 +14,16 @@ function popoverOf(trigger) {
   return document.getElementById(trigger.getAttribute("aria-controls"));
 }
 
-function place(trigger, popover) {
-  const margin = 8;
-  const anchor = trigger.getBoundingClientRect();
-  const box = popover.getBoundingClientRect();
-  let top = anchor.bottom + 4;
-  if (top + box.height > window.innerHeight - margin) {
-    top = Math.max(margin, anchor.top - box.height - 4);
-  }
-  const left = Math.min(Math.max(margin, anchor.left), window.innerWidth - box.width - margin);
-  popover.style.top = top + "px";
-  popover.style.left = Math.max(margin, left) + "px";
-}
-
 function open(trigger) {
   const popover = popoverOf(trigger);
   if (!popover) return;
   document.querySelectorAll(".popover:popover-open").forEach((other) => {
     if (other !== popover) close(document.querySelector('[aria-controls="' + other.id + '"]'));
   });
-  if (!popover.matches(":popover-open")) popover.showPopover();
+  // `source` anchors the popover to its trigger: CSS anchor positioning places it, and
+  // flips it to stay inside the viewport, with no inline style (which the CSP refuses).
+  if (!popover.matches(":popover-open")) popover.showPopover({ source: trigger });
   trigger.setAttribute("aria-expanded", "true");
-  place(trigger, popover);
 }
 
 function close(trigger) {
