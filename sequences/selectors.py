@@ -216,8 +216,10 @@ def emails_for_sequence(
     more = len(rows) > size
     rows = rows[:size]
     for email in rows:
-        # Diagnosed now rather than stored: explanations follow the current catalog.
-        email.diagnosis = diagnose(email.last_error) if email.last_error else None
+        # Diagnosed now rather than stored, so explanations follow the current catalog;
+        # a rescheduled email's old error is history, shown on its timeline.
+        problem = email.status in PROBLEM_STATUSES and email.last_error
+        email.diagnosis = diagnose(email.last_error) if problem else None
     return EmailPage(
         emails=rows,
         next_cursor=_cursor(rows[-1]) if more else None,

@@ -138,6 +138,7 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
         ),
         "fixes": permissions.allowed_fixes(membership, sequence),
         "held": mailbox_held_emails(mailbox=sequence.mailbox).count(),
+        "reschedulable": fixes.RESCHEDULABLE,
     }
 
 
@@ -238,7 +239,9 @@ def mailbox_resync_status(request: HttpRequest, pk: int) -> HttpResponse:
     if mailbox.last_checked_at and mailbox.last_checked_at >= since:
         context["done"] = True
         context["diagnosis"] = diagnose(mailbox.last_error) if mailbox.last_error else None
-        context["rescheduled"] = mailbox.emails.filter(
-            status=ScheduledEmail.Status.SCHEDULED, updated_at__gte=since
-        ).count()
+        rescheduled = list(
+            mailbox.emails.filter(status=ScheduledEmail.Status.SCHEDULED, updated_at__gte=since)
+        )
+        context["rescheduled"] = len(rescheduled)
+        context["when"] = _when(rescheduled)
     return render(request, "sequences/_resync_status.html", context)

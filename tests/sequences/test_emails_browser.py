@@ -1,0 +1,178 @@
+"""What a person sees and clicks on the Emails tab, in Debian's Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from sequences.models import Mailbox, ScheduledEmail
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+Status = ScheduledEmail.Status
+
+
+@pytest.fixture
+def sequence(admin_user, make_sequence):
+    return make_sequence(admin_user, name="Outbound", steps=1)
+
+
+@pytest.fixture
+def blocked(sequence, make_email):
+    def make(address: str, raw: str, category: str, code: str) -> ScheduledEmail:
+        return make_email(
+            sequence,
+            email=address,
+            status=Status.BLOCKED,
+            next_attempt_at=None,
+            last_error=raw,
+            error_code=code,
+            error_category=category,
+            attempt_count=1,
+        )
+
+    return make
+
+
+@pytest.fixture
+def bad_address(blocked):
+    return blocked(
+        "pat@exämple.test",
+        "[402] Invalid character in recipient address",
+        "recipient_address_invalid",
+        "nylas.402.invalid_character",
+    )
+
+
+def _open_tab(page, live_server, sequence, query: str = ""):
+    page.goto(live_server.url + reverse("sequences:emails", args=[sequence.pk]) + query)
+    return page
+
+
+def _popover(page, email):
+    return page.locator(f"#why-{email.pk}")
+
+
+def test_it_explains_an_error_on_hover(signed_in, admin_user, live_server, sequence, bad_address):
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+
+    page.locator(f'[aria-controls="why-{bad_address.pk}"]').hover()
+
+    popover = _popover(page, bad_address)
+    popover.wait_for(state="visible")
+    assert "Invalid character in the contact's address" in popover.inner_text()
+    assert "[402] Invalid character in recipient address" in popover.inner_text()
+    box, viewport = popover.bounding_box(), page.viewport_size
+    assert 0 <= box["x"] <= box["x"] + box["width"] <= viewport["width"]
+    assert 0 <= box["y"] <= box["y"] + box["height"] <= viewport["height"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "emails-tab-popover.png")
+
+
+def test_it_opens_the_explanation_from_the_keyboard_and_escape_closes_it(
+    signed_in, admin_user, live_server, sequence, bad_address
+):
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+    trigger = page.locator(f'[aria-controls="why-{bad_address.pk}"]')
+
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if trigger.evaluate("element => element === document.activeElement"):
+            break
+    popover = _popover(page, bad_address)
+    popover.wait_for(state="visible")
+    assert trigger.get_attribute("aria-expanded") == "true"
+
+    page.keyboard.press("Escape")
+
+    popover.wait_for(state="hidden")
+    assert trigger.get_attribute("aria-expanded") == "false"
+    assert trigger.evaluate("element => element === document.activeElement")
+
+
+def test_it_corrects_a_bad_address_and_the_row_turns_scheduled(
+    signed_in, admin_user, live_server, sequence, bad_address
+):
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+    page.locator(f'[aria-controls="why-{bad_address.pk}"]').hover()
+    popover = _popover(page, bad_address)
+
+    popover.locator("input[name=address]").fill("pat@example.test")
+    popover.locator("button", has_text="Save and resend").click()
+
+    row = page.locator(f"#email-{bad_address.pk}")
+    row.locator(".status-trigger").wait_for(state="detached")
+    assert row.locator(".status").inner_text().strip() == "Scheduled"
+    assert "pat@example.test" in row.inner_text()
+    assert "rescheduled" in page.locator(".toast").first.inner_text()
+    bad_address.refresh_from_db()
+    assert bad_address.status == Status.SCHEDULED
+
+
+def test_it_refuses_a_non_ascii_address_with_the_reason(
+    signed_in, admin_user, live_server, sequence, bad_address
+):
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+    page.locator(f'[aria-controls="why-{bad_address.pk}"]').hover()
+    popover = _popover(page, bad_address)
+
+    popover.locator("input[name=address]").fill("josé@example.test")
+    popover.locator("button", has_text="Save and resend").click()
+
+    error = popover.locator('[role="alert"]')
+    error.wait_for()
+    assert "non-ASCII" in error.inner_text()
+    bad_address.refresh_from_db()
+    assert bad_address.status == Status.BLOCKED
+
+
+def test_it_reschedules_the_selected_emails(signed_in, admin_user, live_server, sequence, blocked):
+    emails = [
+        blocked(f"c{n}@example.test", "554 5.7.1 Message blocked", "content_rejected", "x")
+        for n in range(3)
+    ]
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+
+    for email in emails[:2]:
+        page.locator(f'#email-{email.pk} input[type="checkbox"]').check()
+    page.locator("button", has_text="Reschedule selected").click()
+
+    page.locator(".toast", has_text="2 rescheduled").wait_for()
+    statuses = [ScheduledEmail.objects.get(pk=e.pk).status for e in emails]
+    assert statuses == [Status.SCHEDULED, Status.SCHEDULED, Status.BLOCKED]
+
+
+def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
+    signed_in, admin_user, live_server, sequence, blocked, workers, sandbox
+):
+    Mailbox.objects.filter(pk=sequence.mailbox_id).update(
+        smtp_port=sandbox.port,
+        smtp_security=Mailbox.Security.NONE,
+        state=Mailbox.State.INVALID_CREDENTIALS,
+        sending_days="1234567",
+        window_start=dt.time(0),
+        window_end=dt.time(23, 59, 59),
+    )
+    held = [
+        blocked(
+            f"c{n}@example.test",
+            "535 5.7.8 Authentication credentials invalid",
+            "mailbox_connection",
+            "smtp.5.7.8",
+        )
+        for n in range(2)
+    ]
+    workers.start("browser")
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+
+    button = page.locator(".triage button", has_text="Resynchronize")
+    assert "puts back 2" in button.inner_text()
+    button.click()
+
+    outcome = page.locator(".resync-outcome")
+    outcome.wait_for(timeout=30_000)
+    assert "Connected — 2 emails rescheduled" in outcome.inner_text()
+    assert {ScheduledEmail.objects.get(pk=e.pk).status for e in held} == {Status.SCHEDULED}
