@@ -25,6 +25,8 @@ code class, except for `unknown`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -96,6 +98,17 @@ def diagnose(raw: str, *, now: dt.datetime | None = None) -> Diagnosis:
     return _diagnosis(raw, signals, next(candidates), now)
 
 
+def diagnose_json(raw: str, *, now: dt.datetime | None = None) -> tuple[str, Category]:
+    """`diagnose(raw).to_json()` as JSON text, exactly as `json.dumps` writes it, and the
+    category: batch mode's path, which builds no Diagnosis (its frozen fields cost more to
+    set than the rest of the diagnosis)."""
+    signals, candidates = _read(raw)
+    entry = next(candidates).entry
+    verdict = _verdict_of(entry, signals)
+    retry_after = _retry_after(entry, signals.smtp_code, now) if verdict.retry is _AUTO else None
+    return verdict.json_text(raw, retry_after, signals), verdict.category
+
+
 def explain(raw: str, *, now: dt.datetime | None = None) -> Explanation:
     """The diagnosis with the signals read and every rule that applied, winner first."""
     signals, candidates = _read(raw)
@@ -138,26 +151,97 @@ def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iter
 
 def _diagnosis(raw: str, signals: Signals, chosen: Candidate, now: dt.datetime | None) -> Diagnosis:
     entry = chosen.entry
-    category = entry.category
-    defaults = catalog.DEFAULTS[category]
-    retry = _class_retry(signals) if category is _UNKNOWN else defaults.retry
+    verdict = _verdict_of(entry, signals)
+    retry = verdict.retry
     return Diagnosis(
         raw=raw,
-        code=entry.code,
-        category=category,
+        code=verdict.code,
+        category=verdict.category,
         retry=retry,
         retry_after=_retry_after(entry, signals.smtp_code, now) if retry is _AUTO else None,
-        fixes=defaults.fixes if entry.fixes is None else entry.fixes,
-        title=entry.title,
-        explanation=entry.explanation or defaults.explanation,
-        next_steps=entry.next_steps or defaults.next_steps,
-        side=entry.side or defaults.side,
+        fixes=verdict.fixes,
+        title=verdict.title,
+        explanation=verdict.explanation,
+        next_steps=verdict.next_steps,
+        side=verdict.side,
         smtp_code=signals.smtp_code,
         enhanced_code=signals.enhanced_code,
         http_status=signals.http_status,
         provider=signals.provider,
         request_id=signals.request_id,
         rule=chosen.rule,
+    )
+
+
+# The contract's JSON as `json.dumps` writes it by default: ASCII, ", " and ": ".
+_ENCODER = json.JSONEncoder(check_circular=False)
+_encode = _ENCODER.encode
+# What _encode does with a str, called directly (it is called twice a line in batch mode).
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+class _Verdict(NamedTuple):
+    """What a diagnosis takes from its entry and its category's defaults.
+
+    Fixed for an entry and a retry, so worked out once, with the JSON text of these
+    fields (`json_head` goes from "code" to "retry_after": , `json_tail` from "fixes" to
+    "smtp_code": ).
+    """
+
+    code: str
+    category: Category
+    retry: Retry
+    fixes: tuple[Fix, ...]
+    title: str
+    explanation: str
+    next_steps: tuple[str, ...]
+    side: Side
+    json_head: str
+    json_tail: str
+
+    def json_text(self, raw: str, retry_after: int | None, signals: Signals) -> str:
+        """The JSON text of Diagnosis.to_json(), field for field in its order."""
+        smtp_code, enhanced_code, http_status, provider, _ = signals
+        return (
+            f'{{"raw": {_encode_str(raw)}{self.json_head}{_number(retry_after)}{self.json_tail}'
+            f'{_number(smtp_code)}, "enhanced_code": {_string(enhanced_code)}, '
+            f'"http_status": {_number(http_status)}, "provider": {_string(provider)}}}'
+        )
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(value)  # as json writes an int
+
+
+def _string(value: str | None) -> str:
+    return "null" if value is None else _encode_str(value)
+
+
+def _verdict_of(entry: Entry, signals: Signals) -> _Verdict:
+    # Only `unknown` takes its retry from the code class (module docstring).
+    return _verdict(entry, _class_retry(signals) if entry.category is _UNKNOWN else None)
+
+
+@functools.cache  # a few hundred entries, each with at most two retries
+def _verdict(entry: Entry, class_retry: Retry | None) -> _Verdict:
+    defaults = catalog.DEFAULTS[entry.category]
+    retry = class_retry or defaults.retry
+    fixes = defaults.fixes if entry.fixes is None else entry.fixes
+    explanation = entry.explanation or defaults.explanation
+    head = {"code": entry.code, "category": entry.category, "retry": retry}
+    tail = {"fixes": list(fixes), "title": entry.title, "explanation": explanation}
+    return _Verdict(
+        code=entry.code,
+        category=entry.category,
+        retry=retry,
+        fixes=fixes,
+        title=entry.title,
+        explanation=explanation,
+        next_steps=entry.next_steps or defaults.next_steps,
+        side=entry.side or defaults.side,
+        # {"code": …, "retry": "auto"} → ', "code": …, "retry": "auto", "retry_after": '
+        json_head=", " + _encode(head)[1:-1] + ', "retry_after": ',
+        json_tail=", " + _encode(tail)[1:-1] + ', "smtp_code": ',
     )
 
 

@@ -7,6 +7,7 @@ skips most positions; the costlier ones only run when the line contains their tr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 # Long inputs (a whole bounce with its headers) keep their codes near the start; scanning
@@ -74,7 +75,10 @@ _SMTP_ELSEWHERE = (
 _SMTP_WORDS = frozenset(str(code).encode() for code in range(200, 560) if code // 10 % 10 <= 5)
 _HTTP_WORDS = frozenset(str(code).encode() for code in range(100, 600))
 _ENHANCED_WORDS = frozenset((b"4", b"5"))
-_ENHANCED = re.compile(r"(?<![\w.])([45])\.([0-7])\.(\d{1,3})(?!\d|\.\d)")
+# Not inside a word or a number: a leading lookbehind would cost sre its fast scan for the
+# first character, so _enhanced_codes checks the character before instead.
+_ENHANCED = re.compile(r"([45])\.([0-7])\.(\d{1,3})(?!\d|\.\d)")
+_WORD_OR_DOT = re.compile(r"[\w.]")
 
 # Word → (rank, provider): the mailbox provider named in the text beats the API that
 # carried its answer ("… Gmail API … - nylas_error" is Gmail's refusal).
@@ -117,10 +121,17 @@ _REQUEST_ID = re.compile(r"request[-_ ]?u?id\W{1,4}([\w:.\-]{6,})")
 _GSMTP = re.compile(r" +- +gsmtp")
 _ID_BEFORE = re.compile(r"([\w.\-]{6,})\Z")
 
+# Every word a signal looks for: read_signals keeps only these, so a new word set joins them.
+_SIGNAL_WORDS = (
+    _HTTP_WORDS | _HTTP_TRIGGERS | _SMTP_WORDS | _ENHANCED_WORDS | _PROVIDER_SET | _REQUEST_WORDS
+)
+
 
 def read_signals(text: str, lowered: str, words: frozenset[bytes]) -> Signals:
     """The signals in `text` (already cut to SCAN_LIMIT), its lowercase and its words."""
-    # isdisjoint() answers without building a set: these run on every line.
+    # The few words that matter, found once: the tests below then each look at a handful
+    # of words rather than at all of the line's.
+    words = _SIGNAL_WORDS & words
     http_status, http_at = (
         (None, -1) if _HTTP_WORDS.isdisjoint(words) else _http_status(lowered, words)
     )
@@ -144,12 +155,25 @@ def read_signals(text: str, lowered: str, words: frozenset[bytes]) -> Signals:
 
 
 def _enhanced_code(lowered: str) -> re.Match[str] | None:
-    enhanced = _ENHANCED.search(lowered)
+    codes = _enhanced_codes(lowered)
+    enhanced = next(codes, None)
     if enhanced is not None and enhanced.group(2) == enhanced.group(3) == "0":
         # "Status: 5.0.0" heads a bounce whose precise code comes later.
-        precise = (e for e in _ENHANCED.finditer(lowered) if e.group(2, 3) != ("0", "0"))
+        precise = (e for e in codes if e.group(2, 3) != ("0", "0"))
         enhanced = next(precise, enhanced)
     return enhanced
+
+
+def _enhanced_codes(lowered: str) -> Iterator[re.Match[str]]:
+    """The enhanced codes in order, as `(?<![\\w.])` + _ENHANCED's finditer would give them."""
+    found = _ENHANCED.search(lowered)
+    while found is not None:
+        start = found.start()
+        if start and _WORD_OR_DOT.match(lowered, start - 1):
+            found = _ENHANCED.search(lowered, start + 1)
+        else:
+            yield found
+            found = _ENHANCED.search(lowered, found.end())
 
 
 def _http_status(lowered: str, words: frozenset[bytes]) -> tuple[int | None, int]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import itemgetter
 
 from diagnostics.vocabulary import Category, Fix, Side
 
@@ -111,7 +110,7 @@ def _required_words(alternative: str, code: str) -> frozenset[bytes]:
 
 
 # position in the index, its other required words, pattern, entry, has code conditions
-_Candidate = tuple[int, frozenset[bytes], re.Pattern[str], Entry, bool]
+_Search = tuple[int, frozenset[bytes], re.Pattern[str], Entry, bool]
 
 
 class TextIndex:
@@ -130,7 +129,9 @@ class TextIndex:
                 # Indexed by its longest word, the likeliest to be rare.
                 key = max(required, key=len)
                 grouped.setdefault((key, position), []).append((required, alternative))
-        by_word: dict[bytes, list[_Candidate]] = {}
+        searches: list[_Search] = []
+        masks: dict[bytes, int] = {}
+        # In precedence order: grouped holds the positions in increasing order.
         for (key, position), found in grouped.items():
             # One search per entry and key word: sre factors a shared leading word out of
             # the alternation and keeps its fast literal scan.
@@ -138,9 +139,12 @@ class TextIndex:
             pattern = re.compile("|".join(alternative for _, alternative in found), re.ASCII)
             entry = entries[position]
             conditional = bool(entry.smtp or entry.http)
-            by_word.setdefault(key, []).append((position, others, pattern, entry, conditional))
-        self._by_word = {word: tuple(found) for word, found in by_word.items()}
-        self.keys = frozenset(self._by_word)
+            # Each search is a bit of its key word's mask, bit order being search order.
+            masks[key] = masks.get(key, 0) | 1 << len(searches)
+            searches.append((position, others, pattern, entry, conditional))
+        self._searches = tuple(searches)
+        self._masks = masks
+        self.keys = frozenset(masks)
 
     def matches(
         self,
@@ -150,15 +154,17 @@ class TextIndex:
         http_status: int | None,
     ) -> Iterator[tuple[Entry, str]]:
         """Each matching entry once, in precedence order, with the text that matched."""
-        hits = self.keys & words
-        if not hits:
-            return
-        by_word = self._by_word
-        candidates = [found for word in hits for found in by_word[word]]
-        if len(candidates) > 1:
-            candidates.sort(key=itemgetter(0))
+        # The searches the line's words call for, as one int: cheaper than gathering and
+        # sorting them, when the first match is usually among the first few.
+        pending = 0
+        for word in self.keys & words:
+            pending |= self._masks[word]
+        searches = self._searches
         seen = -1
-        for position, others, pattern, entry, conditional in candidates:
+        while pending:
+            lowest = pending & -pending
+            pending ^= lowest
+            position, others, pattern, entry, conditional = searches[lowest.bit_length() - 1]
             if position == seen or (others and not others <= words):
                 continue
             if conditional and not entry.accepts(smtp_code, http_status):

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, diagnose
+from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, diagnose_json
 from diagnostics.diagnosis import explain as explain_diagnosis
 from diagnostics.vocabulary import Category
 
@@ -79,10 +79,10 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
                 text = decoded
         output = seen.get(text)
         if output is None:
-            diagnosis = diagnose(text)
-            output = dumps(diagnosis) + "\n"
+            output, category = diagnose_json(text)
+            output += "\n"
             # A quota's retry_after counts down to its reset: never reuse it.
-            if len(text) <= _REPEAT_MAX_LENGTH and diagnosis.category is not _QUOTA:
+            if len(text) <= _REPEAT_MAX_LENGTH and category is not _QUOTA:
                 if len(seen) >= _REPEATS_KEPT:
                     seen.clear()
                 seen[text] = output
@@ -92,7 +92,8 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
 
 
 # ASCII output (the default): valid whatever the terminal's encoding, even for lone
-# surrogates. to_json() holds no cycles, so the check for them is skipped (batch speed).
+# surrogates. to_json() holds no cycles, so the check for them is skipped. Batch mode writes
+# the same text through diagnose_json.
 _ENCODER = json.JSONEncoder(check_circular=False)
 
 
