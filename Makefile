@@ -35,7 +35,9 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test: install browser
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	@# CONN_MAX_AGE=0: the live server's request threads must not keep connections open,
+	@# or the test database cannot be dropped at the end.
+	DATABASE_URL=$(TEST_DATABASE_URL) CONN_MAX_AGE=0 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -436,6 +436,12 @@ class ScheduledEmail(models.Model):
             ),
             # A mailbox's held or pending emails (resync puts them back).
             models.Index(fields=["mailbox", "status"], name="scheduled_email_by_mailbox"),
+            # What a broken connection holds: counted on every Emails tab, put back by resync.
+            models.Index(
+                fields=["mailbox"],
+                condition=Q(status="blocked", error_category="mailbox_connection"),
+                name="scheduled_email_held",
+            ),
         ]
 
     def __str__(self) -> str:

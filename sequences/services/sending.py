@@ -12,6 +12,7 @@ Invariants (each tested):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -174,12 +175,9 @@ def emails_send_batch(
     """
     result = BatchResult()
     mailbox = Mailbox.objects.get(pk=mailbox_id)
-    templates = _TemplateCache()
     with MailboxSession(mailbox) as session:
         for offset in range(0, len(email_ids), SEND_CHUNK):
-            started = _attempts_start(
-                email_ids[offset : offset + SEND_CHUNK], claimed_at, templates
-            )
+            started = _attempts_start(email_ids[offset : offset + SEND_CHUNK], claimed_at)
             delivered = []
             for index, (email, attempt, message) in enumerate(started):
                 try:
@@ -202,16 +200,8 @@ def emails_send_batch(
     return result
 
 
-class _TemplateCache(dict):
-    """Each step's subject and body compiled once per batch."""
-
-    def __missing__(self, step: Step) -> tuple[Template, Template]:
-        self[step] = (Template(step.subject), Template(step.body))
-        return self[step]
-
-
 def _attempts_start(
-    email_ids: list[int] | tuple[int, ...], claimed_at: dt.datetime, templates: _TemplateCache
+    email_ids: list[int] | tuple[int, ...], claimed_at: dt.datetime
 ) -> list[tuple[ScheduledEmail, SendAttempt, EmailMessage]]:
     """Commit attempt rows before talking to SMTP, for the emails this claim still holds."""
     now = timezone.now()
@@ -233,7 +223,7 @@ def _attempts_start(
                 # A previous run died mid-send: the server may have the message already.
                 _mark_uncertain(email)
                 continue
-            message = render_message(email, templates[email.step])
+            message = render_message(email)
             email.attempt_count += 1
             attempt = SendAttempt(
                 email=email,
@@ -277,22 +267,26 @@ def message_context(email: ScheduledEmail) -> Context:
     )
 
 
-def render_subject(email: ScheduledEmail, template: Template | None = None) -> str:
-    template = template or Template(email.step.subject)
-    return " ".join(template.render(message_context(email)).split())
+@functools.lru_cache(maxsize=512)
+def compiled(source: str) -> Template:
+    """A step's subject or body, compiled once per process, not once per email."""
+    return Template(source)
 
 
-def render_message(email: ScheduledEmail, templates: tuple[Template, Template]) -> EmailMessage:
+def render_subject(email: ScheduledEmail) -> str:
+    return " ".join(compiled(email.step.subject).render(message_context(email)).split())
+
+
+def render_message(email: ScheduledEmail) -> EmailMessage:
     """The step's subject and body rendered for the contact, as plain text."""
     contact, mailbox = email.contact, email.mailbox
-    subject, body = templates
     message = EmailMessage()
     message["From"] = formataddr((mailbox.display_name, mailbox.email))
     message["To"] = formataddr((contact.full_name, contact.email))
-    message["Subject"] = render_subject(email, subject)
+    message["Subject"] = render_subject(email)
     message["Date"] = format_datetime(timezone.now())
     message["Message-ID"] = make_msgid(domain=mailbox.email.rpartition("@")[2] or None)
-    message.set_content(body.render(message_context(email)))
+    message.set_content(compiled(email.step.body).render(message_context(email)))
     return message
 
 
