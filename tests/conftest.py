@@ -184,6 +184,8 @@ def workers(celery_broker: str, tmp_path: Path) -> Iterator[Workers]:
     pool = Workers(tmp_path)
     yield pool
     pool.stop_all()
+    for name in pool.names:
+        print(f"--- worker {name} ---\n{pool.log(name)[-4000:]}")  # shown when a test fails
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -15,6 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This environment for a child process, less what only this test process needs."""
+    # Set for Playwright's event loop in this process (tests/conftest.py); a deployment
+    # check or a worker must not inherit it.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**env, **extra}
+
+
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, what: str = "") -> object:
     """Poll until `predicate()` is truthy: for outcomes produced by other processes."""
     deadline = time.monotonic() + timeout
@@ -31,14 +39,14 @@ class Workers:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.names: list[str] = []
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         db = connection.settings_dict
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "CELERY_BROKER_URL": TEST_BROKER_URL,
-        }
+        env = subprocess_env(
+            DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            CELERY_BROKER_URL=TEST_BROKER_URL,
+        )
         log = self.log_dir / f"{name}.log"
         process = subprocess.Popen(
             [
@@ -60,6 +68,7 @@ class Workers:
             stderr=subprocess.STDOUT,
         )
         self.processes[name] = process
+        self.names.append(name)
         wait_for(
             lambda: "ready." in log.read_text(errors="replace"), timeout=90, what=f"worker {name}"
         )

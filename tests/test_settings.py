@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+
+from tests.support import subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
@@ -22,7 +23,7 @@ PRODUCTION = {
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    clean = {k: v for k, v in subprocess_env().items() if k not in PRODUCTION}
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
@@ -66,7 +67,7 @@ def test_it_passes_the_deployment_checks_in_production_mode():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={**os.environ, **PRODUCTION},
+        env=subprocess_env(**PRODUCTION),
         capture_output=True,
         text=True,
         check=False,

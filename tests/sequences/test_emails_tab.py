@@ -192,3 +192,19 @@ def test_it_hides_the_timeline_of_another_sequences_email(
 
     url = reverse("sequences:email_timeline", args=[sequence.pk, foreign.pk])
     assert client.get(url).status_code == 404
+
+
+def test_it_lists_the_sequences_contacts_on_their_tab(client, rep, sequence, make_email):
+    make_email(sequence, email="pat@example.test")
+    client.force_login(rep)
+
+    response = client.get(reverse("sequences:contacts", args=[sequence.pk]))
+
+    assert "pat@example.test" in response.text
+    assert 'aria-current="page">Contacts' in response.text
+
+
+def test_it_hides_another_organizations_contacts_tab(client, outsider, sequence):
+    client.force_login(outsider)
+
+    assert client.get(reverse("sequences:contacts", args=[sequence.pk])).status_code == 404

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import select
 import signal
@@ -26,6 +25,7 @@ from sequences.smtp_sandbox import (
     SmtpSandbox,
     read_messages,
 )
+from tests.support import subprocess_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -301,7 +301,7 @@ def test_it_runs_as_a_command_until_interrupted(tmp_path: Path) -> None:
     process = subprocess.Popen(
         command,
         cwd=BASE_DIR,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=subprocess_env(PYTHONUNBUFFERED="1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
