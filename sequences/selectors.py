@@ -254,3 +254,12 @@ def email_triage(*, sequence: Sequence) -> list[TriageGroup]:
         TriageGroup(row["status"], row["error_category"], mailboxes[row["mailbox_id"]], row["n"])
         for row in groups
     ]
+
+
+def enrollments_for_sequence(*, sequence: Sequence) -> QuerySet[Enrollment]:
+    """The sequence's contacts with their enrollment, newest first."""
+    return (
+        Enrollment.objects.filter(sequence=sequence)
+        .select_related("contact")
+        .order_by("-enrolled_at", "-pk")
+    )

@@ -90,6 +90,15 @@ def sequence_overview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+def sequence_contacts(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    enrollments = selectors.enrollments_for_sequence(sequence=sequence)
+    page = Paginator(enrollments, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"sequence": sequence, "tab": "contacts", "page": page}
+    return render(request, "sequences/sequence_contacts.html", context)
+
+
+@require_GET
 def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = selectors.sequence_for_user(user=request.user, pk=pk)
     context = _table_context(request, sequence, request.GET)
