@@ -27,13 +27,21 @@ from tests.support import TEST_BROKER_URL, Workers
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None) -> None:
+def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:
     # Constraints, locking and query plans are PostgreSQL's in production: test on it.
     if connection.vendor != "postgresql":
         pytest.exit(
             "The tests run against PostgreSQL: use `make test`, or set DATABASE_URL to a "
             "PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/sequences).",
             returncode=2,
+        )
+    yield
+    # Worker processes and the live server's threads may still hold a session for a
+    # moment after their test: end them, or the test database cannot be dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
 
 
