@@ -388,8 +388,8 @@ class _EmailPlan:
                 Enrollment(
                     sequence=self.sequences[0] if sandbox else pool[i % len(pool)],
                     contact=contact,
-                    # Sandbox recipients start in a few minutes: the first thing sent.
-                    enrolled_at=self.now + dt.timedelta(minutes=2)
+                    # Sandbox recipients start in a minute: the first thing the demo sends.
+                    enrolled_at=self.now + dt.timedelta(minutes=1)
                     if sandbox
                     else self.now - dt.timedelta(hours=self.rng.uniform(-72, 24 * 25)),
                 )
@@ -443,7 +443,9 @@ class _EmailPlan:
         broken_since = self.now - dt.timedelta(days=3)
         emails, when, stopped = [], enrollment.enrolled_at, None
         for step in self.steps[sequence.pk]:
-            when = when + dt.timedelta(days=step.wait_days, minutes=self.rng.randint(0, 90))
+            # Real send times spread over the hour; the sandbox's first step goes on time.
+            spread = 0 if step.position == 1 and contact.company.startswith("Sandbox") else 90
+            when += dt.timedelta(days=step.wait_days, minutes=self.rng.randint(0, spread))
             email = ScheduledEmail(
                 enrollment=enrollment,
                 step=step,
