@@ -15,7 +15,7 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category, Fix
 from sequences import permissions, selectors
-from sequences.models import Membership, ScheduledEmail, Sequence
+from sequences.models import Contact, Membership, ScheduledEmail, Sequence
 from sequences.services import fixes
 from sequences.services.mailboxes import mailbox_held_emails
 
@@ -194,13 +194,20 @@ def emails_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     return _after_fix(request, sequence, f"{len(done)} rescheduled, {_when(done)}.")
 
 
-@require_POST
-def contact_edit_email(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+def _contact_to_fix(
+    request: HttpRequest, pk: int, contact_pk: int, fix: str
+) -> tuple[Sequence, Contact]:
+    """The sequence (seen from) and its organization's contact, if the user may `fix` it."""
     sequence = selectors.sequence_for_user(user=request.user, pk=pk)
     contact = get_object_or_404(sequence.organization.contacts, pk=contact_pk)
-    membership = selectors.membership_for_user(request.user)
-    if not permissions.may_fix_contact(membership, contact, Fix.EDIT_CONTACT):
-        raise PermissionDenied("Your role may not edit contacts.")
+    if not permissions.may_fix_contact(selectors.membership_for_user(request.user), contact, fix):
+        raise PermissionDenied("Your role may not apply this fix to contacts.")
+    return sequence, contact
+
+
+@require_POST
+def contact_edit_email(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    sequence, contact = _contact_to_fix(request, pk, contact_pk, Fix.EDIT_CONTACT)
     try:
         done = fixes.contact_update_email(
             actor=request.user, contact=contact, address=request.POST.get("address", "")
@@ -213,11 +220,7 @@ def contact_edit_email(request: HttpRequest, pk: int, contact_pk: int) -> HttpRe
 
 @require_POST
 def contact_suppress(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
-    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
-    contact = get_object_or_404(sequence.organization.contacts, pk=contact_pk)
-    membership = selectors.membership_for_user(request.user)
-    if not permissions.may_fix_contact(membership, contact, Fix.SUPPRESS_CONTACT):
-        raise PermissionDenied("Your role may not suppress contacts.")
+    sequence, contact = _contact_to_fix(request, pk, contact_pk, Fix.SUPPRESS_CONTACT)
     cancelled = fixes.contact_suppress(actor=request.user, contact=contact)
     return _after_fix(
         request, sequence, f"{contact.email} suppressed; {cancelled} pending emails cancelled."

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from sequences.models import Mailbox, ScheduledEmail
+from tests.support import send_through
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -148,14 +148,7 @@ def test_it_reschedules_the_selected_emails(signed_in, admin_user, live_server, 
 def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
     signed_in, admin_user, live_server, sequence, blocked, workers, sandbox
 ):
-    Mailbox.objects.filter(pk=sequence.mailbox_id).update(
-        smtp_port=sandbox.port,
-        smtp_security=Mailbox.Security.NONE,
-        state=Mailbox.State.INVALID_CREDENTIALS,
-        sending_days="1234567",
-        window_start=dt.time(0),
-        window_end=dt.time(23, 59, 59),
-    )
+    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.INVALID_CREDENTIALS)
     held = [
         blocked(
             f"c{n}@example.test",

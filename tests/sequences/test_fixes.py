@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail
-from tests.support import wait_for
+from tests.support import send_through, wait_for
 
 Status = ScheduledEmail.Status
 HTMX = {"HX-Request": "true"}
@@ -240,14 +238,7 @@ def test_it_shows_only_the_fixes_the_role_may_apply(client, rep, admin_user, seq
 def test_it_resynchronizes_a_mailbox_and_reports_the_outcome(
     client, workers, rep, sequence, blocked, sandbox
 ):
-    Mailbox.objects.filter(pk=sequence.mailbox_id).update(
-        smtp_port=sandbox.port,
-        smtp_security=Mailbox.Security.NONE,
-        state=Mailbox.State.INVALID_CREDENTIALS,
-        sending_days="1234567",
-        window_start=dt.time(0),
-        window_end=dt.time(23, 59, 59),
-    )
+    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.INVALID_CREDENTIALS)
     held = blocked("pat@example.test", category="mailbox_connection")
     workers.start("resync")
     client.force_login(rep)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from sequences.models import Contact, Enrollment, Mailbox, ScheduledEmail, SendAttempt
 from sequences.services.sending import emails_recover_stale
 from sequences.tasks import dispatch_due_emails
-from tests.support import wait_for
+from tests.support import send_through, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = ScheduledEmail.Status
@@ -22,15 +22,7 @@ WAITING = (Status.SCHEDULED, Status.SENDING)
 def outbound(rep, make_sequence, sandbox):
     """A two-step sequence whose mailbox sends through the sandbox at any hour."""
     sequence = make_sequence(rep, steps=2)
-    Mailbox.objects.filter(pk=sequence.mailbox_id).update(
-        smtp_port=sandbox.port,
-        smtp_security=Mailbox.Security.NONE,
-        sending_days="1234567",
-        window_start=dt.time(0),
-        window_end=dt.time(23, 59, 59),
-        per_minute_limit=10_000,
-        daily_limit=100_000,
-    )
+    send_through(sequence.mailbox_id, sandbox)
     sequence.mailbox.refresh_from_db()
     return sequence
 
