@@ -5,8 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from sequences.auth import RateLimitedLoginForm
+
 urlpatterns = [
-    path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
+    path(
+        "login/",
+        login_not_required(auth_views.LoginView.as_view(authentication_form=RateLimitedLoginForm)),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("sequences.urls")),

@@ -17,6 +17,7 @@ from diagnostics.vocabulary import Category, Fix
 from sequences import permissions, selectors
 from sequences.models import Contact, Membership, ScheduledEmail, Sequence
 from sequences.services import fixes
+from sequences.services.audit import support_review_record
 from sequences.services.mailboxes import mailbox_held_emails
 
 PAGE_SIZE = 50
@@ -72,6 +73,12 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     _support_only(request)
     organization = get_object_or_404(selectors.organizations_for_user(user=request.user), slug=slug)
+    support_review_record(
+        membership=selectors.membership_for_user(request.user),
+        organization_id=organization.pk,
+        target=organization,
+        page=request.path,
+    )
     context = {
         "organization": organization,
         "sequences": selectors.sequences_with_counts(
@@ -82,16 +89,29 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "sequences/organization_detail.html", context)
 
 
+def _sequence_to_view(request: HttpRequest, pk: int) -> Sequence:
+    """The sequence, if the user may see it; a support review of it is logged."""
+    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    if not request.htmx:  # the page, not its refreshes
+        support_review_record(
+            membership=selectors.membership_for_user(request.user),
+            organization_id=sequence.organization_id,
+            target=sequence,
+            page=request.path,
+        )
+    return sequence
+
+
 @require_GET
 def sequence_overview(request: HttpRequest, pk: int) -> HttpResponse:
-    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    sequence = _sequence_to_view(request, pk)
     context = {"sequence": sequence, "tab": "overview", "steps": sequence.steps.all()}
     return render(request, "sequences/sequence_overview.html", context)
 
 
 @require_GET
 def sequence_contacts(request: HttpRequest, pk: int) -> HttpResponse:
-    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    sequence = _sequence_to_view(request, pk)
     enrollments = selectors.enrollments_for_sequence(sequence=sequence)
     page = Paginator(enrollments, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"sequence": sequence, "tab": "contacts", "page": page}
@@ -100,7 +120,7 @@ def sequence_contacts(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
-    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    sequence = _sequence_to_view(request, pk)
     context = _table_context(request, sequence, request.GET)
     template = "sequences/sequence_emails.html"
     if request.htmx and not request.htmx.boosted:
@@ -117,7 +137,7 @@ def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def email_timeline(request: HttpRequest, pk: int, email_pk: int) -> HttpResponse:
-    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    sequence = _sequence_to_view(request, pk)
     email = get_object_or_404(
         sequence.emails.select_related("contact", "step", "mailbox"), pk=email_pk
     )

@@ -45,6 +45,12 @@ def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:
         )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    # Production's hasher is slow on purpose; the tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., object]:
     def make(

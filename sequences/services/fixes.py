@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from diagnostics.vocabulary import Category
 from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail
+from sequences.services.audit import audit_record
 from sequences.services.pacing import next_sending_time
 from sequences.tasks import resync_mailbox
 
@@ -26,21 +27,6 @@ RECIPIENT_CATEGORIES = (
     Category.RECIPIENT_MAILBOX_FULL,
 )
 RESCHEDULABLE = (Status.SCHEDULED, Status.RETRYING, Status.BLOCKED, Status.FAILED)
-
-
-def _audit(
-    *, actor: AbstractBaseUser, organization_id: int, action: str, target: object, **detail: object
-) -> None:
-    AuditEntry.objects.create(
-        organization_id=organization_id,
-        actor=actor,
-        actor_label=actor.get_full_name() or actor.get_username(),
-        action=action,
-        target_type=type(target).__name__,
-        target_id=str(target.pk),
-        target_label=str(target)[:500],
-        detail=detail,
-    )
 
 
 def normalize_contact_email(address: str) -> str:
@@ -91,7 +77,7 @@ def emails_reschedule(
             )
         for sequence in {email.sequence for email in chosen}:
             ids = [e.pk for e in chosen if e.sequence_id == sequence.pk]
-            _audit(
+            audit_record(
                 actor=actor,
                 organization_id=sequence.organization_id,
                 action=AuditEntry.Action.RESCHEDULE,
@@ -131,7 +117,7 @@ def contact_update_email(
             Enrollment.objects.filter(
                 contact=contact, state=Enrollment.State.STOPPED, stopped_reason__startswith="Hard"
             ).update(state=Enrollment.State.ACTIVE, stopped_reason="")
-        _audit(
+        audit_record(
             actor=actor,
             organization_id=contact.organization_id,
             action=AuditEntry.Action.EDIT_CONTACT,
@@ -157,7 +143,7 @@ def contact_suppress(*, actor: AbstractBaseUser, contact: Contact) -> int:
         cancelled = contact.emails.filter(
             status__in=[Status.SCHEDULED, Status.RETRYING, Status.BLOCKED]
         ).update(status=Status.CANCELLED, status_reason="Contact suppressed", next_attempt_at=None)
-        _audit(
+        audit_record(
             actor=actor,
             organization_id=contact.organization_id,
             action=AuditEntry.Action.SUPPRESS_CONTACT,
@@ -170,7 +156,7 @@ def contact_suppress(*, actor: AbstractBaseUser, contact: Contact) -> int:
 def mailbox_resync_request(*, actor: AbstractBaseUser, mailbox: Mailbox) -> None:
     """Ask a worker to reconnect the mailbox; the page then follows the outcome."""
     with transaction.atomic():
-        _audit(
+        audit_record(
             actor=actor,
             organization_id=mailbox.organization_id,
             action=AuditEntry.Action.RESYNC_MAILBOX,

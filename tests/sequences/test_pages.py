@@ -22,7 +22,7 @@ def test_it_refuses_a_wrong_password(client, rep):
     response = client.post(reverse("login"), {"username": "rita", "password": "nope"})
 
     assert response.status_code == 200
-    assert "didn't match" in response.text
+    assert "Please enter a correct username and password" in response.text
 
 
 def test_it_shows_a_rep_only_their_own_sequences(client, rep, teammate, make_sequence):

@@ -1,0 +1,145 @@
+"""The permission matrix: every page and every fix, as each role, same and other organization.
+
+Rows are endpoints, columns the people asking: the sequence's owner (a rep), a teammate
+rep who does not own it, an admin of the organization, vendor support, and an admin of
+another organization. 404 means "not yours to know about", 403 "visible, not allowed".
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from sequences.models import ScheduledEmail
+
+PEOPLE = ("owner", "teammate", "admin", "support", "outsider")
+Status = ScheduledEmail.Status
+
+# endpoint: method, url builder, expected status per person (in PEOPLE order)
+MATRIX = {
+    "sequence list": ("get", lambda o: reverse("sequences:list"), (200, 200, 200, 302, 200)),
+    "contact list": ("get", lambda o: reverse("sequences:contact_list"), (200,) * 4 + (200,)),
+    "mailbox list": ("get", lambda o: reverse("sequences:mailbox_list"), (200,) * 5),
+    "organization list": (
+        "get",
+        lambda o: reverse("sequences:organization_list"),
+        (403, 403, 403, 200, 403),
+    ),
+    "organization review": (
+        "get",
+        lambda o: reverse("sequences:organization_detail", args=["acme"]),
+        (403, 403, 403, 200, 403),
+    ),
+    "sequence overview": (
+        "get",
+        lambda o: reverse("sequences:overview", args=[o.sequence.pk]),
+        (200, 404, 200, 200, 404),
+    ),
+    "sequence contacts": (
+        "get",
+        lambda o: reverse("sequences:contacts", args=[o.sequence.pk]),
+        (200, 404, 200, 200, 404),
+    ),
+    "emails tab": (
+        "get",
+        lambda o: reverse("sequences:emails", args=[o.sequence.pk]),
+        (200, 404, 200, 200, 404),
+    ),
+    "attempt timeline": (
+        "get",
+        lambda o: reverse("sequences:email_timeline", args=[o.sequence.pk, o.email.pk]),
+        (200, 404, 200, 200, 404),
+    ),
+    "resync progress": (
+        "get",
+        lambda o: reverse("sequences:mailbox_resync_status", args=[o.sequence.mailbox_id]),
+        (200, 404, 200, 404, 404),
+    ),
+    "reschedule": (
+        "post",
+        lambda o: reverse("sequences:emails_reschedule", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "correct address": (
+        "post",
+        lambda o: reverse("sequences:contact_edit_email", args=[o.sequence.pk, o.contact.pk]),
+        (403, 404, 200, 403, 404),
+    ),
+    "suppress contact": (
+        "post",
+        lambda o: reverse("sequences:contact_suppress", args=[o.sequence.pk, o.contact.pk]),
+        (403, 404, 200, 403, 404),
+    ),
+    "resynchronize mailbox": (
+        "post",
+        lambda o: reverse("sequences:mailbox_resync", args=[o.sequence.mailbox_id]),
+        (200, 404, 200, 404, 404),
+    ),
+}
+CASES = [
+    pytest.param(endpoint, person, expected, id=f"{endpoint}-{person}")
+    for endpoint, (_, _, codes) in MATRIX.items()
+    for person, expected in zip(PEOPLE, codes, strict=True)
+]
+
+
+class Objects:
+    def __init__(self, sequence, email) -> None:
+        self.sequence, self.email, self.contact = sequence, email, email.contact
+
+
+@pytest.fixture
+def objects(rep, make_sequence, make_email):
+    sequence = make_sequence(rep, name="Outbound", steps=1)
+    email = make_email(
+        sequence,
+        email="pat@example.test",
+        status=Status.BLOCKED,
+        next_attempt_at=None,
+        last_error="[402] Invalid character in recipient address",
+        error_code="nylas.402.invalid_character",
+        error_category="recipient_address_invalid",
+    )
+    return Objects(sequence, email)
+
+
+@pytest.fixture
+def people(rep, teammate, admin_user, support, outsider):
+    return dict(zip(PEOPLE, (rep, teammate, admin_user, support, outsider), strict=True))
+
+
+@pytest.mark.parametrize(("endpoint", "person", "expected"), CASES)
+def test_it_answers_each_role_as_designed(client, objects, people, endpoint, person, expected):
+    method, url, _ = MATRIX[endpoint]
+    client.force_login(people[person])
+
+    send = client.get if method == "get" else client.post
+    response = send(url(objects), {"address": "pat@example.org"}, headers={"HX-Request": "true"})
+
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize("endpoint", list(MATRIX))
+def test_it_sends_anonymous_visitors_to_sign_in(client, objects, endpoint):
+    method, url, _ = MATRIX[endpoint]
+
+    response = (client.get if method == "get" else client.post)(url(objects))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_it_answers_404_for_an_email_guessed_across_organizations(
+    client, objects, outsider, make_sequence, make_email
+):
+    theirs = make_sequence(outsider, name="Theirs", steps=1)
+    their_email = make_email(theirs, email="x@example.test")
+    client.force_login(outsider)
+
+    url = reverse("sequences:email_timeline", args=[theirs.pk, objects.email.pk])
+    assert client.get(url).status_code == 404
+    url = reverse("sequences:emails_reschedule", args=[theirs.pk])
+    client.post(url, {"email": objects.email.pk})
+    objects.email.refresh_from_db()
+    assert objects.email.status == Status.BLOCKED
+    assert their_email.pk != objects.email.pk

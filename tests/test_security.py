@@ -1,0 +1,137 @@
+"""Untrusted provider text is always escaped; mailbox secrets never leave the database."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from sequences.demo import ACME, GLOBEX
+from sequences.models import Mailbox, Membership, ScheduledEmail, SendAttempt, Sequence
+
+XSS = "550 5.7.1 <script>alert(1)</script><img src=x onerror=alert(2)>"
+SECRETS = [m.password for spec in (ACME, GLOBEX) for m in spec.mailboxes if m.password != "wrong"]
+
+
+@pytest.fixture
+def hostile(rep, make_sequence, make_email):
+    """A provider reply with markup, stored where every error page shows it."""
+    sequence = make_sequence(rep, steps=1)
+    email = make_email(
+        sequence,
+        email="pat@example.test",
+        status=ScheduledEmail.Status.BLOCKED,
+        next_attempt_at=None,
+        last_error=XSS,
+        error_code="smtp.5.7.1",
+        error_category="content_rejected",
+        attempt_count=1,
+    )
+    SendAttempt.objects.create(
+        email=email,
+        mailbox=sequence.mailbox,
+        number=1,
+        started_at=email.scheduled_for,
+        outcome=SendAttempt.Outcome.FAILED,
+        raw_error=XSS,
+    )
+    Mailbox.objects.filter(pk=sequence.mailbox_id).update(last_error=XSS)
+    return email
+
+
+@pytest.fixture
+def superuser_client(django_user_model, db):
+    from django.test import Client
+
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_superuser("root", password="pw"))
+    return staff
+
+
+def _assert_escaped(html: str) -> None:
+    assert "<script>alert(1)" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("who", "url"),
+    [
+        ("rep", lambda e: reverse("sequences:emails", args=[e.sequence_id])),
+        ("rep", lambda e: reverse("sequences:email_timeline", args=[e.sequence_id, e.pk])),
+        ("rep", lambda e: reverse("sequences:mailbox_list")),
+        ("rep", lambda e: reverse("sequences:overview", args=[e.sequence_id])),
+        ("support", lambda e: reverse("sequences:organization_detail", args=["acme"])),
+        (
+            "superuser",
+            lambda e: reverse("admin:sequences_sendattempt_change", args=[e.attempts.get().pk]),
+        ),
+        ("superuser", lambda e: reverse("admin:sequences_scheduledemail_change", args=[e.pk])),
+        ("superuser", lambda e: reverse("admin:sequences_mailbox_change", args=[e.mailbox_id])),
+    ],
+)
+def test_it_shows_provider_markup_as_text(client, request, hostile, who, url, superuser_client):
+    if who == "superuser":
+        client = superuser_client
+    else:
+        client.force_login(request.getfixturevalue(who))
+
+    response = client.get(url(hostile))
+
+    assert response.status_code == 200
+    _assert_escaped(response.text)
+
+
+def test_it_never_renders_a_mailbox_secret_on_the_demo_pages(client, superuser_client):
+    call_command("seed_demo", size=300, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    pages = [reverse("sequences:list"), reverse("sequences:mailbox_list")]
+    pages += [reverse("sequences:contact_list")]
+    for sequence in Sequence.objects.all():
+        for name in ("overview", "contacts", "emails"):
+            pages.append(reverse(f"sequences:{name}", args=[sequence.pk]))
+    pages += [reverse("sequences:organization_list")]
+    pages += [reverse("sequences:organization_detail", args=[s.slug]) for s in (ACME, GLOBEX)]
+
+    seen = []
+    for membership in Membership.objects.select_related("user"):
+        client.force_login(membership.user)
+        seen += [client.get(page).text for page in pages]
+    for mailbox in Mailbox.objects.all():
+        seen.append(
+            superuser_client.get(reverse("admin:sequences_mailbox_change", args=[mailbox.pk])).text
+        )
+
+    assert SECRETS
+    for secret in SECRETS:
+        assert not any(secret in html for html in seen), secret
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_never_logs_a_mailbox_secret_while_sending(
+    rep, make_sequence, make_email, sandbox, caplog
+):
+    from tests.support import send_through
+
+    sequence = make_sequence(rep, steps=1)
+    mailbox = sequence.mailbox
+    mailbox.password = "hunter2-very-secret"
+    mailbox.save()
+    send_through(mailbox.pk, sandbox)
+    mailbox.refresh_from_db()
+    make_email(
+        sequence, email="pat@example.test", next_attempt_at=sequence.steps.get().sequence.created_at
+    )
+    caplog.set_level(logging.DEBUG)
+
+    call_command("dispatch", "--once", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    mailbox.password = "wrong"
+    mailbox.save()
+    from sequences.services.mailboxes import mailbox_resync
+
+    mailbox_resync(mailbox_id=mailbox.pk)
+
+    assert sandbox.messages()
+    assert "hunter2-very-secret" not in caplog.text
+    assert "535" in mailbox.__class__.objects.get(pk=mailbox.pk).last_error
