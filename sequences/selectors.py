@@ -10,13 +10,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Model, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Model, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category
 from sequences.models import (
+    AuditEntry,
     Contact,
     Enrollment,
     Mailbox,
@@ -263,3 +265,118 @@ def enrollments_for_sequence(*, sequence: Sequence) -> QuerySet[Enrollment]:
         .select_related("contact")
         .order_by("-enrolled_at", "-pk")
     )
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    organization: Organization
+    sent: int
+    failed: int
+    blocked: int
+    mailboxes_down: int
+    top_categories: list[tuple[str, int]]
+
+
+def organizations_health(
+    *, organizations: QuerySet[Organization], now: dt.datetime, days: int = 7
+) -> list[AccountHealth]:
+    """Each account at a glance, in four queries whatever the number of accounts."""
+    since = now - dt.timedelta(days=days)
+    status = ScheduledEmail.Status
+    figures = {
+        row["sequence__organization_id"]: row
+        for row in ScheduledEmail.objects.filter(
+            sequence__organization__in=organizations, updated_at__gte=since
+        )
+        .values("sequence__organization_id")
+        .annotate(
+            sent=Count("id", filter=Q(status=status.SENT, sent_at__gte=since)),
+            failed=Count("id", filter=Q(status=status.FAILED)),
+            blocked=Count("id", filter=Q(status=status.BLOCKED)),
+        )
+    }
+    categories: dict[int, list[tuple[str, int]]] = {}
+    for row in (
+        ScheduledEmail.objects.filter(
+            sequence__organization__in=organizations,
+            status__in=PROBLEM_STATUSES,
+            updated_at__gte=since,
+        )
+        .values("sequence__organization_id", "error_category")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    ):
+        label = Category(row["error_category"]).label if row["error_category"] else "Unknown"
+        categories.setdefault(row["sequence__organization_id"], []).append((label, row["n"]))
+    # distinct: the organizations come annotated with other joined counts.
+    down = Count("mailboxes", filter=~Q(mailboxes__state=Mailbox.State.CONNECTED), distinct=True)
+    return [
+        AccountHealth(
+            organization=organization,
+            sent=figures.get(organization.pk, {}).get("sent", 0),
+            failed=figures.get(organization.pk, {}).get("failed", 0),
+            blocked=figures.get(organization.pk, {}).get("blocked", 0),
+            mailboxes_down=organization.mailboxes_down,
+            top_categories=categories.get(organization.pk, [])[:3],
+        )
+        for organization in organizations.annotate(mailboxes_down=down).order_by("name")
+    ]
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: dt.date
+    sent: int
+    failures: list[tuple[str, int]]
+
+    @property
+    def failed(self) -> int:
+        return sum(n for _, n in self.failures)
+
+
+def account_daily_attempts(
+    *, organization: Organization, now: dt.datetime, days: int = 30
+) -> list[DayBar]:
+    """Sends and failures per day (failures by category), oldest first, every day present."""
+    start = (now - dt.timedelta(days=days - 1)).date()
+    rows = (
+        SendAttempt.objects.filter(
+            email__sequence__organization=organization,
+            started_at__date__gte=start,
+            outcome__in=[SendAttempt.Outcome.SENT, SendAttempt.Outcome.FAILED],
+        )
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "outcome", "category")
+        .annotate(n=Count("id"))
+    )
+    sent: dict[dt.date, int] = {}
+    failures: dict[dt.date, dict[str, int]] = {}
+    for row in rows:
+        if row["outcome"] == SendAttempt.Outcome.SENT:
+            sent[row["day"]] = sent.get(row["day"], 0) + row["n"]
+        else:
+            by_category = failures.setdefault(row["day"], {})
+            by_category[row["category"]] = by_category.get(row["category"], 0) + row["n"]
+    days_shown = [start + dt.timedelta(days=n) for n in range(days)]
+    return [
+        DayBar(day, sent.get(day, 0), sorted(failures.get(day, {}).items())) for day in days_shown
+    ]
+
+
+def account_frequent_errors(*, organization: Organization, limit: int = 10) -> list[dict]:
+    """The provider replies this account meets most, verbatim, with how often."""
+    return list(
+        SendAttempt.objects.filter(
+            email__sequence__organization=organization, outcome=SendAttempt.Outcome.FAILED
+        )
+        .values("raw_error")
+        .annotate(n=Count("id"), last=Max("started_at"))
+        .order_by("-n", "raw_error")[:limit]
+    )
+
+
+def account_fixes(*, organization: Organization, limit: int = 50) -> QuerySet[AuditEntry]:
+    """The fixes the customer applied, latest first (support's own reviews left out)."""
+    return AuditEntry.objects.filter(organization=organization).exclude(
+        action=AuditEntry.Action.REVIEW_ACCOUNT
+    )[:limit]

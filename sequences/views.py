@@ -65,8 +65,10 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def organization_list(request: HttpRequest) -> HttpResponse:
     _support_only(request)
-    organizations = selectors.organizations_for_user(user=request.user)
-    return render(request, "sequences/organization_list.html", {"organizations": organizations})
+    health = selectors.organizations_health(
+        organizations=selectors.organizations_for_user(user=request.user), now=timezone.now()
+    )
+    return render(request, "sequences/organization_list.html", {"accounts": health})
 
 
 @require_GET
@@ -85,6 +87,12 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
             sequences=selectors.sequences_for_user(user=request.user, organization=organization)
         ),
         "mailboxes": selectors.mailboxes_for_user(user=request.user, organization=organization),
+        "days": selectors.account_daily_attempts(organization=organization, now=timezone.now()),
+        "errors": [
+            {**row, "diagnosis": diagnose(row["raw_error"])}
+            for row in selectors.account_frequent_errors(organization=organization)
+        ],
+        "fixes": selectors.account_fixes(organization=organization),
     }
     return render(request, "sequences/organization_detail.html", context)
 

@@ -32,3 +32,31 @@ def row_url(name: str, *args: object) -> str:
     """`{% url %}` for a row's link: the last argument is the row's id."""
     *fixed, row_id = args
     return _pattern(name, *fixed).replace(str(_SENTINEL), str(int(row_id)))
+
+
+CHART_HEIGHT, BAR_WIDTH, GAP = 120, 14, 4
+
+
+@register.inclusion_tag("sequences/_daily_chart.html")
+def daily_chart(bars: list) -> dict[str, object]:
+    """Stacked bars, drawn on the server: sends at the bottom, failures by cause above."""
+    peak = max((bar.sent + bar.failed for bar in bars), default=0) or 1
+    scale = CHART_HEIGHT / peak
+    columns = []
+    for index, bar in enumerate(bars):
+        x, top, segments = index * (BAR_WIDTH + GAP), CHART_HEIGHT, []
+        for kind, label, count in [("sent", "sent", bar.sent)] + [
+            (f"cat-{category or 'unknown'}", category or "unknown", n)
+            for category, n in bar.failures
+        ]:
+            height = count * scale
+            top -= height
+            segments.append({"kind": kind, "label": label, "count": count, "y": top, "h": height})
+        columns.append({"x": x, "day": bar.day, "segments": segments})
+    return {
+        "columns": columns,
+        "width": len(bars) * (BAR_WIDTH + GAP),
+        "height": CHART_HEIGHT,
+        "bar_width": BAR_WIDTH,
+        "peak": peak,
+    }

@@ -1,0 +1,135 @@
+"""The support review: every account's health, and one account's history."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt
+
+Status = ScheduledEmail.Status
+
+
+@pytest.fixture
+def history(rep, make_sequence, make_email):
+    """Acme today: two sent, three failed on the same reply, one blocked, a broken mailbox."""
+    sequence = make_sequence(rep, steps=1)
+    now = timezone.now()
+    for n in range(2):
+        email = make_email(
+            sequence,
+            email=f"ok{n}@example.test",
+            status=Status.SENT,
+            sent_at=now,
+            message_id=f"<ok{n}@acme.test>",
+            next_attempt_at=None,
+            attempt_count=1,
+        )
+        SendAttempt.objects.create(
+            email=email, mailbox=email.mailbox, number=1, started_at=now, outcome="sent"
+        )
+    for n in range(3):
+        email = make_email(
+            sequence,
+            email=f"gone{n}@example.test",
+            status=Status.FAILED,
+            next_attempt_at=None,
+            last_error="550 5.1.1 User unknown",
+            error_code="smtp.5.1.1",
+            error_category="recipient_unknown",
+            attempt_count=1,
+        )
+        SendAttempt.objects.create(
+            email=email,
+            mailbox=email.mailbox,
+            number=1,
+            started_at=now,
+            outcome="failed",
+            raw_error="550 5.1.1 User unknown",
+            category="recipient_unknown",
+        )
+    make_email(
+        sequence,
+        email="held@example.test",
+        status=Status.BLOCKED,
+        next_attempt_at=None,
+        last_error="535 5.7.8 Authentication credentials invalid",
+        error_code="smtp.5.7.8",
+        error_category="mailbox_connection",
+    )
+    Mailbox.objects.filter(pk=sequence.mailbox_id).update(state=Mailbox.State.INVALID_CREDENTIALS)
+    return sequence
+
+
+def test_it_shows_each_accounts_health(
+    client, support, history, other_organization, make_sequence, admin_user
+):
+    make_sequence(admin_user, name="Second")  # more joined rows must not inflate the counts
+    client.force_login(support)
+
+    response = client.get(reverse("sequences:organization_list"))
+
+    acme, globex = response.context["accounts"]
+    assert (acme.sent, acme.failed, acme.blocked, acme.mailboxes_down) == (2, 3, 1, 1)
+    assert acme.top_categories[0] == ("Recipient does not exist", 3)
+    assert (globex.sent, globex.failed) == (0, 0)
+
+
+def test_it_charts_the_last_30_days_on_the_account_page(client, support, history):
+    client.force_login(support)
+
+    response = client.get(reverse("sequences:organization_detail", args=["acme"]))
+
+    days = response.context["days"]
+    assert len(days) == 30
+    assert (days[-1].sent, days[-1].failures) == (2, [("recipient_unknown", 3)])
+    assert 'class="bar bar-sent"' in response.text
+    assert "3 recipient_unknown" in response.text
+
+
+def test_it_lists_the_most_frequent_replies_with_their_diagnosis(client, support, history):
+    client.force_login(support)
+
+    response = client.get(reverse("sequences:organization_detail", args=["acme"]))
+
+    (top,) = response.context["errors"]
+    assert (top["raw_error"], top["n"], top["diagnosis"].category) == (
+        "550 5.1.1 User unknown",
+        3,
+        "recipient_unknown",
+    )
+
+
+def test_it_shows_the_customers_fixes_but_not_supports_own_reviews(
+    client, support, admin_user, history
+):
+    AuditEntry.objects.create(
+        organization=history.organization,
+        actor=admin_user,
+        actor_label="Adam",
+        action="reschedule",
+        target_type="Sequence",
+        target_id=str(history.pk),
+        target_label=history.name,
+    )
+    client.force_login(support)
+
+    response = client.get(reverse("sequences:organization_detail", args=["acme"]))
+
+    assert [e.action for e in response.context["fixes"]] == ["reschedule"]
+
+
+@pytest.mark.parametrize("accounts", [1, 8])
+def test_it_reviews_accounts_in_a_constant_number_of_queries(
+    client, support, accounts, django_assert_num_queries
+):
+    from sequences.models import Organization
+
+    for n in range(accounts):
+        Organization.objects.create(name=f"Org {n}", slug=f"org-{n}")
+    client.force_login(support)
+
+    # session, user, membership, figures, causes, accounts with mailboxes down
+    with django_assert_num_queries(6):
+        client.get(reverse("sequences:organization_list"))
