@@ -46,3 +46,12 @@ def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -
         and membership.organization.reps_may_edit_contacts
         and contact.enrollments.filter(sequence__owner_id=membership.user_id).exists()
     )
+
+
+def may_manage_sequence(membership: Membership | None, sequence: Sequence) -> bool:
+    """Pause or resume a whole sequence: the organization's admins."""
+    return (
+        membership is not None
+        and membership.role == Membership.Role.ADMIN
+        and membership.organization_id == sequence.organization_id
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.sequence_list, name="list"),
     path("sequences/<int:pk>/", views.sequence_overview, name="overview"),
     path("sequences/<int:pk>/contacts/", views.sequence_contacts, name="contacts"),
+    path("sequences/<int:pk>/resume/", views.sequence_resume, name="resume"),
     path("sequences/<int:pk>/emails/", views.sequence_emails, name="emails"),
     path("sequences/<int:pk>/emails/<int:email_pk>/", views.email_timeline, name="email_timeline"),
     path(

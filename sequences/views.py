@@ -285,3 +285,14 @@ def mailbox_resync_status(request: HttpRequest, pk: int) -> HttpResponse:
         context["rescheduled"] = len(rescheduled)
         context["when"] = _when(rescheduled)
     return render(request, "sequences/_resync_status.html", context)
+
+
+@require_POST
+def sequence_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = selectors.sequence_for_user(user=request.user, pk=pk)
+    membership = selectors.membership_for_user(request.user)
+    if not permissions.may_manage_sequence(membership, sequence):
+        raise PermissionDenied("Only an admin may resume a paused sequence.")
+    fixes.sequence_resume_first_steps(actor=request.user, sequence=sequence)
+    messages.success(request, "First emails to new contacts resume.")
+    return redirect("sequences:emails", sequence.pk)

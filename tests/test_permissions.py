@@ -70,6 +70,11 @@ MATRIX = {
         lambda o: reverse("sequences:contact_suppress", args=[o.sequence.pk, o.contact.pk]),
         (403, 404, 200, 403, 404),
     ),
+    "resume a guarded sequence": (
+        "post",
+        lambda o: reverse("sequences:resume", args=[o.sequence.pk]),
+        (403, 404, 302, 403, 404),
+    ),
     "resynchronize mailbox": (
         "post",
         lambda o: reverse("sequences:mailbox_resync", args=[o.sequence.mailbox_id]),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from diagnostics.vocabulary import Category
-from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail
+from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail, Sequence
 from sequences.services.audit import audit_record
 from sequences.services.pacing import next_sending_time
 from sequences.tasks import resync_mailbox
@@ -163,3 +163,19 @@ def mailbox_resync_request(*, actor: AbstractBaseUser, mailbox: Mailbox) -> None
             target=mailbox,
         )
         resync_mailbox.delay_on_commit(mailbox.pk)
+
+
+def sequence_resume_first_steps(*, actor: AbstractBaseUser, sequence: Sequence) -> bool:
+    """Lift the bounce-rate guard once someone has checked the contact list."""
+    with transaction.atomic():
+        lifted = Sequence.objects.filter(
+            pk=sequence.pk, first_steps_paused_at__isnull=False
+        ).update(first_steps_paused_at=None, first_steps_paused_reason="")
+        if lifted:
+            audit_record(
+                actor=actor,
+                organization_id=sequence.organization_id,
+                action=AuditEntry.Action.RESUME_SEQUENCE,
+                target=sequence,
+            )
+    return bool(lifted)

@@ -50,3 +50,21 @@ def test_it_waits_for_enough_sends_before_judging(history):
     sequence = history(total=10, hard=5)
 
     assert not sequence_check_bounce_rate(sequence_id=sequence.pk)
+
+
+def test_it_lets_an_admin_resume_a_guarded_sequence(client, admin_user, history):
+    from django.urls import reverse
+
+    from sequences.models import AuditEntry
+
+    sequence = history(total=50, hard=5)
+    sequence_check_bounce_rate(sequence_id=sequence.pk)
+    client.force_login(admin_user)
+    page = client.get(reverse("sequences:emails", args=[sequence.pk])).text
+    assert "resume first emails" in page
+
+    client.post(reverse("sequences:resume", args=[sequence.pk]))
+
+    sequence.refresh_from_db()
+    assert sequence.first_steps_paused_at is None
+    assert AuditEntry.objects.get().action == "resume_sequence"
