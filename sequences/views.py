@@ -260,11 +260,13 @@ def mailbox_resync(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = get_object_or_404(selectors.mailboxes_for_user(user=request.user), pk=pk)
     if not permissions.may_fix_mailbox(selectors.membership_for_user(request.user), mailbox):
         raise PermissionDenied("Your role may not resynchronize this mailbox.")
+    # Taken before the task is queued: a fast worker may finish before the next line.
+    since = timezone.now()
     fixes.mailbox_resync_request(actor=request.user, mailbox=mailbox)
     if not request.htmx:
         messages.info(request, f"Checking {mailbox.email}…")
         return redirect("sequences:mailbox_list")
-    context = {"mailbox": mailbox, "since": timezone.now().isoformat()}
+    context = {"mailbox": mailbox, "since": since.isoformat()}
     return render(request, "sequences/_resync_status.html", context)
 
 
