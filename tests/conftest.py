@@ -19,6 +19,7 @@ from sequences.models import (
     Membership,
     Organization,
     ScheduledEmail,
+    SendAttempt,
     Sequence,
     Step,
 )
@@ -183,6 +184,43 @@ def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SmtpSandbox]]:
 @pytest.fixture
 def sandbox(start_sandbox: Callable[..., SmtpSandbox]) -> SmtpSandbox:
     return start_sandbox()
+
+
+@pytest.fixture
+def make_failed_email(make_email: Callable[..., ScheduledEmail]) -> Callable[..., ScheduledEmail]:
+    """An email that failed once with `raw`, with the attempt that recorded it."""
+
+    def make(
+        sequence: Sequence,
+        *,
+        email: str,
+        raw: str,
+        code: str,
+        category: str,
+        status: str = ScheduledEmail.Status.BLOCKED,
+    ) -> ScheduledEmail:
+        failed = make_email(
+            sequence,
+            email=email,
+            status=status,
+            next_attempt_at=None,
+            last_error=raw,
+            error_code=code,
+            error_category=category,
+            attempt_count=1,
+        )
+        SendAttempt.objects.create(
+            email=failed,
+            mailbox=failed.mailbox,
+            number=1,
+            started_at=timezone.now(),
+            outcome=SendAttempt.Outcome.FAILED,
+            raw_error=raw,
+            category=category,
+        )
+        return failed
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -9,33 +9,22 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from sequences.demo import ACME, GLOBEX
-from sequences.models import Mailbox, Membership, ScheduledEmail, SendAttempt, Sequence
+from sequences.models import Mailbox, Membership, Sequence
 
 XSS = "550 5.7.1 <script>alert(1)</script><img src=x onerror=alert(2)>"
 SECRETS = [m.password for spec in (ACME, GLOBEX) for m in spec.mailboxes if m.password != "wrong"]
 
 
 @pytest.fixture
-def hostile(rep, make_sequence, make_email):
+def hostile(rep, make_sequence, make_failed_email):
     """A provider reply with markup, stored where every error page shows it."""
     sequence = make_sequence(rep, steps=1)
-    email = make_email(
+    email = make_failed_email(
         sequence,
         email="pat@example.test",
-        status=ScheduledEmail.Status.BLOCKED,
-        next_attempt_at=None,
-        last_error=XSS,
-        error_code="smtp.5.7.1",
-        error_category="content_rejected",
-        attempt_count=1,
-    )
-    SendAttempt.objects.create(
-        email=email,
-        mailbox=sequence.mailbox,
-        number=1,
-        started_at=email.scheduled_for,
-        outcome=SendAttempt.Outcome.FAILED,
-        raw_error=XSS,
+        raw=XSS,
+        code="smtp.5.7.1",
+        category="content_rejected",
     )
     Mailbox.objects.filter(pk=sequence.mailbox_id).update(last_error=XSS)
     return email

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sequences.models import ScheduledEmail, SendAttempt
+from sequences.models import ScheduledEmail
 
 Status = ScheduledEmail.Status
 XSS = "550 5.7.1 <script>alert(1)</script><img src=x onerror=alert(2)> blocked"
@@ -22,26 +22,14 @@ def emails_url(sequence):
     return reverse("sequences:emails", args=[sequence.pk])
 
 
-def _blocked(make_email, sequence, address: str, raw: str) -> ScheduledEmail:
-    email = make_email(
-        sequence,
-        email=address,
-        status=Status.BLOCKED,
-        next_attempt_at=None,
-        last_error=raw,
-        error_code="smtp.5.7.1",
-        error_category="content_rejected",
-        attempt_count=1,
-    )
-    SendAttempt.objects.create(
-        email=email,
-        mailbox=email.mailbox,
-        number=1,
-        started_at=timezone.now(),
-        outcome=SendAttempt.Outcome.FAILED,
-        raw_error=raw,
-    )
-    return email
+@pytest.fixture
+def blocked(make_failed_email):
+    def make(sequence, address: str, raw: str) -> ScheduledEmail:
+        return make_failed_email(
+            sequence, email=address, raw=raw, code="smtp.5.7.1", category="content_rejected"
+        )
+
+    return make
 
 
 def test_it_lists_the_sequences_emails_with_a_status_icon_and_label(
@@ -85,10 +73,8 @@ def test_it_lets_support_review_any_sequence_read_only(client, support, emails_u
     assert "read-only review" in response.text
 
 
-def test_it_explains_an_error_and_escapes_the_raw_reply(
-    client, rep, sequence, make_email, emails_url
-):
-    email = _blocked(make_email, sequence, "pat@example.test", XSS)
+def test_it_explains_an_error_and_escapes_the_raw_reply(client, rep, sequence, blocked, emails_url):
+    email = blocked(sequence, "pat@example.test", XSS)
     client.force_login(rep)
 
     response = client.get(emails_url)
@@ -100,9 +86,9 @@ def test_it_explains_an_error_and_escapes_the_raw_reply(
     assert "Copy case" in response.text
 
 
-def test_it_groups_problems_by_cause_above_the_table(client, rep, sequence, make_email, emails_url):
+def test_it_groups_problems_by_cause_above_the_table(client, rep, sequence, blocked, emails_url):
     for n in range(3):
-        _blocked(make_email, sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
+        blocked(sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
     client.force_login(rep)
 
     response = client.get(emails_url)
@@ -112,8 +98,10 @@ def test_it_groups_problems_by_cause_above_the_table(client, rep, sequence, make
     assert "Needs attention" in response.text
 
 
-def test_it_filters_by_status_cause_and_contact(client, rep, sequence, make_email, emails_url):
-    _blocked(make_email, sequence, "bad@example.test", "554 5.7.1 Message blocked")
+def test_it_filters_by_status_cause_and_contact(
+    client, rep, sequence, make_email, blocked, emails_url
+):
+    blocked(sequence, "bad@example.test", "554 5.7.1 Message blocked")
     make_email(sequence, email="ok@example.test")
     client.force_login(rep)
 
@@ -157,11 +145,11 @@ def test_it_shows_times_in_the_viewers_time_zone(client, rep, sequence, make_ema
 
 @pytest.mark.parametrize("rows", [10, 200])
 def test_it_runs_a_constant_number_of_queries_whatever_the_page_size(
-    client, rep, sequence, make_email, emails_url, rows, django_assert_num_queries
+    client, rep, sequence, make_email, blocked, emails_url, rows, django_assert_num_queries
 ):
     for n in range(rows):
         if n % 2:
-            _blocked(make_email, sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
+            blocked(sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
         else:
             make_email(sequence, email=f"c{n}@example.test")
     client.force_login(rep)
@@ -173,8 +161,8 @@ def test_it_runs_a_constant_number_of_queries_whatever_the_page_size(
     assert len(response.context["page"].emails) == rows
 
 
-def test_it_shows_every_attempt_verbatim_on_the_timeline(client, rep, sequence, make_email):
-    email = _blocked(make_email, sequence, "pat@example.test", XSS)
+def test_it_shows_every_attempt_verbatim_on_the_timeline(client, rep, sequence, blocked):
+    email = blocked(sequence, "pat@example.test", XSS)
     client.force_login(rep)
 
     response = client.get(reverse("sequences:email_timeline", args=[sequence.pk, email.pk]))

@@ -12,7 +12,7 @@ Status = ScheduledEmail.Status
 
 
 @pytest.fixture
-def history(rep, make_sequence, make_email):
+def history(rep, make_sequence, make_email, make_failed_email):
     """Acme today: two sent, three failed on the same reply, one blocked, a broken mailbox."""
     sequence = make_sequence(rep, steps=1)
     now = timezone.now()
@@ -30,24 +30,13 @@ def history(rep, make_sequence, make_email):
             email=email, mailbox=email.mailbox, number=1, started_at=now, outcome="sent"
         )
     for n in range(3):
-        email = make_email(
+        make_failed_email(
             sequence,
             email=f"gone{n}@example.test",
-            status=Status.FAILED,
-            next_attempt_at=None,
-            last_error="550 5.1.1 User unknown",
-            error_code="smtp.5.1.1",
-            error_category="recipient_unknown",
-            attempt_count=1,
-        )
-        SendAttempt.objects.create(
-            email=email,
-            mailbox=email.mailbox,
-            number=1,
-            started_at=now,
-            outcome="failed",
-            raw_error="550 5.1.1 User unknown",
+            raw="550 5.1.1 User unknown",
+            code="smtp.5.1.1",
             category="recipient_unknown",
+            status=Status.FAILED,
         )
     make_email(
         sequence,
