@@ -218,6 +218,19 @@ CONTACT_ALLOW_TEST_DOMAINS = env_bool("CONTACT_ALLOW_TEST_DOMAINS", default=DEBU
 SMTP_SANDBOX_HOST = os.environ.get("SMTP_SANDBOX_HOST", "127.0.0.1")
 SMTP_SANDBOX_PORT = int(os.environ.get("SMTP_SANDBOX_PORT", "2525"))
 
+# Deliverability checks of each mailbox's domain (MX, SPF, DKIM, DMARC, blocklists).
+# Resolvers as "host" or "host:port"; none: the system's (/etc/resolv.conf). In development,
+# the local DNS sandbox (`manage.py dns_sandbox`), which serves the demo's domains.
+DNS_SANDBOX_PORT = int(os.environ.get("DNS_SANDBOX_PORT", "5300"))
+DNS_NAMESERVERS = env_list("DNS_NAMESERVERS", f"127.0.0.1:{DNS_SANDBOX_PORT}" if DEBUG else "")
+# Seconds one lookup may take, retries included, before it is reported as a timeout.
+DNS_TIMEOUT = float(os.environ.get("DNS_TIMEOUT", "3"))
+# Blocklists queried by IP address (the mailbox's SMTP server) and by domain.
+DNSBL_IP_ZONES = env_list(
+    "DNSBL_IP_ZONES", "zen.spamhaus.org,bl.spamcop.net,b.barracudacentral.org"
+)
+DNSBL_DOMAIN_ZONES = env_list("DNSBL_DOMAIN_ZONES", "dbl.spamhaus.org")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from sequences.dns_sandbox import ZONES, DnsSandbox, load_zones
 from sequences.models import (
     Contact,
     Enrollment,
@@ -184,6 +185,27 @@ def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SmtpSandbox]]:
 @pytest.fixture
 def sandbox(start_sandbox: Callable[..., SmtpSandbox]) -> SmtpSandbox:
     return start_sandbox()
+
+
+# The fixture zone whose server never answers.
+SILENT_ZONE = "slow.test"
+
+
+@pytest.fixture(scope="session")
+def dns_sandbox() -> Iterator[DnsSandbox]:
+    """The fixture zones of sequences/dns_zones, served on a free loopback port."""
+    with DnsSandbox(load_zones(ZONES), silent=[SILENT_ZONE]) as server:
+        yield server
+
+
+@pytest.fixture
+def dns_settings(settings, dns_sandbox: DnsSandbox):
+    """Deliverability checks resolve against the fixture zones only, with a short timeout."""
+    settings.DNS_NAMESERVERS = [dns_sandbox.nameserver]
+    settings.DNS_TIMEOUT = 0.5
+    settings.DNSBL_IP_ZONES = ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"]
+    settings.DNSBL_DOMAIN_ZONES = ["dbl.spamhaus.org"]
+    return settings
 
 
 @pytest.fixture
