@@ -177,6 +177,10 @@ if env_bool("BEHIND_TLS_PROXY", default=False):
 SEND_BATCH_TIME_LIMIT = int(os.environ.get("SEND_BATCH_TIME_LIMIT", "300"))
 SENDING_CLAIM_TIMEOUT = int(os.environ.get("SENDING_CLAIM_TIMEOUT", "600"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
+# Each mailbox's domain is checked again once its last check is this old (a day); beat
+# looks for such mailboxes every DOMAIN_CHECK_SCAN_SECONDS.
+DOMAIN_CHECK_EVERY_SECONDS = int(os.environ.get("DOMAIN_CHECK_EVERY_SECONDS", "86400"))
+DOMAIN_CHECK_SCAN_SECONDS = float(os.environ.get("DOMAIN_CHECK_SCAN_SECONDS", "60"))
 # Emails one send task takes for one mailbox, over one SMTP connection.
 SEND_BATCH_SIZE = int(os.environ.get("SEND_BATCH_SIZE", "100"))
 # The bounce-rate guard: pause a sequence's first steps past this share of hard bounces
@@ -208,6 +212,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": DISPATCH_INTERVAL_SECONDS,
         # A dispatch that waited longer than its interval is superseded by the next one.
         "options": {"expires": DISPATCH_INTERVAL_SECONDS},
+    },
+    "check-mailbox-domains": {
+        "task": "sequences.tasks.check_stale_domains",
+        "schedule": DOMAIN_CHECK_SCAN_SECONDS,
+        "options": {"expires": DOMAIN_CHECK_SCAN_SECONDS},
     },
 }
 

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from diagnostics.deliverability import AUTH_CHECKS, Check, Verdict
 from diagnostics.vocabulary import Category, Retry
 from sequences.crypto import decrypt_secret, encrypt_secret
 
@@ -102,6 +103,19 @@ class AuditEntryAction(models.TextChoices):
     PAUSE_SEQUENCE = "pause_sequence", "Paused a sequence"
     RESUME_SEQUENCE = "resume_sequence", "Resumed a sequence"
     REVIEW_ACCOUNT = "review_account", "Reviewed the account (support)"
+    CHECK_DOMAIN = "check_domain", "Checked a mailbox's domain"
+
+
+class DomainCheckScope(models.TextChoices):
+    # Named after the contract's fix actions that ask for them.
+    DNS_AUTH = "check_dns_auth", "DNS records (MX, SPF, DKIM, DMARC)"
+    BLACKLIST = "check_blacklist", "Blocklists"
+    ALL = "all", "DNS records and blocklists"
+
+
+class DomainCheckTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Daily check"
+    PERSON = "person", "Asked for"
 
 
 class Organization(models.Model):
@@ -192,6 +206,18 @@ class Mailbox(models.Model):
     )
     window_start = models.TimeField(default=datetime.time(8))
     window_end = models.TimeField(default=datetime.time(18))
+    # DKIM selectors to check besides the provider's usual ones (space-separated).
+    dkim_selectors = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*( +[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)*$",
+                "Selectors are DNS labels (letters, digits, - and _), separated by spaces.",
+            )
+        ],
+        help_text="The s= of a sent message's DKIM-Signature header, e.g. s1 or mail2024.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,6 +244,11 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def domain(self) -> str:
+        """The domain it sends from, whose DNS records receivers check."""
+        return self.email.rpartition("@")[2].lower()
 
     @property
     def password(self) -> str:
@@ -520,3 +551,80 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.get_action_display().lower()}: {self.target_label}"
+
+
+class DomainCheck(models.Model):
+    """One run of the deliverability checks of a mailbox's domain."""
+
+    Scope = DomainCheckScope
+    Trigger = DomainCheckTrigger
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="domain_checks")
+    domain = models.CharField(max_length=255)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            _choices_check("scope", DomainCheckScope, "domain_check_scope_valid"),
+            _choices_check("trigger", DomainCheckTrigger, "domain_check_trigger_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["mailbox", "-started_at"], name="domain_check_by_mailbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} of {self.domain}"
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks this run covers."""
+        return {
+            DomainCheckScope.DNS_AUTH: AUTH_CHECKS,
+            DomainCheckScope.BLACKLIST: (Check.BLOCKLIST,),
+        }.get(self.scope, tuple(Check.values))
+
+
+class DomainCheckResult(models.Model):
+    """What one check found. `current` marks the latest results of each kind for a mailbox."""
+
+    Check = Check
+    Verdict = Verdict
+
+    run = models.ForeignKey(DomainCheck, on_delete=models.CASCADE, related_name="results")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="domain_results")
+    kind = models.CharField(max_length=16, choices=Check.choices)
+    subject = models.CharField(max_length=255)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    explanation = models.TextField()
+    action = models.TextField(blank=True)
+    record = models.TextField(blank=True)
+    # The records found, as served: untrusted text.
+    found = models.TextField(blank=True)
+    # Failing now, and not in the previous check of the same subject (or never checked).
+    newly_failing = models.BooleanField(default=False)
+    current = models.BooleanField(default=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            _choices_check("kind", Check, "domain_result_kind_valid"),
+            _choices_check("verdict", Verdict, "domain_result_verdict_valid"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["mailbox", "kind"],
+                condition=Q(current=True),
+                name="domain_result_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.subject}: {self.get_verdict_display()}"

@@ -6,8 +6,10 @@ from diagnostics.vocabulary import Fix
 from sequences.models import Contact, Mailbox, Membership, Sequence
 
 # What a rep may do to their own sequences, emails and mailbox.
-REP_FIXES = {Fix.RESCHEDULE, Fix.RESYNC_MAILBOX, Fix.EDIT_CONTACT}
-ADMIN_FIXES = {Fix.RESCHEDULE, Fix.RESYNC_MAILBOX, Fix.EDIT_CONTACT, Fix.SUPPRESS_CONTACT}
+# Fixes on the sequence's mailbox, which a rep may apply only to a mailbox of their own.
+MAILBOX_FIXES = {Fix.RESYNC_MAILBOX, Fix.CHECK_DNS_AUTH, Fix.CHECK_BLACKLIST}
+REP_FIXES = {Fix.RESCHEDULE, Fix.EDIT_CONTACT, *MAILBOX_FIXES}
+ADMIN_FIXES = {Fix.RESCHEDULE, Fix.EDIT_CONTACT, Fix.SUPPRESS_CONTACT, *MAILBOX_FIXES}
 
 
 def allowed_fixes(membership: Membership | None, sequence: Sequence) -> set[str]:
@@ -21,17 +23,23 @@ def allowed_fixes(membership: Membership | None, sequence: Sequence) -> set[str]
         if not membership.organization.reps_may_edit_contacts:
             fixes.discard(Fix.EDIT_CONTACT)
         if sequence.mailbox.owner_id != membership.user_id:
-            fixes.discard(Fix.RESYNC_MAILBOX)
+            fixes -= MAILBOX_FIXES
         return fixes
     return set()
 
 
 def may_fix_mailbox(membership: Membership | None, mailbox: Mailbox) -> bool:
+    """Resynchronize it, or check its domain: admins, and the rep whose mailbox it is."""
     if membership is None or membership.organization_id != mailbox.organization_id:
         return False
     return membership.role == Membership.Role.ADMIN or (
         membership.role == Membership.Role.REP and mailbox.owner_id == membership.user_id
     )
+
+
+def may_configure_mailbox(membership: Membership | None, mailbox: Mailbox) -> bool:
+    """Change what is checked for it (its DKIM selectors): the organization's admins."""
+    return _is_admin_of(membership, mailbox.organization_id)
 
 
 def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -> bool:
@@ -50,8 +58,12 @@ def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -
 
 def may_manage_sequence(membership: Membership | None, sequence: Sequence) -> bool:
     """Pause or resume a whole sequence: the organization's admins."""
+    return _is_admin_of(membership, sequence.organization_id)
+
+
+def _is_admin_of(membership: Membership | None, organization_id: int) -> bool:
     return (
         membership is not None
         and membership.role == Membership.Role.ADMIN
-        and membership.organization_id == sequence.organization_id
+        and membership.organization_id == organization_id
     )

@@ -15,11 +15,14 @@ from django.db.models.functions import TruncDate
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
+from diagnostics.deliverability import Check, Verdict
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category
 from sequences.models import (
     AuditEntry,
     Contact,
+    DomainCheck,
+    DomainCheckResult,
     Enrollment,
     Mailbox,
     Membership,
@@ -121,14 +124,32 @@ def organizations_for_user(*, user: AbstractBaseUser) -> QuerySet[Organization]:
     )
 
 
-def sequence_for_user(*, user: AbstractBaseUser, pk: int) -> Sequence:
-    """One sequence the user may see, or 404; support staff may review any organization's."""
+def _reviewable(user: AbstractBaseUser, scoped: QuerySet, every: QuerySet) -> QuerySet:
+    """`scoped`, or for support staff, who may review any organization's, `every`."""
     membership = membership_for_user(user)
     if membership is not None and membership.role == Membership.Role.SUPPORT:
-        sequences = Sequence.objects.select_related("mailbox", "owner", "organization")
-    else:
-        sequences = sequences_for_user(user=user).select_related("organization")
+        return every
+    return scoped
+
+
+def sequence_for_user(*, user: AbstractBaseUser, pk: int) -> Sequence:
+    """One sequence the user may see, or 404."""
+    sequences = _reviewable(
+        user,
+        sequences_for_user(user=user).select_related("organization"),
+        Sequence.objects.select_related("mailbox", "owner", "organization"),
+    )
     return get_object_or_404(sequences, pk=pk)
+
+
+def mailbox_for_user(*, user: AbstractBaseUser, pk: int) -> Mailbox:
+    """One mailbox the user may see, or 404."""
+    mailboxes = _reviewable(
+        user,
+        mailboxes_for_user(user=user).select_related("organization"),
+        Mailbox.objects.select_related("owner", "organization"),
+    )
+    return get_object_or_404(mailboxes, pk=pk)
 
 
 PROBLEM_STATUSES = (
@@ -380,3 +401,31 @@ def account_fixes(*, organization: Organization, limit: int = 50) -> QuerySet[Au
     return AuditEntry.objects.filter(organization=organization).exclude(
         action=AuditEntry.Action.REVIEW_ACCOUNT
     )[:limit]
+
+
+def mailbox_domain_results(*, mailbox: Mailbox) -> list[DomainCheckResult]:
+    """The latest result of each check of the mailbox's domain, in the checks' order."""
+    order = {kind: n for n, kind in enumerate(Check.values)}
+    results = mailbox.domain_results.filter(current=True).select_related("run")
+    return sorted(results, key=lambda result: (order[result.kind], result.pk))
+
+
+def mailbox_domain_checks(*, mailbox: Mailbox, limit: int = 20) -> QuerySet[DomainCheck]:
+    """The latest runs of the checks, each with how many results had each verdict."""
+    counts = {
+        verdict: Count("results", filter=Q(results__verdict=verdict)) for verdict in Verdict.values
+    }
+    return mailbox.domain_checks.select_related("requested_by").annotate(**counts)[:limit]
+
+
+def mailboxes_with_failing_checks(mailboxes: QuerySet[Mailbox]) -> list[Mailbox]:
+    """The mailboxes, each with `failing`: its checks failing now (newly failing first)."""
+    mailboxes = list(mailboxes)
+    failing: dict[int, list[DomainCheckResult]] = {}
+    for result in DomainCheckResult.objects.filter(
+        mailbox__in=[mailbox.pk for mailbox in mailboxes], current=True, verdict=Verdict.FAIL
+    ).order_by("-newly_failing", "pk"):
+        failing.setdefault(result.mailbox_id, []).append(result)
+    for mailbox in mailboxes:
+        mailbox.failing = failing.get(mailbox.pk, [])
+    return mailboxes

@@ -11,8 +11,15 @@ import time
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
 
+from sequences.models import DomainCheck
+from sequences.services.deliverability import (
+    domain_check_run,
+    domain_check_start,
+    mailboxes_due_for_check,
+)
 from sequences.services.mailboxes import mailbox_resync
 from sequences.services.sending import emails_claim_due, emails_recover_stale, emails_send_batch
 
@@ -60,3 +67,26 @@ def send_batch(mailbox_id: int, email_ids: list[int], claimed_at: str) -> dict[s
 @shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
 def resync_mailbox(mailbox_id: int) -> bool:
     return mailbox_resync(mailbox_id=mailbox_id).connected
+
+
+@shared_task(acks_late=True, autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def check_mailbox_domain(check_id: int) -> None:
+    domain_check_run(check_id=check_id)
+
+
+@shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def check_stale_domains() -> int:
+    """Start the daily check of every mailbox whose domain was not checked in a day."""
+    now = timezone.now()
+    started = 0
+    for mailbox in mailboxes_due_for_check(now=now):
+        with transaction.atomic():
+            check = domain_check_start(
+                mailbox=mailbox,
+                scope=DomainCheck.Scope.ALL,
+                trigger=DomainCheck.Trigger.SCHEDULE,
+                now=now,
+            )
+            check_mailbox_domain.delay_on_commit(check.pk)
+        started += 1
+    return started

@@ -25,6 +25,18 @@ urlpatterns = [
         views.contact_suppress,
         name="contact_suppress",
     ),
+    path("mailboxes/<int:pk>/", views.mailbox_detail, name="mailbox_detail"),
+    path("mailboxes/<int:pk>/checks/", views.mailbox_check, name="mailbox_check"),
+    path(
+        "mailboxes/<int:pk>/checks/<int:check_pk>/",
+        views.mailbox_check_status,
+        name="mailbox_check_status",
+    ),
+    path(
+        "mailboxes/<int:pk>/dkim-selectors/",
+        views.mailbox_dkim_selectors,
+        name="mailbox_dkim_selectors",
+    ),
     path("mailboxes/<int:pk>/resync/", views.mailbox_resync, name="mailbox_resync"),
     path(
         "mailboxes/<int:pk>/resync/status/",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -8,16 +9,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from diagnostics.deliverability.dkim import PROVIDER_SELECTORS
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category, Fix
 from sequences import permissions, selectors
-from sequences.models import Contact, Membership, ScheduledEmail, Sequence
+from sequences.models import Contact, DomainCheck, Membership, ScheduledEmail, Sequence
 from sequences.services import fixes
 from sequences.services.audit import support_review_record
+from sequences.services.deliverability import RUN_TIMEOUT
 from sequences.services.mailboxes import mailbox_held_emails
 
 PAGE_SIZE = 50
@@ -58,8 +62,105 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def mailbox_list(request: HttpRequest) -> HttpResponse:
-    mailboxes = selectors.mailboxes_for_user(user=request.user)
+    mailboxes = selectors.mailboxes_with_failing_checks(
+        selectors.mailboxes_for_user(user=request.user)
+    )
     return render(request, "sequences/mailbox_list.html", {"mailboxes": mailboxes})
+
+
+@require_GET
+def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = selectors.mailbox_for_user(user=request.user, pk=pk)
+    membership = selectors.membership_for_user(request.user)
+    if not request.htmx:
+        support_review_record(
+            membership=membership,
+            organization_id=mailbox.organization_id,
+            target=mailbox,
+            page=request.path,
+        )
+    checks = list(selectors.mailbox_domain_checks(mailbox=mailbox))
+    running = next((check for check in checks if _in_progress(check)), None)
+    if membership is not None and membership.role == Membership.Role.SUPPORT:
+        back = (
+            reverse("sequences:organization_detail", args=[mailbox.organization.slug]),
+            mailbox.organization.name,
+        )
+    else:
+        back = (reverse("sequences:mailbox_list"), "Mailboxes")
+    context = {
+        "mailbox": mailbox,
+        "domain": mailbox.domain,
+        "provider_selectors": ", ".join(PROVIDER_SELECTORS.get(mailbox.provider, ())),
+        "back_url": back[0],
+        "back_label": back[1],
+        "results": selectors.mailbox_domain_results(mailbox=mailbox),
+        "checks": checks,
+        "running": running,
+        "may_check": permissions.may_fix_mailbox(membership, mailbox),
+        "may_configure": permissions.may_configure_mailbox(membership, mailbox),
+        "scopes": [
+            (scope, Fix(scope).label) for scope in (Fix.CHECK_DNS_AUTH, Fix.CHECK_BLACKLIST)
+        ],
+    }
+    return render(request, "sequences/mailbox_detail.html", context)
+
+
+def _in_progress(check: DomainCheck) -> bool:
+    return check.finished_at is None and timezone.now() - check.started_at < RUN_TIMEOUT
+
+
+@require_POST
+def mailbox_check(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = selectors.mailbox_for_user(user=request.user, pk=pk)
+    if not permissions.may_fix_mailbox(selectors.membership_for_user(request.user), mailbox):
+        raise PermissionDenied("Your role may not check this mailbox's domain.")
+    scope = request.POST.get("scope", DomainCheck.Scope.ALL)
+    if scope not in DomainCheck.Scope.values:
+        return HttpResponse("Unknown check.", status=400)
+    check = fixes.mailbox_check_request(actor=request.user, mailbox=mailbox, scope=scope)
+    if not request.htmx:
+        messages.info(request, f"Checking {check.domain}…")
+        return redirect("sequences:mailbox_detail", mailbox.pk)
+    return _check_status(request, check)
+
+
+@require_GET
+def mailbox_check_status(request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+    mailbox = selectors.mailbox_for_user(user=request.user, pk=pk)
+    check = get_object_or_404(mailbox.domain_checks, pk=check_pk)
+    return _check_status(request, check)
+
+
+def _check_status(request: HttpRequest, check: DomainCheck) -> HttpResponse:
+    # brief: counts only, for the mailbox page, which shows the results themselves.
+    brief = bool(request.GET.get("brief") or request.POST.get("brief"))
+    context = {"check": check, "in_progress": _in_progress(check), "brief": brief}
+    if check.finished_at is not None:
+        results = list(check.results.all())
+        context["results"] = results
+        context["counts"] = Counter(result.verdict for result in results)
+    response = render(request, "sequences/_domain_check_status.html", context)
+    if check.finished_at is not None:
+        # The mailbox page refreshes its table of latest results.
+        trigger_client_event(response, "domain-checked")
+    return response
+
+
+@require_POST
+def mailbox_dkim_selectors(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = selectors.mailbox_for_user(user=request.user, pk=pk)
+    if not permissions.may_configure_mailbox(selectors.membership_for_user(request.user), mailbox):
+        raise PermissionDenied("Only an admin may change what is checked for this mailbox.")
+    try:
+        fixes.mailbox_set_dkim_selectors(
+            mailbox=mailbox, selectors=request.POST.get("selectors", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "DKIM selectors saved; they are checked from the next check.")
+    return redirect("sequences:mailbox_detail", mailbox.pk)
 
 
 @require_GET
@@ -86,7 +187,9 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "sequences": selectors.sequences_with_counts(
             sequences=selectors.sequences_for_user(user=request.user, organization=organization)
         ),
-        "mailboxes": selectors.mailboxes_for_user(user=request.user, organization=organization),
+        "mailboxes": selectors.mailboxes_with_failing_checks(
+            selectors.mailboxes_for_user(user=request.user, organization=organization)
+        ),
         "days": selectors.account_daily_attempts(organization=organization, now=timezone.now()),
         "errors": [
             {**row, "diagnosis": diagnose(row["raw_error"])}

@@ -42,11 +42,13 @@ class Workers:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.names: list[str] = []
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        """A worker named `name`, with `env` added to its environment."""
         db = connection.settings_dict
         env = subprocess_env(
             DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             CELERY_BROKER_URL=TEST_BROKER_URL,
+            **env,
         )
         log = self.log_dir / f"{name}.log"
         process = subprocess.Popen(

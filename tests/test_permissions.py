@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from sequences.models import ScheduledEmail
+from sequences.models import DomainCheck, ScheduledEmail
+from sequences.services.deliverability import domain_check_start
 
 PEOPLE = ("owner", "teammate", "admin", "support", "outsider")
 Status = ScheduledEmail.Status
@@ -80,6 +81,28 @@ MATRIX = {
         lambda o: reverse("sequences:mailbox_resync", args=[o.sequence.mailbox_id]),
         (200, 404, 200, 404, 404),
     ),
+    "mailbox page": (
+        "get",
+        lambda o: reverse("sequences:mailbox_detail", args=[o.sequence.mailbox_id]),
+        (200, 404, 200, 200, 404),
+    ),
+    "check the mailbox's domain": (
+        "post",
+        lambda o: reverse("sequences:mailbox_check", args=[o.sequence.mailbox_id]),
+        (200, 404, 200, 403, 404),
+    ),
+    "domain check progress": (
+        "get",
+        lambda o: reverse(
+            "sequences:mailbox_check_status", args=[o.sequence.mailbox_id, o.check.pk]
+        ),
+        (200, 404, 200, 200, 404),
+    ),
+    "DKIM selectors": (
+        "post",
+        lambda o: reverse("sequences:mailbox_dkim_selectors", args=[o.sequence.mailbox_id]),
+        (403, 404, 302, 403, 404),
+    ),
 }
 CASES = [
     pytest.param(endpoint, person, expected, id=f"{endpoint}-{person}")
@@ -89,8 +112,9 @@ CASES = [
 
 
 class Objects:
-    def __init__(self, sequence, email) -> None:
+    def __init__(self, sequence, email, check) -> None:
         self.sequence, self.email, self.contact = sequence, email, email.contact
+        self.check = check
 
 
 @pytest.fixture
@@ -105,7 +129,10 @@ def objects(rep, make_sequence, make_email):
         error_code="nylas.402.invalid_character",
         error_category="recipient_address_invalid",
     )
-    return Objects(sequence, email)
+    check = domain_check_start(
+        mailbox=sequence.mailbox, scope=DomainCheck.Scope.ALL, trigger=DomainCheck.Trigger.SCHEDULE
+    )
+    return Objects(sequence, email, check)
 
 
 @pytest.fixture

@@ -14,10 +14,19 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from diagnostics.vocabulary import Category
-from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail, Sequence
+from sequences.models import (
+    AuditEntry,
+    Contact,
+    DomainCheck,
+    Enrollment,
+    Mailbox,
+    ScheduledEmail,
+    Sequence,
+)
 from sequences.services.audit import audit_record
+from sequences.services.deliverability import domain_check_start
 from sequences.services.pacing import next_sending_time
-from sequences.tasks import resync_mailbox
+from sequences.tasks import check_mailbox_domain, resync_mailbox
 
 Status = ScheduledEmail.Status
 # Failures that a corrected address can cure.
@@ -163,6 +172,31 @@ def mailbox_resync_request(*, actor: AbstractBaseUser, mailbox: Mailbox) -> None
             target=mailbox,
         )
         resync_mailbox.delay_on_commit(mailbox.pk)
+
+
+def mailbox_check_request(*, actor: AbstractBaseUser, mailbox: Mailbox, scope: str) -> DomainCheck:
+    """Ask a worker to check the mailbox's domain now; the page then follows the run."""
+    with transaction.atomic():
+        check = domain_check_start(
+            mailbox=mailbox, scope=scope, trigger=DomainCheck.Trigger.PERSON, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            organization_id=mailbox.organization_id,
+            action=AuditEntry.Action.CHECK_DOMAIN,
+            target=mailbox,
+            scope=scope,
+            domain=check.domain,
+        )
+        check_mailbox_domain.delay_on_commit(check.pk)
+    return check
+
+
+def mailbox_set_dkim_selectors(*, mailbox: Mailbox, selectors: str) -> None:
+    """Save the DKIM selectors to check besides the provider's; raises ValidationError."""
+    field = Mailbox._meta.get_field("dkim_selectors")
+    mailbox.dkim_selectors = field.clean(" ".join(selectors.split()), mailbox)
+    mailbox.save(update_fields=["dkim_selectors"])
 
 
 def sequence_resume_first_steps(*, actor: AbstractBaseUser, sequence: Sequence) -> bool:

@@ -77,9 +77,11 @@ document.addEventListener("focusout", (event) => {
 document.addEventListener("click", (event) => {
   const trigger = event.target.closest(".status-trigger");
   if (trigger) open(trigger);
-  const copy = event.target.closest(".copy-case");
+  // Copy buttons: the text of the element (or <template>) that data-copy names.
+  const copy = event.target.closest("[data-copy]");
   if (copy) {
-    const text = document.getElementById(copy.dataset.case).content.textContent;
+    const source = document.getElementById(copy.dataset.copy);
+    const text = (source.content || source).textContent;
     navigator.clipboard.writeText(text.trim()).then(() => {
       copy.textContent = "Copied";
     });

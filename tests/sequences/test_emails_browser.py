@@ -169,3 +169,30 @@ def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
     outcome.wait_for(timeout=30_000)
     assert "Connected — 2 emails rescheduled" in outcome.inner_text()
     assert {ScheduledEmail.objects.get(pk=e.pk).status for e in held} == {Status.SCHEDULED}
+
+
+def test_it_checks_the_sender_domain_from_an_authentication_failure(
+    signed_in, admin_user, live_server, sequence, blocked, workers, dns_sandbox
+):
+    Mailbox.objects.filter(pk=sequence.mailbox_id).update(
+        email="adam@nospf.test", provider=Mailbox.Provider.GMAIL
+    )
+    email = blocked(
+        "lee@example.test",
+        "550 5.7.26 Unauthenticated email from nospf.test is not accepted due to domain's "
+        "DMARC policy.",
+        "sender_blocked",
+        "smtp.5.7.26",
+    )
+    workers.start("dns", DNS_NAMESERVERS=dns_sandbox.nameserver, DNS_TIMEOUT="1")
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+
+    page.locator(f'[aria-controls="why-{email.pk}"]').hover()
+    _popover(page, email).get_by_role("button", name="Check the DNS records of nospf.test").click()
+
+    results = _popover(page, email).locator(".domain-check")
+    results.wait_for(timeout=30_000)
+    spf = results.locator(".check[data-kind=spf]")
+    assert "Fail" in spf.locator(".badge").first.inner_text()
+    assert 'nospf.test. TXT "v=spf1 include:_spf.google.com' in spf.locator(".record").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "domain-check-popover.png"))

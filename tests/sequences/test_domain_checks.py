@@ -1,0 +1,173 @@
+"""Deliverability checks of a mailbox's domain: run, recorded, compared with the last run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dns.zone
+import pytest
+from django.utils import timezone
+
+from diagnostics.deliverability import Check, Verdict
+from sequences import selectors
+from sequences.dns_sandbox import DnsSandbox
+from sequences.models import AuditEntry, DomainCheck, DomainCheckResult, Mailbox
+from sequences.services.deliverability import (
+    domain_check_run,
+    domain_check_start,
+    mailboxes_due_for_check,
+)
+from sequences.services.fixes import mailbox_check_request
+from sequences.tasks import check_stale_domains
+from tests.support import wait_for
+
+pytestmark = pytest.mark.django_db
+Scope = DomainCheck.Scope
+
+# A domain whose SPF record an admin deletes between two checks.
+CHANGING = """$TTL 300
+@ SOA ns hostmaster 1 3600 600 86400 300
+@ NS ns
+ns A 192.0.2.53
+@ MX 10 mx
+mx A 192.0.2.25
+_dmarc TXT "v=DMARC1; p=reject"
+"""
+SPF = '@ TXT "v=spf1 mx -all"\n'
+
+
+@contextmanager
+def serving(settings, zone_text: str) -> Iterator[DnsSandbox]:
+    zone = dns.zone.from_text(zone_text, origin="changing.test", relativize=False)
+    with DnsSandbox([zone]) as server:
+        settings.DNS_NAMESERVERS = [server.nameserver]
+        settings.DNS_TIMEOUT = 0.5
+        yield server
+
+
+def run(mailbox: Mailbox, scope: str = Scope.DNS_AUTH) -> DomainCheck:
+    check = domain_check_start(mailbox=mailbox, scope=scope, trigger=DomainCheck.Trigger.SCHEDULE)
+    return domain_check_run(check_id=check.pk)
+
+
+@pytest.fixture
+def changing(rep, make_mailbox) -> Mailbox:
+    return make_mailbox(rep, email="rita@changing.test")
+
+
+def test_a_check_that_starts_failing_is_marked_new_once(settings, changing):
+    with serving(settings, CHANGING + SPF):
+        first = run(changing)
+    assert first.results.get(kind=Check.SPF).verdict == Verdict.PASS
+    assert first.results.get(kind=Check.MX).verdict == Verdict.PASS
+
+    with serving(settings, CHANGING):
+        second = run(changing)
+    spf = second.results.get(kind=Check.SPF)
+    assert (spf.verdict, spf.newly_failing) == (Verdict.FAIL, True)
+    assert spf.record.startswith('changing.test. TXT "v=spf1')
+    assert not second.results.get(kind=Check.MX).newly_failing
+
+    with serving(settings, CHANGING):
+        third = run(changing)
+    spf = third.results.get(kind=Check.SPF)
+    assert (spf.verdict, spf.newly_failing) == (Verdict.FAIL, False)
+
+    # Only the latest run's results are current, and the mailbox lists show what fails now.
+    current = DomainCheckResult.objects.filter(mailbox=changing, current=True)
+    assert {result.run_id for result in current} == {third.pk}
+    (listed,) = selectors.mailboxes_with_failing_checks(Mailbox.objects.filter(pk=changing.pk))
+    assert [result.kind for result in listed.failing] == [Check.SPF]
+
+
+def test_a_blocklist_check_keeps_the_dns_results_current(settings, changing):
+    with serving(settings, CHANGING + SPF):
+        auth = run(changing)
+        blocklists = run(changing, Scope.BLACKLIST)
+
+    current = DomainCheckResult.objects.filter(mailbox=changing, current=True)
+    assert {result.kind for result in current.filter(run=auth)} == {
+        Check.MX,
+        Check.SPF,
+        Check.DKIM,
+        Check.DMARC,
+    }
+    assert {result.kind for result in current.filter(run=blocklists)} == {Check.BLOCKLIST}
+
+
+def test_a_run_records_its_results_only_once(settings, changing):
+    with serving(settings, CHANGING + SPF):
+        check = run(changing)
+        again = domain_check_run(check_id=check.pk)
+
+    assert again.finished_at == check.finished_at
+    assert DomainCheckResult.objects.filter(run=check).count() == 4
+
+
+def test_a_server_that_never_answers_gives_results_not_errors(dns_settings, rep, make_mailbox):
+    mailbox = make_mailbox(rep, email="rita@slow.test")
+
+    check = run(mailbox)
+
+    assert check.finished_at is not None
+    verdicts = {result.kind: result.verdict for result in check.results.all()}
+    assert verdicts[Check.SPF] == verdicts[Check.MX] == Verdict.UNCHECKED
+    assert "timeout" in check.results.get(kind=Check.SPF).explanation.lower()
+
+
+def test_a_mailbox_is_due_once_a_day(rep, make_mailbox):
+    now = timezone.now()
+    checked, stale, never = (make_mailbox(rep, email=f"{n}@example.test") for n in "abc")
+    for mailbox, age in ((checked, dt.timedelta(hours=2)), (stale, dt.timedelta(hours=25))):
+        domain_check_start(
+            mailbox=mailbox, scope=Scope.ALL, trigger=DomainCheck.Trigger.SCHEDULE, now=now - age
+        )
+    # A check someone asked for, of blocklists only, does not replace the daily one.
+    domain_check_start(mailbox=never, scope=Scope.BLACKLIST, trigger=DomainCheck.Trigger.PERSON)
+
+    assert list(mailboxes_due_for_check(now=now)) == [stale, never]
+
+
+def test_asking_for_a_check_is_audited(rep, make_mailbox, django_capture_on_commit_callbacks):
+    mailbox = make_mailbox(rep, email="rita@good.test")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        check = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
+
+    assert (check.trigger, check.requested_by, check.domain) == ("person", rep, "good.test")
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CHECK_DOMAIN)
+    assert entry.detail == {"scope": "check_dns_auth", "domain": "good.test"}
+    assert len(callbacks) == 1  # the task, queued once the run is committed
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_checks_each_mailbox_not_checked_today(workers, dns_sandbox, rep, make_mailbox):
+    good = make_mailbox(rep, email="rita@good.test")
+    good.provider, good.smtp_host = Mailbox.Provider.GMAIL, "smtp.good.test"
+    good.save()
+    listed = make_mailbox(rep, email="lee@listed.test")
+    listed.smtp_host = "mail.listed.test"
+    listed.save()
+    workers.start("dns", DNS_NAMESERVERS=dns_sandbox.nameserver, DNS_TIMEOUT="1")
+
+    check_stale_domains.delay()
+
+    wait_for(
+        lambda: DomainCheck.objects.filter(finished_at__isnull=False).count() == 2,
+        what="both mailboxes checked",
+    )
+    assert set(DomainCheck.objects.values_list("scope", "trigger")) == {("all", "schedule")}
+    good_verdicts = set(good.domain_results.values_list("verdict", flat=True))
+    assert good_verdicts == {Verdict.PASS}
+    listings = listed.domain_results.filter(kind=Check.BLOCKLIST, verdict=Verdict.FAIL)
+    assert {result.subject for result in listings} >= {
+        "203.0.113.66 on zen.spamhaus.org",
+        "listed.test on dbl.spamhaus.org",
+    }
+    assert all(result.newly_failing for result in listings)
+    assert "spam" in listings.get(subject="listed.test on dbl.spamhaus.org").explanation.lower()
+    # Checked today: the next scan starts nothing.
+    assert not mailboxes_due_for_check(now=timezone.now()).exists()
