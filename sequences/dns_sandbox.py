@@ -23,8 +23,6 @@ import struct
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import dns.exception
 import dns.flags
@@ -35,6 +33,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.zone
+
+from sequences.sandboxes import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def load_zones(folder: Path) -> list[dns.zone.Zone]:
     ]
 
 
-class DnsSandbox:
+class DnsSandbox(BackgroundServer):
     """Serves zones on ``host:port`` (port 0: a free one) from a background thread."""
 
     def __init__(
@@ -89,18 +89,6 @@ class DnsSandbox:
             server.server_close()
         for thread in self._threads:
             thread.join()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def nameserver(self) -> str:

@@ -41,8 +41,6 @@ from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -50,6 +48,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from sequences.sandboxes import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ def _self_signed_tls_context(name: str) -> ssl.SSLContext:
     return context
 
 
-class SmtpSandbox:
+class SmtpSandbox(BackgroundServer):
     """The sandbox server, run in a thread of this process.
 
     `start()` returns once it listens; with `port=0` the OS picks a free port, then
@@ -368,15 +368,3 @@ class SmtpSandbox:
 
     def messages(self) -> list[EmailMessage]:
         return read_messages(self.store)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from sequences import dns_sandbox
 from sequences.dns_sandbox import ZONES, DnsSandbox, load_zones
+from sequences.sandboxes import log_to
 
 
 class Command(BaseCommand):
@@ -35,12 +35,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: object, host: str, port: int, zones: Path, silent: list[str], **options: object
     ) -> None:
-        handler = logging.StreamHandler(self.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        logger = logging.getLogger(dns_sandbox.__name__)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+        log_to(self.stdout, dns_sandbox.__name__)
         loaded = load_zones(zones)
         sandbox = DnsSandbox(loaded, host=host, port=port, silent=silent)
         sandbox.start()

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from sequences import smtp_sandbox
+from sequences.sandboxes import log_to
 from sequences.smtp_sandbox import DEFAULT_MAX_SIZE, DEFAULT_RATE, SmtpSandbox
 
 
@@ -53,14 +54,8 @@ class Command(BaseCommand):
             sandbox.stop()
 
     def _log_to_stdout(self) -> None:
-        # One line per accepted or refused message, next to the listening line (the
-        # project's root logger would also add the level and logger name, on stderr).
-        handler = logging.StreamHandler(self.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        logger = logging.getLogger(smtp_sandbox.__name__)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+        # One line per accepted or refused message, next to the listening line.
+        log_to(self.stdout, smtp_sandbox.__name__)
         # aiosmtpd logs every connection and command at INFO, and a warning of its own
         # deprecation (Session.login_data) at every AUTH: keep its errors only.
         logging.getLogger("mail.log").setLevel(logging.ERROR)
