@@ -57,6 +57,17 @@ def domain_check_start(
     )
 
 
+def domain_check_running(*, mailbox: Mailbox, scope: str) -> DomainCheck | None:
+    """The run of this check of the mailbox that a worker has yet to finish, if any."""
+    return (
+        mailbox.domain_checks.filter(
+            scope=scope, finished_at=None, started_at__gt=timezone.now() - RUN_TIMEOUT
+        )
+        .order_by("-started_at")
+        .first()
+    )
+
+
 def domain_check_run(
     *, check_id: int, resolver: dns.resolver.Resolver | None = None
 ) -> DomainCheck:

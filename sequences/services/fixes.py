@@ -24,7 +24,7 @@ from sequences.models import (
     Sequence,
 )
 from sequences.services.audit import audit_record
-from sequences.services.deliverability import domain_check_start
+from sequences.services.deliverability import domain_check_running, domain_check_start
 from sequences.services.pacing import next_sending_time
 from sequences.tasks import check_mailbox_domain, resync_mailbox
 
@@ -175,7 +175,14 @@ def mailbox_resync_request(*, actor: AbstractBaseUser, mailbox: Mailbox) -> None
 
 
 def mailbox_check_request(*, actor: AbstractBaseUser, mailbox: Mailbox, scope: str) -> DomainCheck:
-    """Ask a worker to check the mailbox's domain now; the page then follows the run."""
+    """Ask a worker to check the mailbox's domain now; the page then follows the run.
+
+    While the same check of the mailbox is still running, that run is the answer: a
+    second click does not queue a second one.
+    """
+    running = domain_check_running(mailbox=mailbox, scope=scope)
+    if running is not None:
+        return running
     with transaction.atomic():
         check = domain_check_start(
             mailbox=mailbox, scope=scope, trigger=DomainCheck.Trigger.PERSON, actor=actor

@@ -171,3 +171,23 @@ def test_a_worker_checks_each_mailbox_not_checked_today(workers, dns_sandbox, re
     assert "spam" in listings.get(subject="listed.test on dbl.spamhaus.org").explanation.lower()
     # Checked today: the next scan starts nothing.
     assert not mailboxes_due_for_check(now=timezone.now()).exists()
+
+
+def test_a_second_click_follows_the_check_already_running(
+    rep, make_mailbox, django_capture_on_commit_callbacks
+):
+    mailbox = make_mailbox(rep, email="rita@good.test")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
+        again = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
+        other = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.BLACKLIST)
+
+    assert again == first
+    assert other != first
+    assert len(callbacks) == 2
+    # Once a run is presumed dead, asking again starts a new one.
+    DomainCheck.objects.filter(pk=first.pk).update(
+        started_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    assert mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH) != first
