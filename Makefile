@@ -52,3 +52,4 @@ format: install
 bench: install
 	$(BIN)/python bench/bench_diagnose.py
 	$(BIN)/python bench/bench_sending.py
+	$(BIN)/python bench/bench_domain_checks.py
