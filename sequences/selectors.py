@@ -296,6 +296,9 @@ class AccountHealth:
     blocked: int
     mailboxes_down: int
     top_categories: list[tuple[str, int]]
+    # Domain checks of its mailboxes failing now, and of those, failing since the last check.
+    checks_failing: int = 0
+    checks_newly_failing: int = 0
 
 
 def organizations_health(
@@ -331,6 +334,16 @@ def organizations_health(
         categories.setdefault(row["sequence__organization_id"], []).append((label, row["n"]))
     # distinct: the organizations come annotated with other joined counts.
     down = Count("mailboxes", filter=~Q(mailboxes__state=Mailbox.State.CONNECTED), distinct=True)
+    failing = Q(
+        mailboxes__domain_results__current=True,
+        mailboxes__domain_results__verdict=Verdict.FAIL,
+    )
+    checks_failing = Count("mailboxes__domain_results", filter=failing, distinct=True)
+    checks_new = Count(
+        "mailboxes__domain_results",
+        filter=failing & Q(mailboxes__domain_results__newly_failing=True),
+        distinct=True,
+    )
     return [
         AccountHealth(
             organization=organization,
@@ -339,8 +352,12 @@ def organizations_health(
             blocked=figures.get(organization.pk, {}).get("blocked", 0),
             mailboxes_down=organization.mailboxes_down,
             top_categories=categories.get(organization.pk, [])[:3],
+            checks_failing=organization.checks_failing,
+            checks_newly_failing=organization.checks_new,
         )
-        for organization in organizations.annotate(mailboxes_down=down).order_by("name")
+        for organization in organizations.annotate(
+            mailboxes_down=down, checks_failing=checks_failing, checks_new=checks_new
+        ).order_by("name")
     ]
 
 

@@ -162,3 +162,18 @@ def test_dns_text_is_shown_as_text(client, rep, sequence):
 
     assert b"<img src=x" not in page.content
     assert b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page.content
+
+
+def test_support_sees_each_account_with_its_failing_checks(client, dns_settings, support, sequence):
+    check(sequence.mailbox)  # nospf.test: SPF fails, the first time
+    check(sequence.mailbox)  # still failing: no longer new
+    Mailbox.objects.filter(pk=sequence.mailbox_id).update(email="rita@nodmarc.test")
+    sequence.mailbox.refresh_from_db()
+    check(sequence.mailbox, DomainCheck.Scope.DNS_AUTH)  # DMARC fails, newly; SPF passes
+    client.force_login(support)
+
+    response = client.get(reverse("sequences:organization_list"))
+
+    (account,) = response.context["accounts"]
+    assert (account.checks_failing, account.checks_newly_failing) == (1, 1)
+    assert "1 new" in response.content.decode()

@@ -119,6 +119,6 @@ def test_it_reviews_accounts_in_a_constant_number_of_queries(
         Organization.objects.create(name=f"Org {n}", slug=f"org-{n}")
     client.force_login(support)
 
-    # session, user, membership, figures, causes, accounts with mailboxes down
+    # session, user, membership, figures, causes, accounts with mailboxes down and checks failing
     with django_assert_num_queries(6):
         client.get(reverse("sequences:organization_list"))
