@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from diagnostics.deliverability import Verdict
 from diagnostics.deliverability.dkim import PROVIDER_SELECTORS
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category, Fix
@@ -132,14 +133,22 @@ def mailbox_check_status(request: HttpRequest, pk: int, check_pk: int) -> HttpRe
     return _check_status(request, check)
 
 
+SEVERITY = (Verdict.FAIL, Verdict.WARNING, Verdict.UNCHECKED)
+
+
 def _check_status(request: HttpRequest, check: DomainCheck) -> HttpResponse:
     # brief: counts only, for the mailbox page, which shows the results themselves.
     brief = bool(request.GET.get("brief") or request.POST.get("brief"))
     context = {"check": check, "in_progress": _in_progress(check), "brief": brief}
     if check.finished_at is not None:
         results = list(check.results.all())
-        context["results"] = results
         context["counts"] = Counter(result.verdict for result in results)
+        # What to act on first; what passed, in one line.
+        context["problems"] = sorted(
+            (result for result in results if result.verdict != Verdict.PASS),
+            key=lambda result: SEVERITY.index(result.verdict),
+        )
+        context["passed"] = [result for result in results if result.verdict == Verdict.PASS]
     response = render(request, "sequences/_domain_check_status.html", context)
     if check.finished_at is not None:
         # The mailbox page refreshes its table of latest results.

@@ -98,6 +98,19 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// A fix's progress, then its outcome, replace its button inside an open popover: keep the
+// focus there (so the popover stays open for keyboard users and screen readers hear it) and
+// bring it into view.
+document.addEventListener("htmx:afterSettle", () => {
+  const popover = document.querySelector(".popover:popover-open");
+  const outcome = popover && popover.querySelector('[role="status"]:not([data-seen])');
+  if (!outcome) return;
+  outcome.dataset.seen = "true";
+  outcome.tabIndex = -1;
+  outcome.focus({ preventScroll: true });
+  outcome.scrollIntoView({ block: "start" });
+});
+
 // Confirmations of fixes: the server sends them as an HX-Trigger "toast" event.
 document.addEventListener("toast", (event) => {
   const toast = document.createElement("p");

@@ -96,7 +96,12 @@ def test_a_check_asked_for_shows_progress_then_its_results(client, dns_settings,
 
     assert "domain-checked" in json.loads(done.headers["HX-Trigger"])
     assert "every 1s" not in done.content.decode()
-    assert escape(run.results.get(kind=Check.SPF).explanation) in done.content.decode()
+    shown = done.content.decode()
+    assert escape(run.results.get(kind=Check.SPF).explanation) in shown
+    # The failure in full, first; what passed in one line after it.
+    assert shown.index('data-kind="spf"') < shown.index('class="checks__passed"')
+    assert "MX records <code>nospf.test</code>" in shown
+    assert 'data-kind="mx"' not in shown
     brief = client.get(status + "?brief=1", headers=HTMX).content.decode()
     assert "checked: 3 passed, 0 warnings, 1 failed" in brief
 

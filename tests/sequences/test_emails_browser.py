@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from sequences.models import Mailbox, ScheduledEmail
 from tests.support import send_through
@@ -192,6 +193,8 @@ def test_it_checks_the_sender_domain_from_an_authentication_failure(
 
     results = _popover(page, email).locator(".domain-check")
     results.wait_for(timeout=30_000)
+    expect(results).to_be_in_viewport()  # scrolled to, in the popover, which stays open
+    expect(results).to_be_focused()
     spf = results.locator(".check[data-kind=spf]")
     assert "Fail" in spf.locator(".badge").first.inner_text()
     assert 'nospf.test. TXT "v=spf1 include:_spf.google.com' in spf.locator(".record").inner_text()
