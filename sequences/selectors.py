@@ -432,7 +432,9 @@ def mailbox_domain_checks(*, mailbox: Mailbox, limit: int = 20) -> QuerySet[Doma
     counts = {
         verdict: Count("results", filter=Q(results__verdict=verdict)) for verdict in Verdict.values
     }
-    return mailbox.domain_checks.select_related("requested_by").annotate(**counts)[:limit]
+    # Ordered here: a model's default ordering does not apply to a grouped query.
+    runs = mailbox.domain_checks.select_related("requested_by").annotate(**counts)
+    return runs.order_by("-started_at", "-pk")[:limit]
 
 
 def mailboxes_with_failing_checks(mailboxes: QuerySet[Mailbox]) -> list[Mailbox]:

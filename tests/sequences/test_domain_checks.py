@@ -191,3 +191,16 @@ def test_a_second_click_follows_the_check_already_running(
         started_at=timezone.now() - dt.timedelta(minutes=10)
     )
     assert mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH) != first
+
+
+def test_the_history_lists_the_latest_run_first_with_its_counts(settings, changing):
+    with serving(settings, CHANGING + SPF):
+        older = run(changing)
+    with serving(settings, CHANGING):
+        newer = run(changing, Scope.ALL)
+
+    history = list(selectors.mailbox_domain_checks(mailbox=changing))
+
+    assert history == [newer, older]
+    assert (history[0].fail, history[1].fail) == (1, 0)
+    assert getattr(history[1], Verdict.PASS) == 3
