@@ -181,6 +181,8 @@ DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5
 # looks for such mailboxes every DOMAIN_CHECK_SCAN_SECONDS.
 DOMAIN_CHECK_EVERY_SECONDS = int(os.environ.get("DOMAIN_CHECK_EVERY_SECONDS", "86400"))
 DOMAIN_CHECK_SCAN_SECONDS = float(os.environ.get("DOMAIN_CHECK_SCAN_SECONDS", "60"))
+# Checks one scan starts at most (the oldest first): 100 a minute is 144 000 a day.
+DOMAIN_CHECK_BATCH_SIZE = int(os.environ.get("DOMAIN_CHECK_BATCH_SIZE", "100"))
 # Emails one send task takes for one mailbox, over one SMTP connection.
 SEND_BATCH_SIZE = int(os.environ.get("SEND_BATCH_SIZE", "100"))
 # The bounce-rate guard: pause a sequence's first steps past this share of hard bounces

@@ -61,6 +61,7 @@ class MailboxForm(forms.ModelForm):
             "sending_days",
             "window_start",
             "window_end",
+            "dkim_selectors",
         ]
 
     def clean(self) -> dict[str, object]:

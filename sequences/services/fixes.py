@@ -180,10 +180,12 @@ def mailbox_check_request(*, actor: AbstractBaseUser, mailbox: Mailbox, scope: s
     While the same check of the mailbox is still running, that run is the answer: a
     second click does not queue a second one.
     """
-    running = domain_check_running(mailbox=mailbox, scope=scope)
-    if running is not None:
-        return running
     with transaction.atomic():
+        # Two clicks at once: the second waits here, then finds the first's run.
+        Mailbox.objects.select_for_update().filter(pk=mailbox.pk).first()
+        running = domain_check_running(mailbox=mailbox, scope=scope)
+        if running is not None:
+            return running
         check = domain_check_start(
             mailbox=mailbox, scope=scope, trigger=DomainCheck.Trigger.PERSON, actor=actor
         )

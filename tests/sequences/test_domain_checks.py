@@ -10,11 +10,12 @@ import dns.zone
 import pytest
 from django.utils import timezone
 
-from diagnostics.deliverability import Check, Verdict
+from diagnostics.deliverability import Check, CheckResult, Verdict
 from sequences import selectors
 from sequences.dns_sandbox import DnsSandbox
 from sequences.models import AuditEntry, DomainCheck, DomainCheckResult, Mailbox
 from sequences.services.deliverability import (
+    domain_check_record,
     domain_check_run,
     domain_check_start,
     mailboxes_due_for_check,
@@ -127,7 +128,7 @@ def test_a_mailbox_is_due_once_a_day(rep, make_mailbox):
     # A check someone asked for, of blocklists only, does not replace the daily one.
     domain_check_start(mailbox=never, scope=Scope.BLACKLIST, trigger=DomainCheck.Trigger.PERSON)
 
-    assert list(mailboxes_due_for_check(now=now)) == [stale, never]
+    assert list(mailboxes_due_for_check(now=now)) == [never, stale]  # never checked first
 
 
 def test_asking_for_a_check_is_audited(rep, make_mailbox, django_capture_on_commit_callbacks):
@@ -204,3 +205,64 @@ def test_the_history_lists_the_latest_run_first_with_its_counts(settings, changi
     assert history == [newer, older]
     assert (history[0].fail, history[1].fail) == (1, 0)
     assert getattr(history[1], Verdict.PASS) == 3
+
+
+def spf(verdict: str) -> CheckResult:
+    return CheckResult(Check.SPF, "changing.test", verdict, f"SPF: {verdict}.")
+
+
+def record(mailbox: Mailbox, verdict: str, looked_up_at: dt.datetime) -> DomainCheckResult:
+    check = domain_check_start(mailbox=mailbox, scope=Scope.DNS_AUTH, trigger="person")
+    domain_check_record(check, [spf(verdict)], looked_up_at)
+    return check.results.get()
+
+
+def test_a_slow_run_recorded_last_does_not_hide_a_later_lookup(changing):
+    now = timezone.now()
+    fixed = record(changing, Verdict.PASS, looked_up_at=now)
+    slow = record(changing, Verdict.FAIL, looked_up_at=now - dt.timedelta(seconds=30))
+
+    fixed.refresh_from_db()
+    assert (fixed.current, slow.current) == (True, False)
+    (listed,) = selectors.mailboxes_with_failing_checks(Mailbox.objects.filter(pk=changing.pk))
+    assert listed.failing == []  # the older failure is history, not what fails now
+
+
+def test_a_failure_seen_through_a_timeout_is_not_new(changing):
+    now = timezone.now()
+    record(changing, Verdict.FAIL, looked_up_at=now - dt.timedelta(days=2))
+    record(changing, Verdict.UNCHECKED, looked_up_at=now - dt.timedelta(days=1))
+
+    again = record(changing, Verdict.FAIL, looked_up_at=now)
+
+    assert (again.current, again.newly_failing) == (True, False)
+
+
+def test_a_scan_starts_the_longest_unchecked_first_and_a_batch_at_most(
+    settings, rep, make_mailbox, django_capture_on_commit_callbacks
+):
+    settings.DOMAIN_CHECK_BATCH_SIZE = 2
+    now = timezone.now()
+    older, old, never = (make_mailbox(rep, email=f"{n}@example.test") for n in "abc")
+    for mailbox, age in ((older, 3), (old, 2)):
+        domain_check_start(
+            mailbox=mailbox,
+            scope=Scope.ALL,
+            trigger=DomainCheck.Trigger.SCHEDULE,
+            now=now - dt.timedelta(days=age),
+        )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        started = check_stale_domains()
+
+    assert (started, len(callbacks)) == (2, 2)
+    fresh = DomainCheck.objects.filter(started_at__gte=now)
+    assert {check.mailbox for check in fresh} == {never, older}
+
+
+def test_a_run_of_a_deleted_mailbox_is_dropped(rep, make_mailbox):
+    mailbox = make_mailbox(rep, email="rita@good.test")
+    check = domain_check_start(mailbox=mailbox, scope=Scope.ALL, trigger="schedule")
+    Mailbox.objects.filter(pk=mailbox.pk).delete()
+
+    assert domain_check_run(check_id=check.pk) is None
