@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Model, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Max, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
@@ -334,16 +334,12 @@ def organizations_health(
         categories.setdefault(row["sequence__organization_id"], []).append((label, row["n"]))
     # distinct: the organizations come annotated with other joined counts.
     down = Count("mailboxes", filter=~Q(mailboxes__state=Mailbox.State.CONNECTED), distinct=True)
-    failing = Q(
-        mailboxes__domain_results__current=True,
-        mailboxes__domain_results__verdict=Verdict.FAIL,
+    # Subqueries on the current results only, not a join of every result ever recorded.
+    failing = DomainCheckResult.objects.filter(
+        mailbox__organization=OuterRef("pk"), current=True, verdict=Verdict.FAIL
     )
-    checks_failing = Count("mailboxes__domain_results", filter=failing, distinct=True)
-    checks_new = Count(
-        "mailboxes__domain_results",
-        filter=failing & Q(mailboxes__domain_results__newly_failing=True),
-        distinct=True,
-    )
+    checks_failing = _count(failing)
+    checks_new = _count(failing.filter(newly_failing=True))
     return [
         AccountHealth(
             organization=organization,
@@ -359,6 +355,12 @@ def organizations_health(
             mailboxes_down=down, checks_failing=checks_failing, checks_new=checks_new
         ).order_by("name")
     ]
+
+
+def _count(rows: QuerySet) -> Coalesce:
+    """How many rows a correlated subquery finds, 0 for none, as an annotation."""
+    counted = rows.order_by().values("mailbox__organization").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 @dataclass(frozen=True)
