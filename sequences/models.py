@@ -104,6 +104,7 @@ class AuditEntryAction(models.TextChoices):
     RESUME_SEQUENCE = "resume_sequence", "Resumed a sequence"
     REVIEW_ACCOUNT = "review_account", "Reviewed the account (support)"
     CHECK_DOMAIN = "check_domain", "Checked a mailbox's domain"
+    SET_DKIM_SELECTORS = "set_dkim_selectors", "Changed the DKIM selectors checked"
 
 
 class DomainCheckScope(models.TextChoices):

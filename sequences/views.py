@@ -81,7 +81,8 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
             page=request.path,
         )
     checks = list(selectors.mailbox_domain_checks(mailbox=mailbox))
-    running = next((check for check in checks if _in_progress(check)), None)
+    for check in checks:
+        check.in_progress = _in_progress(check)
     if membership is not None and membership.role == Membership.Role.SUPPORT:
         back = (
             reverse("sequences:organization_detail", args=[mailbox.organization.slug]),
@@ -97,7 +98,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "back_label": back[1],
         "results": selectors.mailbox_domain_results(mailbox=mailbox),
         "checks": checks,
-        "running": running,
+        "running": [check for check in checks if check.in_progress],
         "may_check": permissions.may_fix_mailbox(membership, mailbox),
         "may_configure": permissions.may_configure_mailbox(membership, mailbox),
         "scopes": [
@@ -163,7 +164,7 @@ def mailbox_dkim_selectors(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only an admin may change what is checked for this mailbox.")
     try:
         fixes.mailbox_set_dkim_selectors(
-            mailbox=mailbox, selectors=request.POST.get("selectors", "")
+            actor=request.user, mailbox=mailbox, selectors=request.POST.get("selectors", "")
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))

@@ -201,11 +201,23 @@ def mailbox_check_request(*, actor: AbstractBaseUser, mailbox: Mailbox, scope: s
     return check
 
 
-def mailbox_set_dkim_selectors(*, mailbox: Mailbox, selectors: str) -> None:
+def mailbox_set_dkim_selectors(
+    *, actor: AbstractBaseUser, mailbox: Mailbox, selectors: str
+) -> None:
     """Save the DKIM selectors to check besides the provider's; raises ValidationError."""
     field = Mailbox._meta.get_field("dkim_selectors")
+    before = mailbox.dkim_selectors
     mailbox.dkim_selectors = field.clean(" ".join(selectors.split()), mailbox)
-    mailbox.save(update_fields=["dkim_selectors"])
+    with transaction.atomic():
+        mailbox.save(update_fields=["dkim_selectors"])
+        audit_record(
+            actor=actor,
+            organization_id=mailbox.organization_id,
+            action=AuditEntry.Action.SET_DKIM_SELECTORS,
+            target=mailbox,
+            before=before,
+            after=mailbox.dkim_selectors,
+        )
 
 
 def sequence_resume_first_steps(*, actor: AbstractBaseUser, sequence: Sequence) -> bool:

@@ -98,17 +98,27 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// A fix's progress, then its outcome, replace its button inside an open popover: keep the
-// focus there (so the popover stays open for keyboard users and screen readers hear it) and
-// bring it into view.
+// A fix's outcome replaces its progress inside an open popover: move the focus there (so
+// the popover stays open for keyboard users and screen readers hear it) and bring it into
+// view, once, when it arrives (not at each poll of its progress).
 document.addEventListener("htmx:afterSettle", () => {
   const popover = document.querySelector(".popover:popover-open");
-  const outcome = popover && popover.querySelector('[role="status"]:not([data-seen])');
+  const outcome = popover &&
+    popover.querySelector('[role="status"]:not([aria-busy]):not([data-seen])');
   if (!outcome) return;
   outcome.dataset.seen = "true";
   outcome.tabIndex = -1;
   outcome.focus({ preventScroll: true });
   outcome.scrollIntoView({ block: "start" });
+});
+
+// The Emails table refreshes itself while emails are on their way; not under an open
+// popover, whose reader (or a fix's progress in it) it would wipe out. The next one will.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (event.detail.elt.id === "emails-table" && event.detail.requestConfig.verb === "get" &&
+      document.querySelector(".popover:popover-open")) {
+    event.preventDefault();
+  }
 });
 
 // Confirmations of fixes: the server sends them as an HX-Trigger "toast" event.

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from diagnostics.deliverability import Check, Verdict
-from sequences.models import DomainCheck, DomainCheckResult, Mailbox
+from sequences.models import AuditEntry, DomainCheck, DomainCheckResult, Mailbox
 from sequences.services.deliverability import domain_check_run, domain_check_start
 
 pytestmark = pytest.mark.django_db
@@ -144,6 +144,8 @@ def test_an_admin_sets_the_dkim_selectors_to_check(client, admin_user, sequence)
 
     sequence.mailbox.refresh_from_db()
     assert sequence.mailbox.dkim_selectors == "s1 mail2024"
+    (entry,) = AuditEntry.objects.filter(action=AuditEntry.Action.SET_DKIM_SELECTORS)
+    assert entry.detail == {"before": "", "after": "s1 mail2024"}
     assert "Selectors are DNS labels" in refused
 
 
