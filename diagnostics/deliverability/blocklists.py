@@ -1,5 +1,8 @@
 """DNS blocklists (RFC 5782): is the SMTP server's address or the domain listed?
 
+For Google Workspace and Microsoft 365 mailboxes only the domain is looked up (see
+SHARED_OUTBOUND_PROVIDERS).
+
 An address is looked up as its reversed octets under the list's zone
 (192.0.2.10 on zen.spamhaus.org: 10.2.0.192.zen.spamhaus.org), a domain as itself under
 the zone (acme.com.dbl.spamhaus.org). NXDOMAIN means not listed; an A record in 127.0.0.0/8
@@ -84,6 +87,14 @@ BLOCKLISTS = {
     ),
 }
 
+# Providers whose mailboxes send through the provider's own outbound servers. Their
+# smtp_host is the submission endpoint (smtp.gmail.com, smtp.office365.com), whose addresses
+# rotate and are not the ones receivers see: mail leaves from shared outbound servers whose
+# reputation the provider manages. Looking those endpoints up on blocklists says nothing
+# about this mailbox's mail (and would blame it for a listing it cannot act on), so only the
+# domain is looked up for them.
+SHARED_OUTBOUND_PROVIDERS = frozenset({"gmail", "microsoft"})
+
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 # Addresses no receiver ever sees a message come from. Python's `is_global` is not used:
 # it also rejects the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24),
@@ -124,6 +135,13 @@ def blocklist(zone: str) -> Blocklist:
     )
 
 
+def blocklist_subject(sender: Sender, domain: str) -> str:
+    """What a blocklist check is about, as a whole: the SMTP server, else the domain."""
+    if sender.provider in SHARED_OUTBOUND_PROVIDERS:
+        return domain
+    return sender.smtp_host or domain
+
+
 def is_routed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether a receiver can see mail come from this address (see NOT_ROUTED)."""
     return not any(
@@ -142,7 +160,7 @@ def check_blocklists(
     domain_zones = [zone.strip().strip(".").lower() for zone in domain_zones if zone.strip()]
     # Each item makes one result; the lookups run side by side.
     items: list[Callable[[], CheckResult]] = []
-    if ip_zones:
+    if ip_zones and sender.provider not in SHARED_OUTBOUND_PROVIDERS:
         early, addresses = _server_addresses(lookups, sender)
         items += [lambda done=done: done for done in early]
         for address in addresses:

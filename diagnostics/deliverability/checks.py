@@ -14,7 +14,7 @@ import dns.exception
 import dns.resolver
 from django.conf import settings
 
-from diagnostics.deliverability.blocklists import check_blocklists
+from diagnostics.deliverability.blocklists import blocklist_subject, check_blocklists
 from diagnostics.deliverability.dkim import check_dkim
 from diagnostics.deliverability.dmarc import check_dmarc
 from diagnostics.deliverability.mx import check_mx
@@ -71,15 +71,20 @@ def check_dns_auth(
 def check_blacklist(
     sender: Sender, resolver: dns.resolver.Resolver | None = None
 ) -> list[CheckResult]:
-    """The SMTP server's IPv4 addresses on DNSBL_IP_ZONES, the domain on DNSBL_DOMAIN_ZONES."""
+    """The SMTP server's IPv4 addresses on DNSBL_IP_ZONES, the domain on DNSBL_DOMAIN_ZONES.
+
+    The server is not looked up for Google Workspace and Microsoft 365 mailboxes, whose mail
+    leaves from the provider's shared servers (see blocklists.SHARED_OUTBOUND_PROVIDERS).
+    """
     domain = normalize_domain(sender.domain)
+    subject = blocklist_subject(sender, domain)
     resolver, problem = _resolver(resolver)
     if resolver is None:
-        return [_unchecked(Check.BLOCKLIST, sender.smtp_host or domain, problem)]
+        return [_unchecked(Check.BLOCKLIST, subject, problem)]
     lookups = Lookups(resolver)
     return _guarded(
         Check.BLOCKLIST,
-        sender.smtp_host or domain,
+        subject,
         lambda: check_blocklists(
             lookups,
             sender,

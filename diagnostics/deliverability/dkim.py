@@ -178,6 +178,14 @@ def _judge_key(probe: _Probe, sender: Sender, text: str) -> tuple[str, str, str]
     name = probe.name
     tags = parse_tags(text)
     regenerate = _regenerate_action(probe, sender)
+    repeated = _repeated_tag(text)
+    if repeated:
+        return (
+            Verdict.FAIL,
+            f"The DKIM key record at {name} repeats the tag {repeated}=, which makes the record "
+            "invalid (RFC 6376), so receivers cannot verify your signatures.",
+            f"Keep one {repeated}= in the record, as your mail provider gives it.",
+        )
     if "v" in tags and tags["v"] != "DKIM1":
         return (
             Verdict.FAIL,
@@ -205,6 +213,14 @@ def _judge_key(probe: _Probe, sender: Sender, text: str) -> tuple[str, str, str]
             f"The DKIM key at {name} allows only {', '.join(hashes)} signatures, which "
             "receivers no longer accept (RFC 8301 requires sha256).",
             "Remove h= from the record or set h=sha256.",
+        )
+    services = [service.strip().lower() for service in tags.get("s", "*").split(":")]
+    if not {"email", "*"} & set(services):
+        return (
+            Verdict.FAIL,
+            f"The DKIM key at {name} is limited to the service type s={tags['s']}, which does "
+            "not include email, so receivers may not use it to verify your mail.",
+            "Remove s= from the record or set s=email.",
         )
     kind = tags.get("k", "rsa").lower()
     try:
@@ -262,6 +278,20 @@ def _judge_key(probe: _Probe, sender: Sender, text: str) -> tuple[str, str, str]
         f"{name} publishes {described}, so receivers can verify your mail's DKIM signatures.",
         "",
     )
+
+
+def _repeated_tag(text: str) -> str:
+    """The first tag the record has twice (tag names are case-sensitive, RFC 6376 3.2)."""
+    seen: set[str] = set()
+    for part in text.split(";"):
+        name, equals, _ = part.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            continue
+        if name in seen:
+            return name
+        seen.add(name)
+    return ""
 
 
 def _is_dkim_version(text: str) -> bool:

@@ -5,9 +5,22 @@ from __future__ import annotations
 import re
 
 from diagnostics.deliverability.resolver import Lookups, unchecked_sentence
-from diagnostics.deliverability.results import Check, CheckResult, Verdict, result, txt_record
+from diagnostics.deliverability.results import (
+    Check,
+    CheckResult,
+    Verdict,
+    quoted,
+    result,
+    txt_record,
+)
 
-VERSION = re.compile(r"v\s*=\s*DMARC1\s*(?:;|$)", re.IGNORECASE)
+# RFC 7489 6.4: "v" then "=" then DMARC1, case-sensitive (%x44 %x4d %x41 %x52 %x43 %x31), then
+# ";" (ABNF string literals such as "v" match either case).
+VERSION = re.compile(r"[vV]\s*=\s*DMARC1\s*(?:;|$)")
+# What was surely meant as one, in the wrong case or without the ";": shown, not obeyed.
+ALMOST = re.compile(r"v\s*=\s*dmarc1(?![0-9a-z])", re.IGNORECASE)
+# Where a tag starts after spaces, in a record that forgot the ";" between tags.
+TAG_START = re.compile(r"\s+(?=[A-Za-z][A-Za-z0-9]*\s*=)")
 POLICIES = ("none", "quarantine", "reject")
 POLICY_MEANING = {
     "none": "monitoring only: spoofed mail is still delivered",
@@ -31,6 +44,16 @@ def is_dmarc(text: str) -> bool:
     return VERSION.match(text.strip()) is not None
 
 
+def is_malformed_dmarc(text: str) -> bool:
+    """Not a DMARC record, but one that was meant to be (v=dmarc1, v=DMARC1 p=reject)."""
+    return not is_dmarc(text) and ALMOST.match(text.strip()) is not None
+
+
+def _read(texts: list[str]) -> tuple[list[str], list[str]]:
+    """(the DMARC records, the malformed ones) among TXT records."""
+    return [t for t in texts if is_dmarc(t)], [t for t in texts if is_malformed_dmarc(t)]
+
+
 def organizational_domain(domain: str) -> str:
     """The last two labels of the domain.
 
@@ -50,26 +73,47 @@ def check_dmarc(lookups: Lookups, domain: str) -> CheckResult:
     answer = lookups.query(subject, "TXT")
     if answer.failed:
         return result(Check.DMARC, subject, Verdict.UNCHECKED, unchecked_sentence(answer.error))
-    records = [text for text in answer.texts() if is_dmarc(text)]
-    where, inherited = subject, False
+    records, malformed = _read(answer.texts())
+    where, inherited, fallback = subject, False, ""
     org = organizational_domain(domain)
     if not records and org != domain:
-        where = f"_dmarc.{org}"
-        parent = lookups.query(where, "TXT")
+        parent = lookups.query(f"_dmarc.{org}", "TXT")
         if parent.failed:
             return result(
                 Check.DMARC,
                 subject,
                 Verdict.UNCHECKED,
-                unchecked_sentence(parent.error, where),
+                unchecked_sentence(parent.error, f"_dmarc.{org}"),
             )
-        records = [text for text in parent.texts() if is_dmarc(text)]
-        inherited = bool(records)
-    found = "\n".join(records)
+        parent_records, parent_malformed = _read(parent.texts())
+        if malformed:
+            # The domain's own record is broken: say so, even if the organizational
+            # domain's record applies meanwhile.
+            fallback = org if parent_records else ""
+        else:
+            where = f"_dmarc.{org}"
+            records, malformed = parent_records, parent_malformed
+            inherited = bool(records)
+    found = "\n".join(records or malformed)
 
     def outcome(verdict: str, explanation: str, action: str = "", record: str = "") -> CheckResult:
         return result(Check.DMARC, subject, verdict, explanation, action, record, found)
 
+    owner = org if where != subject else domain
+    if not records and malformed:
+        then = (
+            f"fall back to {org}'s DMARC record"
+            if fallback
+            else f"apply no DMARC policy to {domain}'s mail"
+        )
+        return outcome(
+            Verdict.FAIL,
+            f"The record at {where} {_malformation(malformed[0])}, so receivers do not read it "
+            f"as a DMARC record and {then}.",
+            "Replace it with this record, which starts with v=DMARC1 (upper case) and a ';' "
+            "as receivers require.",
+            txt_record(where, _repaired(malformed[0], owner)),
+        )
     if not records:
         return outcome(
             Verdict.FAIL,
@@ -92,15 +136,27 @@ def check_dmarc(lookups: Lookups, domain: str) -> CheckResult:
     name = "sp" if inherited and "sp" in tags else "p"
     policy = tags.get(name, "").lower()
     from_org = f" (inherited from {org})" if inherited else ""
-    owner = org if inherited else domain
     if policy not in POLICIES:
-        problem = f"an invalid {name}= value {tags[name]!r}" if name in tags else "no p= policy"
+        main = tags.get("p", "").lower()
+        fixed = {**tags, "p": main if main in POLICIES else "none"}
+        if name == "sp":
+            # Only sp= is wrong: it gets p='s policy, which subdomains have without sp=.
+            return outcome(
+                Verdict.FAIL,
+                f"{domain}'s DMARC record{from_org} has an invalid sp= value {quoted(tags['sp'])} "
+                f"(the policy for subdomains), so receivers ignore the record or apply "
+                f"p={fixed['p']} to {domain} instead.",
+                f"Set sp= to none, quarantine or reject in the DMARC record of {owner}, or "
+                "remove it so that subdomains get the p= policy.",
+                txt_record(where, _with_policy(fixed, "sp", fixed["p"], owner)),
+            )
+        problem = f"an invalid p= value {quoted(tags['p'])}" if "p" in tags else "no p= policy"
         return outcome(
             Verdict.FAIL,
             f"{domain}'s DMARC record{from_org} has {problem}, so receivers ignore it or treat "
             "it as p=none (monitoring only).",
             "Set p=none, p=quarantine or p=reject in the DMARC record.",
-            txt_record(where, _with_policy(tags, "p", "none", owner)),
+            txt_record(where, _with_policy(fixed, "p", "none", owner)),
         )
     if policy == "none":
         return outcome(
@@ -123,6 +179,31 @@ def check_dmarc(lookups: Lookups, domain: str) -> CheckResult:
         Verdict.PASS,
         f"{domain}'s DMARC policy{from_org} is {name}={policy}: {POLICY_MEANING[policy]}.",
     )
+
+
+def _split_version(text: str) -> tuple[str, str]:
+    """A malformed record's version as written ("v=dmarc1") and the rest of it."""
+    text = text.strip()
+    version = ALMOST.match(text)
+    end = version.end() if version is not None else 0
+    return text[:end], text[end:]
+
+
+def _malformation(text: str) -> str:
+    """What keeps a malformed record (see is_malformed_dmarc) from being DMARC."""
+    version, rest = _split_version(text)
+    if version.endswith("DMARC1"):
+        return "has no ';' after v=DMARC1"
+    wrong = f"starts with {quoted(version)} where it must be 'v=DMARC1' (upper case)"
+    separated = re.match(r"\s*(?:;|$)", rest) is not None
+    return wrong if separated else f"{wrong} and has no ';' after it"
+
+
+def _repaired(text: str, domain: str) -> str:
+    """A malformed record as DMARC: its version corrected, its tags separated by ";"."""
+    tags = parse_tags(";".join(TAG_START.split(_split_version(text)[1])))
+    policy = tags.get("p", "").lower()
+    return _with_policy(tags, "p", policy if policy in POLICIES else "none", domain)
 
 
 def _percent(text: str) -> int | None:

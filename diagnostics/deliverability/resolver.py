@@ -8,6 +8,7 @@ failure into the reason a check could not be concluded.
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,9 @@ DNS_PORT = 53
 # Lookups of one call run side by side, so that a domain whose server never answers
 # costs one timeout rather than one per lookup.
 MAX_PARALLEL = 8
+# Control characters but tab and newline (C0, DEL and C1): DNS text may hold any byte, but
+# these have no business in a record shown to people, and PostgreSQL text columns refuse NUL.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def make_resolver() -> dns.resolver.Resolver:
@@ -99,12 +103,21 @@ class Lookup:
         return bool(self.error)
 
     def texts(self) -> list[str]:
-        """TXT records, each one's strings joined without a separator (RFC 7208 3.3)."""
+        """TXT records, each one's strings joined without a separator (RFC 7208 3.3).
+
+        Control characters (see CONTROL) are shown as escapes: NUL as the four characters
+        \\x00, so that nothing built from DNS text carries them.
+        """
         return [
-            b"".join(record.strings).decode("utf-8", "replace")
+            visible(b"".join(record.strings).decode("utf-8", "replace"))
             for record in self.records
             if record.rdtype == dns.rdatatype.TXT
         ]
+
+
+def visible(text: str) -> str:
+    """The text with its control characters (but tab and newline) written as \\xNN."""
+    return CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class Lookups:

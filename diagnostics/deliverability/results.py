@@ -91,6 +91,11 @@ def txt_record(name: str, text: str) -> str:
     return f"{fqdn(name)} TXT {quoted}"
 
 
+def quoted(text: str) -> str:
+    """Text from DNS in single quotes, as written (its control characters already escaped)."""
+    return f"'{text}'"
+
+
 def menu(*steps: str) -> str:
     """A path through an admin console's menus, its steps joined by a single right angle quote."""
     return " \u203a ".join(steps)

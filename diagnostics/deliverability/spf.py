@@ -20,6 +20,7 @@ from diagnostics.deliverability.results import (
     CheckResult,
     Sender,
     Verdict,
+    quoted,
     result,
     txt_record,
 )
@@ -55,6 +56,9 @@ DUAL_CIDR = re.compile(
 )
 CIDR4 = re.compile(r"0|[1-9][0-9]?")
 CIDR6 = re.compile(r"0|[1-9][0-9]{0,2}")
+
+# The SPF result a matching mechanism gives with each qualifier (section 4.6.2).
+QUALIFIER_RESULT = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
 
 ALL_MEANING = {
     "-": "tells receivers to reject mail from any other server",
@@ -187,6 +191,9 @@ def _mechanism_value(token: str, name: str, rest: str) -> str:
     network, slash, prefix = rest[1:].rpartition("/") if "/" in rest else (rest[1:], "", "")
     kind = ipaddress.IPv4Address if name == "ip4" else ipaddress.IPv6Address
     try:
+        # Python reads an IPv6 scope id (fe80::1%eth0), which SPF's grammar does not have.
+        if "%" in network:
+            raise ValueError(network)
         kind(network)
     except ValueError:
         raise SpfSyntaxError(token, f"not a valid IPv{name[-1]} address") from None
@@ -218,6 +225,14 @@ class _Problem:
     explanation: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Qualified:
+    """An include: with a qualifier other than +, on the way to a target."""
+
+    domain: str  # whose record has it
+    term: Term
+
+
 @dataclass
 class _Walk:
     """Follows include: and redirect= as an evaluator would, counting lookups."""
@@ -226,6 +241,11 @@ class _Walk:
     count: int = 0
     # Targets of every include: and redirect= reached, lower case, without the final dot.
     targets: list[str] = field(default_factory=list)
+    # Those first reached through + includes only: a match there is an SPF pass, where
+    # "-include:x" gives the servers x lists a fail (section 5.2).
+    authorized: list[str] = field(default_factory=list)
+    # The others, each with the first include of another qualifier on the way to it.
+    qualified: dict[str, _Qualified] = field(default_factory=dict)
     problem: _Problem | None = None
     unchecked: str = ""
     # The all term that decides for unlisted servers, after following redirect= (if any).
@@ -236,7 +256,15 @@ class _Walk:
     def stopped(self) -> bool:
         return bool(self.unchecked) or self.count > HARD_LIMIT or self.problem is not None
 
-    def walk(self, domain: str, record: SpfRecord, path: tuple[str, ...], *, main: bool) -> None:
+    def walk(
+        self,
+        domain: str,
+        record: SpfRecord,
+        path: tuple[str, ...],
+        *,
+        main: bool,
+        qualified: _Qualified | None = None,
+    ) -> None:
         if main:
             self.final_all = record.all_term
         for term in record.evaluated:
@@ -246,7 +274,10 @@ class _Walk:
             if term.name in LOOKUP_MECHANISMS:
                 self.count += 1
             if term.name == "include":
-                self.follow(domain, term, path, main=False)
+                if qualified is None and term.qualifier != "+":
+                    self.follow(domain, term, path, main=False, qualified=_Qualified(domain, term))
+                else:
+                    self.follow(domain, term, path, main=False, qualified=qualified)
             elif term.name == "all" and term.qualifier == "+" and path:
                 self.problem = _Problem(
                     "anyone",
@@ -256,12 +287,26 @@ class _Walk:
         redirect = record.redirect
         if redirect is not None and not self.stopped:
             self.count += 1
-            self.follow(domain, redirect, path, main=main)
+            self.follow(domain, redirect, path, main=main, qualified=qualified)
 
-    def follow(self, domain: str, term: Term, path: tuple[str, ...], *, main: bool) -> None:
+    def follow(
+        self,
+        domain: str,
+        term: Term,
+        path: tuple[str, ...],
+        *,
+        main: bool,
+        qualified: _Qualified | None,
+    ) -> None:
         if "%" in term.value:
             return  # depends on the sender's address: cannot be followed ahead of time
         target = term.value.rstrip(".").lower()
+        # The first way to a target decides, as the first mechanism that matches does.
+        if target not in self.targets:
+            if qualified is None:
+                self.authorized.append(target)
+            else:
+                self.qualified[target] = qualified
         self.targets.append(target)
         path = (*path, domain)
         if target in path:
@@ -298,10 +343,10 @@ class _Walk:
             self.problem = _Problem(
                 "syntax",
                 f"The SPF record of {domain} {how} {target}, whose record has an invalid "
-                f"term {error.term!r} ({error.reason}), so SPF fails for every message.",
+                f"term {quoted(error.term)} ({error.reason}), so SPF fails for every message.",
             )
             return
-        self.walk(target, record, path, main=main)
+        self.walk(target, record, path, main=main, qualified=qualified)
 
 
 def check_spf(lookups: Lookups, sender: Sender, domain: str) -> CheckResult:
@@ -332,9 +377,9 @@ def check_spf(lookups: Lookups, sender: Sender, domain: str) -> CheckResult:
     except SpfSyntaxError as error:
         return outcome(
             Verdict.FAIL,
-            f"{domain}'s SPF record has an invalid term {error.term!r} ({error.reason}), so "
+            f"{domain}'s SPF record has an invalid term {quoted(error.term)} ({error.reason}), so "
             "receivers stop with an error and SPF fails for every message.",
-            f"Correct or remove {error.term!r} in the SPF record.",
+            f"Correct or remove {quoted(error.term)} in the SPF record.",
         )
     tokens = [term.text for term in record.terms]
     corrected = txt_record(domain, suggest(tokens, provider))
@@ -371,7 +416,24 @@ def check_spf(lookups: Lookups, sender: Sender, domain: str) -> CheckResult:
         return outcome(Verdict.UNCHECKED, walk.unchecked)
 
     include = PROVIDER_INCLUDE.get(provider)
-    if include is not None and include not in walk.targets:
+    blocked = walk.qualified.get(include or "")
+    if include is not None and include not in walk.authorized and blocked is not None:
+        qualifier = blocked.term.qualifier
+        return outcome(
+            Verdict.FAIL,
+            f"{blocked.domain}'s SPF record has {blocked.term.text}, whose {qualifier} "
+            f"qualifier gives the servers it lists an SPF {QUALIFIER_RESULT[qualifier]}, so it "
+            f"does not authorize {PROVIDER_SERVERS[provider]} and receivers see your mail as "
+            "unauthenticated.",
+            f"Write {blocked.term.text[1:]} instead of {blocked.term.text} in the SPF record "
+            f"of {blocked.domain}.",
+            # The corrected record helps when the qualifier is on the provider's include in
+            # the domain's own record (another include in the way is the admin's to fix).
+            corrected
+            if blocked.domain == domain and blocked.term.value.rstrip(".").lower() == include
+            else "",
+        )
+    if include is not None and include not in walk.authorized:
         return outcome(
             Verdict.FAIL,
             f"{domain}'s SPF record does not authorize {PROVIDER_SERVERS[provider]} "
@@ -417,8 +479,8 @@ def _warning(domain: str, record: SpfRecord, walk: _Walk) -> tuple[str, str, boo
     if ignored:
         term = ignored[0]
         return (
-            f"{domain}'s SPF record has {term.text!r}, which receivers ignore (include takes a "
-            f"colon), so the servers of {term.value} are not authorized.",
+            f"{domain}'s SPF record has {quoted(term.text)}, which receivers ignore (include "
+            f"takes a colon), so the servers of {term.value} are not authorized.",
             f"Write include:{term.value} instead of {term.text}.",
             True,
         )
@@ -466,9 +528,11 @@ def suggest(tokens: list[str], provider: str) -> str:
     """One SPF record from these terms: the provider's include added, all made ~all or -all.
 
     Reads the terms leniently (the records it merges may be invalid): each token as written,
-    duplicates once, include=x as include:x, all moved to the end, redirect= dropped when an
-    all term ends the record (it would be ignored).
+    duplicates once, include=x as include:x, the provider's include without a -, ~ or ?
+    qualifier, all moved to the end, redirect= dropped when an all term ends the record (it
+    would be ignored).
     """
+    include = PROVIDER_INCLUDE.get(provider)
     mechanisms: list[str] = []
     modifiers: list[str] = []
     qualifiers: list[str] = []
@@ -478,10 +542,11 @@ def suggest(tokens: list[str], provider: str) -> str:
             continue
         if token.lower().startswith("include="):
             token = f"include:{token[len('include=') :]}"
+        if include and token[0] in "-~?" and _same_term(token[1:]) == f"include:{include}":
+            token = token[1:]  # "-include:" of the provider's servers would not authorize them
         bucket = modifiers if MODIFIER_TOKEN.match(token) else mechanisms
         if _same_term(token) not in {_same_term(known) for known in bucket}:
             bucket.append(token)
-    include = PROVIDER_INCLUDE.get(provider)
     if include is not None and f"include:{include}" not in {_same_term(t) for t in mechanisms}:
         mechanisms.append(f"include:{include}")
     redirect = [token for token in modifiers if token.lower().startswith("redirect=")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+import unicodedata
 from collections import Counter
 
 import dns.flags
@@ -280,6 +281,38 @@ def test_missing_provider_include_fails_with_the_corrected_record():
     )
 
 
+@pytest.mark.parametrize(
+    ("domain", "words", "action", "record"),
+    [
+        (
+            "qualinclude.test",
+            "qualinclude.test's SPF record has -include:_spf.google.com, whose - qualifier "
+            "gives the servers it lists an SPF fail, so it does not authorize Google's servers",
+            "Write include:_spf.google.com instead of -include:_spf.google.com in the SPF "
+            "record of qualinclude.test.",
+            'qualinclude.test. TXT "v=spf1 include:_spf.google.com ~all"',
+        ),
+        (
+            # One include away: ?include:_spf.qualinclude.test holds Google's include.
+            "soft.qualinclude.test",
+            "soft.qualinclude.test's SPF record has ?include:_spf.qualinclude.test, whose ? "
+            "qualifier gives the servers it lists an SPF neutral, so it does not authorize "
+            "Google's servers",
+            "Write include:_spf.qualinclude.test instead of ?include:_spf.qualinclude.test in "
+            "the SPF record of soft.qualinclude.test.",
+            "",
+        ),
+    ],
+)
+def test_a_qualified_provider_include_does_not_authorize_it(domain, words, action, record):
+    spf = only(auth(domain), Check.SPF)
+    assert spf.verdict == FAIL
+    assert spf.explanation.startswith(words)
+    assert spf.explanation.endswith("receivers see your mail as unauthenticated.")
+    assert spf.action == action
+    assert spf.record == record
+
+
 def test_the_same_record_passes_for_a_microsoft_domain():
     assert only(auth("noinclude.test", "microsoft"), Check.SPF).verdict == PASS
 
@@ -451,6 +484,59 @@ def test_dmarc_without_policy_fails():
     assert dmarc.found == "v=DMARC1; rua=mailto:dmarc@nopolicy.test"
 
 
+def test_an_inherited_invalid_sp_is_fixed_keeping_p():
+    dmarc = only(auth("mail.badsp.test"), Check.DMARC)
+    assert dmarc.verdict == FAIL
+    assert "(inherited from badsp.test) has an invalid sp= value 'bogus'" in dmarc.explanation
+    assert "sp=" in dmarc.action
+    # p=reject is kept; sp= gets the policy subdomains would have without it.
+    assert dmarc.record == (
+        '_dmarc.badsp.test. TXT "v=DMARC1; p=reject; sp=reject; rua=mailto:dmarc@badsp.test"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("domain", "found", "words", "record"),
+    [
+        (
+            "dmarccase.test",
+            "v=dmarc1; p=reject; rua=mailto:dmarc@dmarccase.test",
+            "starts with 'v=dmarc1' where it must be 'v=DMARC1' (upper case)",
+            '_dmarc.dmarccase.test. TXT "v=DMARC1; p=reject; rua=mailto:dmarc@dmarccase.test"',
+        ),
+        (
+            "dmarcsep.test",
+            "v=DMARC1 p=reject",
+            "has no ';' after v=DMARC1",
+            "_dmarc.dmarcsep.test. TXT "
+            '"v=DMARC1; p=reject; rua=mailto:dmarc-reports@dmarcsep.test"',
+        ),
+    ],
+)
+def test_a_malformed_dmarc_record_is_shown_with_a_corrected_one(domain, found, words, record):
+    dmarc = only(auth(domain), Check.DMARC)
+    assert dmarc.verdict == FAIL
+    assert dmarc.found == found
+    assert words in dmarc.explanation
+    assert "so receivers do not read it as a DMARC record" in dmarc.explanation
+    assert "has no DMARC record" not in dmarc.explanation
+    assert dmarc.record == record
+    assert dmarc.action
+
+
+def test_a_malformed_dmarc_record_of_a_subdomain_is_shown_before_the_inherited_one():
+    dmarc = only(auth("typo.badsp.test"), Check.DMARC)
+    assert dmarc.verdict == FAIL
+    assert dmarc.explanation == (
+        "The record at _dmarc.typo.badsp.test has no ';' after v=DMARC1, so receivers do not "
+        "read it as a DMARC record and fall back to badsp.test's DMARC record."
+    )
+    assert dmarc.found == "v=DMARC1 p=none"
+    assert dmarc.record == (
+        '_dmarc.typo.badsp.test. TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@typo.badsp.test"'
+    )
+
+
 # ---------------------------------------------------------------------------- failures
 
 
@@ -503,11 +589,30 @@ def test_no_resolver_configuration_is_unchecked(monkeypatch):
     assert check_blacklist(Sender("good.test", "gmail", "192.0.2.25"))[0].verdict == UNCHECKED
 
 
+def test_control_characters_in_dns_text_are_escaped():
+    # ctrl.test's TXT records hold NUL (which PostgreSQL text refuses), BEL, ESC, CR and the
+    # C1 control NEL: shown as escapes wherever DNS text is, tab and newline kept.
+    results = auth("ctrl.test")
+    for checked in results:
+        for text in (checked.subject, checked.explanation, checked.action, checked.record,
+                     checked.found):  # fmt: skip
+            assert not [c for c in text if unicodedata.category(c) == "Cc" and c not in "\n\t"]
+    spf = only(results, Check.SPF)
+    assert spf.verdict == FAIL
+    assert spf.found == "v=spf1 include:_spf.google.com\\x00 ~all"
+    assert "invalid term 'include:_spf.google.com\\x00'" in spf.explanation
+    dkim = of(results, "google._domainkey.ctrl.test")
+    assert dkim.found == "v=DKIM1; k=rsa\\x07; p=\\x1b[31mAAAA\\x0d\\x85"
+    assert "k=rsa\\x07" in dkim.explanation
+    dmarc = only(results, Check.DMARC)
+    assert dmarc.found == "v=DMARC1; p=reject; rua=mailto:dmarc@ctrl.test\\x00"
+
+
 # ---------------------------------------------------------------------------- blocklists
 
 
 def test_clean_server_and_domain_pass():
-    results = check_blacklist(Sender("good.test", "gmail", "smtp.good.test"))
+    results = check_blacklist(Sender("good.test", "smtp", "smtp.good.test"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("192.0.2.25 on zen.spamhaus.org", PASS),
         ("192.0.2.25 on bl.spamcop.net", PASS),
@@ -516,6 +621,22 @@ def test_clean_server_and_domain_pass():
     ]
     assert results[0].explanation == "192.0.2.25 is not listed on zen.spamhaus.org."
     assert all(r.check == Check.BLOCKLIST for r in results)
+
+
+@pytest.mark.parametrize(
+    ("provider", "host"),
+    [
+        ("gmail", "smtp.gmail.com"),
+        ("microsoft", "smtp.office365.com"),
+        # Even an address that is listed: mail does not leave from it.
+        ("gmail", "203.0.113.66"),
+        ("microsoft", "mail.listed.test"),
+        ("gmail", ""),
+    ],
+)
+def test_workspace_and_microsoft_365_mailboxes_look_up_the_domain_only(provider, host):
+    results = check_blacklist(Sender("listed.test", provider, host))
+    assert [(r.subject, r.verdict) for r in results] == [("listed.test on dbl.spamhaus.org", FAIL)]
 
 
 def test_listed_server_and_domain():

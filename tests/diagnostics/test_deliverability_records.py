@@ -77,6 +77,9 @@ def test_valid_spf_records(text):
         ("v=spf1 exp=a.acme.com exp=b.acme.com -all", "exp=b.acme.com"),
         ("v=spf1 ~ -all", "~"),
         ("v=spf1 include:exämple.com -all", "include:exämple.com"),
+        # Python reads scope ids (RFC 4007) in IPv6 addresses; SPF has none.
+        ("v=spf1 ip6:fe80::1%eth0 -all", "ip6:fe80::1%eth0"),
+        ("v=spf1 ip6:fe80::%1/64 -all", "ip6:fe80::%1/64"),
     ],
 )
 def test_invalid_spf_terms_are_named(text, term):
@@ -113,6 +116,11 @@ def test_parsed_terms():
         (["redirect=_spf.acme.com"], "smtp", "v=spf1 redirect=_spf.acme.com"),
         (["mx", "redirect=_spf.acme.com", "-all"], "smtp", "v=spf1 mx -all"),
         (["exp=why.acme.com", "mx"], "smtp", "v=spf1 mx ~all exp=why.acme.com"),
+        # "-include:" of the provider's servers gives them a fail: the qualifier goes.
+        (["-include:_spf.google.com", "~all"], "gmail", "v=spf1 include:_spf.google.com ~all"),
+        (["?include:_spf.google.com", "include:_spf.google.com"], "gmail",
+         "v=spf1 include:_spf.google.com ~all"),
+        (["~include:_spf.google.com", "-all"], "smtp", "v=spf1 ~include:_spf.google.com -all"),
     ],
 )  # fmt: skip
 def test_suggested_spf_records(tokens, provider, expected):
@@ -136,7 +144,11 @@ def test_dmarc_tags():
         "rua": "mailto:a@acme.com",
     }
     assert is_dmarc("v=DMARC1; p=none")
-    assert is_dmarc("v = dmarc1")
+    assert is_dmarc("v = DMARC1")
+    assert is_dmarc("V=DMARC1;p=none")  # "v" is case-insensitive in ABNF, DMARC1 is not
+    assert not is_dmarc("v = dmarc1")
+    assert not is_dmarc("v=Dmarc1; p=none")
+    assert not is_dmarc("v=DMARC1 p=reject")  # the ";" after the version is required
     assert not is_dmarc("v=DMARC10; p=none")
     assert not is_dmarc("p=none; v=DMARC1")
 
@@ -220,6 +232,13 @@ ED25519_KEY = base64.b64encode(bytes(range(32))).decode()
         (f"v=DKIM1; k=ed25519; t=y; p={ED25519_KEY}", "warning", "in test mode (t=y)"),
         (f"v=DKIM1; k=ed25519; t=s:y ; p = {ED25519_KEY[:20]} {ED25519_KEY[20:]}", "warning",
          "test mode"),
+        # RFC 6376 3.2: a tag-list with a tag twice is invalid.
+        (f"v=DKIM1; k=ed25519; p={ED25519_KEY}; k=rsa", "fail", "repeats the tag k="),
+        (f"v=DKIM1; k=ed25519; p={ED25519_KEY}; p=", "fail", "repeats the tag p="),
+        # s= lists the services the key is for: email or * (any).
+        (f"v=DKIM1; k=ed25519; s=tlsrpt; p={ED25519_KEY}", "fail", "s=tlsrpt"),
+        (f"v=DKIM1; k=ed25519; s=email:tlsrpt; p={ED25519_KEY}", "pass", "Ed25519 key"),
+        (f"v=DKIM1; k=ed25519; s=*; p={ED25519_KEY}", "pass", "Ed25519 key"),
     ],
 )  # fmt: skip
 def test_dkim_key_records(record, verdict, words):
