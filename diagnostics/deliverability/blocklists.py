@@ -16,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from diagnostics.deliverability.resolver import Lookups, parallel, unchecked_sentence
-from diagnostics.deliverability.results import Check, CheckResult, Sender, Verdict, result
+from diagnostics.deliverability.results import (
+    Check,
+    CheckResult,
+    Sender,
+    Verdict,
+    organizational_domain,
+    result,
+)
 
 SPAMHAUS_REMOVAL = (
     "Look the listing up at https://check.spamhaus.org/ and follow its removal steps once the "
@@ -174,11 +181,12 @@ def check_blocklists(
                         lookups, f"{address} on {zone}", f"{query}.{zone}", zone, str(address)
                     )
                 )
-    if domain:
+    # Domain lists name registered domains: a subdomain's is looked up too.
+    for name in dict.fromkeys([domain, organizational_domain(domain)] if domain else []):
         for zone in domain_zones:
             items.append(
-                lambda zone=zone: _listing(
-                    lookups, f"{domain} on {zone}", f"{domain}.{zone}", zone, domain
+                lambda name=name, zone=zone: _listing(
+                    lookups, f"{name} on {zone}", f"{name}.{zone}", zone, name
                 )
             )
     return parallel(lambda item: item(), items)

@@ -9,6 +9,7 @@ from diagnostics.deliverability.results import (
     Check,
     CheckResult,
     Verdict,
+    organizational_domain,
     quoted,
     result,
     txt_record,
@@ -52,16 +53,6 @@ def is_malformed_dmarc(text: str) -> bool:
 def _read(texts: list[str]) -> tuple[list[str], list[str]]:
     """(the DMARC records, the malformed ones) among TXT records."""
     return [t for t in texts if is_dmarc(t)], [t for t in texts if is_malformed_dmarc(t)]
-
-
-def organizational_domain(domain: str) -> str:
-    """The last two labels of the domain.
-
-    RFC 7489 3.2 finds the organizational domain with the Public Suffix List, which this
-    does not ship: two labels is right for acme.com or mail.acme.com, wrong for acme.co.uk
-    (where it gives co.uk, which publishes no DMARC record, so nothing is found there).
-    """
-    return ".".join(domain.split(".")[-2:])
 
 
 def default_record(domain: str, policy: str = "none") -> str:

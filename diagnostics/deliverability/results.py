@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import models
+from publicsuffixlist import PublicSuffixList
 
 
 class Verdict(models.TextChoices):
@@ -104,3 +106,18 @@ def menu(*steps: str) -> str:
 def normalize_domain(domain: str) -> str:
     """Lower case, without surrounding spaces or a final dot."""
     return domain.strip().rstrip(".").lower()
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list ships with the package: nothing is fetched.
+    return PublicSuffixList()
+
+
+def organizational_domain(domain: str) -> str:
+    """The registered domain: acme.com for mail.acme.com, acme.co.uk for mail.acme.co.uk.
+
+    RFC 7489 3.2 finds it with the Public Suffix List (publicsuffixlist, which ships the
+    list). A name that is itself a public suffix is its own.
+    """
+    return _public_suffixes().privatesuffix(domain) or domain

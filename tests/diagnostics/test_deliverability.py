@@ -662,6 +662,14 @@ def test_listed_server_and_domain():
     assert "https://check.spamhaus.org/" in dbl.action
 
 
+def test_a_subdomain_is_looked_up_with_its_registered_domain():
+    results = check_blacklist(Sender("mail.listed.test", "gmail", "smtp.gmail.com"))
+    assert [(r.subject, r.verdict) for r in results] == [
+        ("mail.listed.test on dbl.spamhaus.org", PASS),
+        ("listed.test on dbl.spamhaus.org", FAIL),
+    ]
+
+
 def test_ip_literal_listed_on_pbl_and_barracuda():
     results = check_blacklist(Sender("good.test", "smtp", "[203.0.113.10]"))
     zen = of(results, "203.0.113.10 on zen.spamhaus.org")

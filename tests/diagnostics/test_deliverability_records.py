@@ -9,8 +9,8 @@ import pytest
 
 from diagnostics.deliverability.blocklists import BLOCKLISTS, blocklist, is_routed
 from diagnostics.deliverability.dkim import _judge_key, _Probe, selectors_for
-from diagnostics.deliverability.dmarc import is_dmarc, organizational_domain, parse_tags
-from diagnostics.deliverability.results import Sender, txt_record
+from diagnostics.deliverability.dmarc import is_dmarc, parse_tags
+from diagnostics.deliverability.results import Sender, organizational_domain, txt_record
 from diagnostics.deliverability.spf import SpfSyntaxError, is_spf, parse, suggest
 
 
@@ -155,9 +155,17 @@ def test_dmarc_tags():
 
 @pytest.mark.parametrize(
     ("domain", "organizational"),
-    [("acme.com", "acme.com"), ("mail.acme.com", "acme.com"), ("a.b.acme.com", "acme.com")],
+    [
+        ("acme.com", "acme.com"),
+        ("mail.acme.com", "acme.com"),
+        ("a.b.acme.com", "acme.com"),
+        ("mail.acme.co.uk", "acme.co.uk"),
+        ("acme.com.au", "acme.com.au"),
+        ("mail.good.test", "good.test"),
+        ("co.uk", "co.uk"),
+    ],
 )
-def test_organizational_domain_is_the_last_two_labels(domain, organizational):
+def test_organizational_domain_follows_the_public_suffix_list(domain, organizational):
     assert organizational_domain(domain) == organizational
 
 
