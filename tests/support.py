@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
@@ -22,6 +26,42 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     # check or a worker must not inherit it.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return {**env, **extra}
+
+
+@dataclass
+class CommandRun:
+    first_line: str = ""
+    output: str = ""
+    errors: str = ""
+    returncode: int | None = None
+
+
+@contextmanager
+def running_command(*args: str) -> Iterator[CommandRun]:
+    """`manage.py *args` in a child process, once it printed its first line; Ctrl-C after.
+
+    On leaving, the run holds what the command printed after that line and its exit code.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=subprocess_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run = CommandRun()
+    try:
+        assert select.select([process.stdout], [], [], 15)[0], "the command printed nothing"
+        run.first_line = process.stdout.readline()
+        yield run
+        process.send_signal(signal.SIGINT)
+        run.output, run.errors = process.communicate(timeout=10)
+        run.returncode = process.returncode
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, what: str = "") -> object:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import re
-import select
-import signal
-import subprocess
-import sys
 
 import dns.message
 import dns.nameserver
@@ -16,9 +12,8 @@ import dns.resolver
 import dns.zone
 import pytest
 
-from config.settings import BASE_DIR
 from sequences.dns_sandbox import DnsSandbox
-from tests.support import subprocess_env
+from tests.support import running_command
 
 ZONE = """$TTL 300
 @ SOA ns hostmaster 1 3600 600 86400 300
@@ -94,33 +89,17 @@ def test_it_answers_over_tcp(server):
 
 
 def test_it_runs_as_a_command_serving_the_demo_domains():
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "dns_sandbox", "--port", "0", "--silent", "slow.test"],
-        cwd=BASE_DIR,
-        env=subprocess_env(PYTHONUNBUFFERED="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert select.select([process.stdout], [], [], 15)[0], "the command printed nothing"
-        listening = process.stdout.readline()
-        port = int(re.search(r"DNS sandbox on 127\.0\.0\.1:(\d+)", listening)[1])
+    with running_command("dns_sandbox", "--port", "0", "--silent", "slow.test") as command:
+        port = int(re.search(r"DNS sandbox on 127\.0\.0\.1:(\d+)", command.first_line)[1])
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers = [dns.nameserver.Do53Nameserver("127.0.0.1", port)]
         resolver.lifetime = 1
         spf = resolver.resolve("acme.test", "TXT")
         with pytest.raises(dns.resolver.LifetimeTimeout):
             resolver.resolve("slow.test", "TXT")
-        process.send_signal(signal.SIGINT)
-        output, errors = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == 0, errors
-    assert "acme.test, " in listening
-    assert "globex.test, " in listening
+    assert command.returncode == 0, command.errors
+    assert "acme.test, " in command.first_line
+    assert "globex.test, " in command.first_line
     assert any(b"v=spf1 include:_spf.google.com" in r.strings[0] for r in spf)
-    assert "Stayed silent on slow.test." in output
+    assert "Stayed silent on slow.test." in command.output

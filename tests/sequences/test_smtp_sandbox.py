@@ -2,12 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import select
-import signal
 import smtplib
 import ssl
-import subprocess
-import sys
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
@@ -25,9 +21,7 @@ from sequences.smtp_sandbox import (
     SmtpSandbox,
     read_messages,
 )
-from tests.support import subprocess_env
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+from tests.support import running_command
 
 
 def _connect(sandbox: SmtpSandbox, login: str | None = "rita@example.test") -> smtplib.SMTP:
@@ -297,39 +291,22 @@ def test_it_parses_the_command_arguments() -> None:
 
 def test_it_runs_as_a_command_until_interrupted(tmp_path: Path) -> None:
     store = tmp_path / "mail"
-    command = [sys.executable, "manage.py", "smtp_sandbox", "--port", "0", "--store", str(store)]
-    process = subprocess.Popen(
-        command,
-        cwd=BASE_DIR,
-        env=subprocess_env(PYTHONUNBUFFERED="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert select.select([process.stdout], [], [], 15)[0], "the command printed nothing"
-        listening = process.stdout.readline()
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", listening)[1])
+    with running_command("smtp_sandbox", "--port", "0", "--store", str(store)) as command:
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", command.first_line)[1])
         with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
             assert client.ehlo()[0] == 250
             client.login("rita@example.test", "hunter2")
             client.send_message(_message())
             with pytest.raises(smtplib.SMTPRecipientsRefused):
                 client.send_message(_message(to="pat@unknown.test"))
-        process.send_signal(signal.SIGINT)
-        output, errors = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == 0, errors
-    assert f"storing mail in {store}" in listening
-    lines = output.splitlines()
-    assert len(lines) == 3, output
+    assert command.returncode == 0, command.errors
+    assert f"storing mail in {store}" in command.first_line
+    lines = command.output.splitlines()
+    assert len(lines) == 3, command.output
     assert "accepted <" in lines[0]
     assert "refused" in lines[1]
     assert "550 5.1.1 User unknown" in lines[1]
     assert lines[2] == "SMTP sandbox stopped."
-    assert "hunter2" not in output + errors
+    assert "hunter2" not in command.output + command.errors
     assert len(read_messages(store)) == 1
