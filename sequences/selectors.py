@@ -439,13 +439,22 @@ def mailbox_domain_checks(*, mailbox: Mailbox, limit: int = 20) -> QuerySet[Doma
     return runs.order_by("-started_at", "-pk")[:limit]
 
 
+def _failing_checks(mailboxes: list[Mailbox]) -> QuerySet[DomainCheckResult]:
+    """The checks of these mailboxes failing now, newly failing first."""
+    return DomainCheckResult.objects.filter(
+        mailbox__in=mailboxes, current=True, verdict=Verdict.FAIL
+    ).order_by("-newly_failing", "pk")
+
+
+def mailbox_failing_checks(*, mailbox: Mailbox) -> QuerySet[DomainCheckResult]:
+    return _failing_checks([mailbox])
+
+
 def mailboxes_with_failing_checks(mailboxes: QuerySet[Mailbox]) -> list[Mailbox]:
     """The mailboxes, each with `failing`: its checks failing now (newly failing first)."""
     mailboxes = list(mailboxes)
     failing: dict[int, list[DomainCheckResult]] = {}
-    for result in DomainCheckResult.objects.filter(
-        mailbox__in=[mailbox.pk for mailbox in mailboxes], current=True, verdict=Verdict.FAIL
-    ).order_by("-newly_failing", "pk"):
+    for result in _failing_checks(mailboxes):
         failing.setdefault(result.mailbox_id, []).append(result)
     for mailbox in mailboxes:
         mailbox.failing = failing.get(mailbox.pk, [])

@@ -289,6 +289,8 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
         "fixes": permissions.allowed_fixes(membership, sequence),
         "held": mailbox_held_emails(mailbox=sequence.mailbox).count(),
         "reschedulable": fixes.RESCHEDULABLE,
+        # Read only if a popover shows a refusal that DNS records or blocklists explain.
+        "domain_failing": selectors.mailbox_failing_checks(mailbox=sequence.mailbox),
     }
 
 

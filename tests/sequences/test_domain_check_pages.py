@@ -133,6 +133,27 @@ def test_the_emails_tab_offers_the_checks_for_an_authentication_failure(
 
     assert "Check the DNS records of nospf.test" in page
     assert "Check blocklists for nospf.test" in page
+    assert "What the last check of nospf.test found" not in page  # never checked yet
+
+
+def test_the_popover_of_a_refusal_says_what_the_last_check_found(
+    client, dns_settings, rep, sequence, make_failed_email
+):
+    check(sequence.mailbox)
+    spf = DomainCheckResult.objects.get(kind=Check.SPF, current=True)
+    make_failed_email(
+        sequence,
+        email="lee@example.test",
+        raw=NOT_AUTHENTICATED,
+        code="smtp.5.7.26",
+        category="sender_blocked",
+    )
+    client.force_login(rep)
+
+    page = client.get(reverse("sequences:emails", args=[sequence.pk])).content.decode()
+
+    assert "What the last check of nospf.test found" in page
+    assert f"SPF (new): {escape(spf.explanation)}" in page
 
 
 def test_an_admin_sets_the_dkim_selectors_to_check(client, admin_user, sequence):
