@@ -53,10 +53,10 @@ INSERT INTO sequences_membership (user_id, organization_id, role) VALUES (1, 1, 
 INSERT INTO sequences_mailbox (organization_id, owner_id, email, display_name, provider,
     smtp_host, smtp_port, smtp_security, smtp_username, smtp_secret, state, last_error,
     last_error_code, daily_limit, per_minute_limit, time_zone, sending_days, window_start,
-    window_end, created_at)
+    window_end, dkim_selectors, created_at)
 VALUES (1, 1, 'bench@bench.test', 'Bench', 'smtp', '127.0.0.1', 2525, 'none',
         'bench@bench.test', 'x', 'connected', '', '', 2000, 60, 'UTC', '12345',
-        '08:00', '18:00', now());
+        '08:00', '18:00', '', now());
 INSERT INTO sequences_sequence (organization_id, owner_id, mailbox_id, name, state,
     paused_reason, first_steps_paused_reason, created_at)
 SELECT 1, 1, 1, 'Sequence ' || s, 'active', '', '', now() FROM generate_series(1, {SEQUENCES}) s;
