@@ -15,6 +15,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from diagnostics.deliverability import AUTH_CHECKS, Check, Verdict
 from diagnostics.vocabulary import Category, Retry
@@ -554,6 +555,10 @@ class AuditEntry(models.Model):
         return f"{self.actor_label} {self.get_action_display().lower()}: {self.target_label}"
 
 
+# A run not finished after this long is shown as interrupted (its worker died).
+DOMAIN_CHECK_TIMEOUT = datetime.timedelta(minutes=5)
+
+
 class DomainCheck(models.Model):
     """One run of the deliverability checks of a mailbox's domain."""
 
@@ -582,6 +587,11 @@ class DomainCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_scope_display()} of {self.domain}"
+
+    @property
+    def in_progress(self) -> bool:
+        """A worker has yet to finish it, and has not obviously died."""
+        return self.finished_at is None and timezone.now() - self.started_at < DOMAIN_CHECK_TIMEOUT
 
     @property
     def checks(self) -> tuple[str, ...]:

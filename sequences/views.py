@@ -22,7 +22,6 @@ from sequences import permissions, selectors
 from sequences.models import Contact, DomainCheck, Membership, ScheduledEmail, Sequence
 from sequences.services import fixes
 from sequences.services.audit import support_review_record
-from sequences.services.deliverability import RUN_TIMEOUT
 from sequences.services.mailboxes import mailbox_held_emails
 
 PAGE_SIZE = 50
@@ -81,8 +80,6 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
             page=request.path,
         )
     checks = list(selectors.mailbox_domain_checks(mailbox=mailbox))
-    for check in checks:
-        check.in_progress = _in_progress(check)
     if membership is not None and membership.role == Membership.Role.SUPPORT:
         back = (
             reverse("sequences:organization_detail", args=[mailbox.organization.slug]),
@@ -92,7 +89,6 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         back = (reverse("sequences:mailbox_list"), "Mailboxes")
     context = {
         "mailbox": mailbox,
-        "domain": mailbox.domain,
         "provider_selectors": ", ".join(PROVIDER_SELECTORS.get(mailbox.provider, ())),
         "back_url": back[0],
         "back_label": back[1],
@@ -106,10 +102,6 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
     }
     return render(request, "sequences/mailbox_detail.html", context)
-
-
-def _in_progress(check: DomainCheck) -> bool:
-    return check.finished_at is None and timezone.now() - check.started_at < RUN_TIMEOUT
 
 
 @require_POST
@@ -140,7 +132,7 @@ SEVERITY = (Verdict.FAIL, Verdict.WARNING, Verdict.UNCHECKED)
 def _check_status(request: HttpRequest, check: DomainCheck) -> HttpResponse:
     # brief: counts only, for the mailbox page, which shows the results themselves.
     brief = bool(request.GET.get("brief") or request.POST.get("brief"))
-    context = {"check": check, "in_progress": _in_progress(check), "brief": brief}
+    context = {"check": check, "brief": brief}
     if check.finished_at is not None:
         results = list(check.results.all())
         context["counts"] = Counter(result.verdict for result in results)

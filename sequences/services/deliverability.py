@@ -24,10 +24,7 @@ from diagnostics.deliverability import (
     check_dns_auth,
 )
 from diagnostics.deliverability.resolver import parallel
-from sequences.models import DomainCheck, DomainCheckResult, Mailbox
-
-# A run not finished after this long is shown as interrupted (its worker died).
-RUN_TIMEOUT = dt.timedelta(minutes=5)
+from sequences.models import DOMAIN_CHECK_TIMEOUT, DomainCheck, DomainCheckResult, Mailbox
 
 
 def sender_for(mailbox: Mailbox) -> Sender:
@@ -73,10 +70,10 @@ def domain_check_start(
 
 
 def domain_check_running(*, mailbox: Mailbox, scope: str) -> DomainCheck | None:
-    """The run of this check of the mailbox that a worker has yet to finish, if any."""
+    """The run of this check of the mailbox in progress (see DomainCheck.in_progress)."""
     return (
         mailbox.domain_checks.filter(
-            scope=scope, finished_at=None, started_at__gt=timezone.now() - RUN_TIMEOUT
+            scope=scope, finished_at=None, started_at__gt=timezone.now() - DOMAIN_CHECK_TIMEOUT
         )
         .order_by("-started_at")
         .first()

@@ -117,19 +117,28 @@ def test_an_unknown_scope_is_refused(client, rep, sequence):
     assert not DomainCheck.objects.exists()
 
 
-def test_the_emails_tab_offers_the_checks_for_an_authentication_failure(
-    client, rep, sequence, make_failed_email
-):
-    make_failed_email(
-        sequence,
-        email="lee@example.test",
-        raw=NOT_AUTHENTICATED,
-        code="smtp.5.7.26",
-        category="sender_blocked",
-    )
-    client.force_login(rep)
+@pytest.fixture
+def emails_tab_with_a_refusal(client, rep, sequence, make_failed_email):
+    """The Emails tab as its owner sees it, with an email refused as unauthenticated."""
 
-    page = client.get(reverse("sequences:emails", args=[sequence.pk])).content.decode()
+    def get() -> str:
+        make_failed_email(
+            sequence,
+            email="lee@example.test",
+            raw=NOT_AUTHENTICATED,
+            code="smtp.5.7.26",
+            category="sender_blocked",
+        )
+        client.force_login(rep)
+        return client.get(reverse("sequences:emails", args=[sequence.pk])).content.decode()
+
+    return get
+
+
+def test_the_emails_tab_offers_the_checks_for_an_authentication_failure(
+    emails_tab_with_a_refusal,
+):
+    page = emails_tab_with_a_refusal()
 
     assert "Check the DNS records of nospf.test" in page
     assert "Check blocklists for nospf.test" in page
@@ -137,20 +146,12 @@ def test_the_emails_tab_offers_the_checks_for_an_authentication_failure(
 
 
 def test_the_popover_of_a_refusal_says_what_the_last_check_found(
-    client, dns_settings, rep, sequence, make_failed_email
+    dns_settings, sequence, emails_tab_with_a_refusal
 ):
     check(sequence.mailbox)
     spf = DomainCheckResult.objects.get(kind=Check.SPF, current=True)
-    make_failed_email(
-        sequence,
-        email="lee@example.test",
-        raw=NOT_AUTHENTICATED,
-        code="smtp.5.7.26",
-        category="sender_blocked",
-    )
-    client.force_login(rep)
 
-    page = client.get(reverse("sequences:emails", args=[sequence.pk])).content.decode()
+    page = emails_tab_with_a_refusal()
 
     assert "What the last check of nospf.test found" in page
     assert f"SPF (new): {escape(spf.explanation)}" in page
