@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_domain_checks.py [--rounds N]
 
-Each round checks every fixture domain of sequences/dns_zones (DNS records and
+Each round checks every fixture domain of sandboxes/dns_zones (DNS records and
 blocklists, side by side as a worker does), each with a fresh resolver as a worker's task
 has: no cache between runs. On loopback a lookup costs what dnspython and the sandbox
 spend, so the numbers are our own overhead; in production each lookup adds the resolver's
@@ -31,7 +31,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from diagnostics.deliverability import Sender  # noqa: E402
-from sequences.dns_sandbox import ZONES, DnsSandbox, load_zones  # noqa: E402
+from sandboxes.dns_server import ZONES, DnsSandbox, load_zones  # noqa: E402
 from sequences.models import DomainCheck  # noqa: E402
 from sequences.services.deliverability import sender_check  # noqa: E402
 
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    logging.getLogger("sequences.dns_sandbox").setLevel(logging.WARNING)
+    logging.getLogger("sandboxes.dns_server").setLevel(logging.WARNING)
 
     with CountingSandbox(load_zones(ZONES), silent=["slow.test"]) as sandbox:
         settings.DNS_NAMESERVERS = [sandbox.nameserver]

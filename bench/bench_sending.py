@@ -51,6 +51,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from sandboxes.smtp_server import read_messages  # noqa: E402
 from sequences.models import (  # noqa: E402
     Contact,
     Enrollment,
@@ -62,7 +63,6 @@ from sequences.models import (  # noqa: E402
     Step,
 )
 from sequences.services.sending import due_emails, emails_claim_due, held_steps  # noqa: E402
-from sequences.smtp_sandbox import read_messages  # noqa: E402
 from sequences.tasks import dispatch_due_emails  # noqa: E402
 
 PASSWORD = "bench-password"

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "diagnostics",
     "sequences",
 ]
+if DEBUG:
+    # The local SMTP and DNS servers of `make run` and the tests; production has real ones.
+    INSTALLED_APPS.append("sandboxes")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

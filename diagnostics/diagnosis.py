@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from diagnostics import catalog
 from diagnostics.catalog import Entry
-from diagnostics.signals import SCAN_LIMIT, Signals, read_signals
+from diagnostics.parse import SCAN_LIMIT, Signals, read_signals
 from diagnostics.vocabulary import Category, Fix, Retry, Side
 
 # Bound once: an enum member lookup costs more than a global one, in the batch hot path.

@@ -12,7 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from sequences.dns_sandbox import ZONES, DnsSandbox, load_zones
+from sandboxes.dns_server import ZONES, DnsSandbox, load_zones
+from sandboxes.smtp_server import SmtpSandbox
 from sequences.models import (
     Contact,
     Enrollment,
@@ -24,7 +25,6 @@ from sequences.models import (
     Sequence,
     Step,
 )
-from sequences.smtp_sandbox import SmtpSandbox
 from tests.support import TEST_BROKER_URL, Workers
 
 
@@ -193,7 +193,7 @@ SILENT_ZONE = "slow.test"
 
 @pytest.fixture(scope="session")
 def dns_sandbox() -> Iterator[DnsSandbox]:
-    """The fixture zones of sequences/dns_zones, served on a free loopback port."""
+    """The fixture zones of sandboxes/dns_zones, served on a free loopback port."""
     with DnsSandbox(load_zones(ZONES), silent=[SILENT_ZONE]) as server:
         yield server
 

@@ -1,4 +1,4 @@
-"""The deliverability checks against the fixture zones of sequences/dns_zones, served by the DNS
+"""The deliverability checks against the fixture zones of sandboxes/dns_zones, served by the DNS
 sandbox on loopback (the `dns_settings` fixture): no lookup leaves the machine."""
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.deliverability import Check, CheckResult, Verdict
+from sandboxes.dns_server import DnsSandbox
 from sequences import selectors
-from sequences.dns_sandbox import DnsSandbox
 from sequences.models import AuditEntry, DomainCheck, DomainCheckResult, Mailbox
 from sequences.services.deliverability import (
     domain_check_record,

@@ -6,9 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from sequences import dns_sandbox
-from sequences.dns_sandbox import ZONES, DnsSandbox, load_zones
-from sequences.sandboxes import log_to
+from sandboxes import dns_server
+from sandboxes.background import log_to
+from sandboxes.dns_server import ZONES, DnsSandbox, load_zones
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: object, host: str, port: int, zones: Path, silent: list[str], **options: object
     ) -> None:
-        log_to(self.stdout, dns_sandbox.__name__)
+        log_to(self.stdout, dns_server.__name__)
         loaded = load_zones(zones)
         sandbox = DnsSandbox(loaded, host=host, port=port, silent=silent)
         sandbox.start()

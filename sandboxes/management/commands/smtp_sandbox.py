@@ -7,15 +7,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from sequences import smtp_sandbox
-from sequences.sandboxes import log_to
-from sequences.smtp_sandbox import DEFAULT_MAX_SIZE, DEFAULT_RATE, SmtpSandbox
+from sandboxes import smtp_server
+from sandboxes.background import log_to
+from sandboxes.smtp_server import DEFAULT_MAX_SIZE, DEFAULT_RATE, SmtpSandbox
 
 
 class Command(BaseCommand):
     help = (
         "Run the local SMTP sandbox until Ctrl-C: it answers like real mail providers "
-        "(see sequences/smtp_sandbox.py for its rules) and stores accepted mail in a Maildir."
+        "(see sandboxes/smtp_server.py for its rules) and stores accepted mail in a Maildir."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -55,7 +55,7 @@ class Command(BaseCommand):
 
     def _log_to_stdout(self) -> None:
         # One line per accepted or refused message, next to the listening line.
-        log_to(self.stdout, smtp_sandbox.__name__)
+        log_to(self.stdout, smtp_server.__name__)
         # aiosmtpd logs every connection and command at INFO, and a warning of its own
         # deprecation (Session.login_data) at every AUTH: keep its errors only.
         logging.getLogger("mail.log").setLevel(logging.ERROR)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from sequences.management.commands.smtp_sandbox import Command
-from sequences.smtp_sandbox import (
+from sandboxes.management.commands.smtp_sandbox import Command
+from sandboxes.smtp_server import (
     DEFAULT_MAX_SIZE,
     DEFAULT_RATE,
     SlidingWindowLimiter,

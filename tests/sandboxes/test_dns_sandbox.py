@@ -12,7 +12,7 @@ import dns.resolver
 import dns.zone
 import pytest
 
-from sequences.dns_sandbox import DnsSandbox
+from sandboxes.dns_server import DnsSandbox
 from tests.support import running_command
 
 ZONE = """$TTL 300

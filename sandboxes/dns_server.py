@@ -34,7 +34,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from sequences.sandboxes import BackgroundServer
+from sandboxes.background import BackgroundServer
 
 log = logging.getLogger(__name__)
 

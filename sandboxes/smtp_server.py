@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sequences.sandboxes import BackgroundServer
+from sandboxes.background import BackgroundServer
 
 log = logging.getLogger(__name__)
 
