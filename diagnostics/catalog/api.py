@@ -18,6 +18,15 @@ ENTRIES: tuple[Entry, ...] = (
         "The sending API key is invalid",
         match=r"invalid_api_key|api key provided is invalid|invalid api key|api key required"
         r"|authorization grant is invalid",
+        examples=(
+            '{"error": {"code": "invalid_api_key", "message": "The API key provided is invalid or '
+            'expired."}}',
+            "invalid_api_key",
+            '{"errors":[{"message":"The provided authorization grant is invalid, expired, or '
+            'revoked","field":null,"help":null}]}',
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name); "
+        "SendGrid v3 API errors",
         fixes=(F.ADMIN_SETUP,),
         explanation="The sending service rejected our API key: it is wrong, expired or "
         "revoked. An admin must generate a new key.",
@@ -28,6 +37,12 @@ ENTRIES: tuple[Entry, ...] = (
         C.RECIPIENT_ADDRESS_INVALID,
         "Invalid contact address",
         match=r"invalid_recipient",
+        examples=(
+            '{"error": {"code": "invalid_recipient", "message": "The recipient email address has '
+            'invalid syntax."}}',
+            "invalid_recipient",
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name)",
         fixes=(F.EDIT_CONTACT,),
         explanation="The sending service says the contact's address has invalid syntax. "
         "Correct the address and the email is rescheduled.",
@@ -38,6 +53,12 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sending domain is not verified",
         match=r"domain_not_verified|sending domain hasn't been verified",
+        examples=(
+            '{"error": {"code": "domain_not_verified", "message": "The sending domain hasn\'t '
+            'been verified."}}',
+            "domain_not_verified",
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name)",
         fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
         explanation="The sending service will not send for a domain it has not verified. "
         "An admin must finish the domain verification (DNS records).",
@@ -48,6 +69,12 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sending IP is still warming up",
         match=r"ip_not_warmed|completed warmup|ip is still warming",
+        examples=(
+            '{"error": {"code": "ip_not_warmed", "message": "The sending IP hasn\'t completed '
+            'warmup."}}',
+            "ip_not_warmed",
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name)",
         fixes=(F.CONTACT_SUPPORT, F.ADMIN_SETUP),
         explanation="The sending IP has not finished its warm-up, so the provider limits what "
         "it sends. Wait for the warm-up to end, or ask support.",
@@ -58,12 +85,24 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "Sending rate limit reached",
         match=r"rate_limited",
+        examples=(
+            '{"error": {"code": "rate_limited", "message": "You\'ve exceeded your sending rate '
+            'limit."}}',
+            "rate_limited",
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name)",
     ),
     Entry(
         "api.attachment_too_large",
         C.MESSAGE_TOO_LARGE,
         "Attachment too large",
         match=r"attachment_too_large|attachment exceeds",
+        examples=(
+            '{"error": {"code": "attachment_too_large", "message": "Email attachment exceeds 10MB '
+            'limit."}}',
+            "attachment_too_large",
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name)",
         explanation="An attachment is bigger than the provider allows (10 MB). Link the file "
         "instead of attaching it, then reschedule.",
         next_steps=("Replace the attachment with a link.", "Then reschedule."),
@@ -73,6 +112,12 @@ ENTRIES: tuple[Entry, ...] = (
         C.QUOTA_EXCEEDED,
         "Daily sending quota reached",
         match=r"daily_quota_exceeded",
+        examples=(
+            '{"error": {"code": "daily_quota_exceeded", "message": "Daily sending quota has been '
+            'reached."}}',
+            "daily_quota_exceeded",
+        ),
+        source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name)",
         explanation="The daily sending quota is used up. The email goes out automatically "
         "after the reset at midnight UTC; upgrade the plan if this happens often.",
         next_steps=("Nothing to do: it is sent after the reset.", "Consider a larger plan."),
@@ -82,6 +127,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The Gmail API is not enabled",
         match=r"api has not been used in project",
+        examples=(
+            "Error 403 - Gmail API has not been used in project 612004567891 before or it is "
+            "disabled.",
+        ),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.ADMIN_SETUP,),
         explanation="The Gmail API is disabled in the Google Cloud project used to send. An "
         "admin must enable it, then the emails are rescheduled.",
@@ -92,12 +142,21 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "Google's per-second request quota is used up",
         match=r"resource has been exhausted|resource_exhausted",
+        examples=("Error 429 - Resource has been exhausted (e.g. check quota).",),
+        source="seed 002: Nylas client errors 400-499",
     ),
     Entry(
         "google.quota_per_minute",
         C.QUOTA_EXCEEDED,
         "Per-minute request quota used up",
         match=r"queries per minute|quota\b[^.]{0,80}?per minute",
+        examples=(
+            "(Server Error:\n"
+            "<HttpError 403 \"Quota exceeded for quota metric 'Queries' and limit 'Queries per "
+            "minute per user' of service 'gmail.googleapis.com' for consumer "
+            "'project_number:XXXXXXXXXX'.\">)",
+        ),
+        source="Nylas support: Quota exceeded error",
         # The quota the text names resets every minute.
         retry_after=60,
     ),
@@ -106,18 +165,38 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "Microsoft is throttling the application",
         match=r"mailboxconcurrency|applicationthrottled|application is over its",
+        examples=(
+            "Error 429 - Application is over its MailboxConcurrency limit.",
+            'Error: 429 : {"error":{"code":"ApplicationThrottled","message":"Application is over '
+            'its MailboxConcurrency limit."}}',
+            "Error Message: Application is over its IncomingBytes limit.",
+        ),
+        source="seed 002: Nylas client errors 400-499; Graph 429, "
+        "github.com/magodo/terraform-provider-outlook/issues/21; Graph throttling, "
+        "github.com/O365/python-o365/issues/500",
     ),
     Entry(
         "exchange.eas_retry_later",
         C.RATE_LIMITED,
         "Exchange asked us to retry later",
         match=r"device should retry later",
+        examples=("503 The server encountered an unknown error, the device SHOULD retry later.",),
+        source="seed 002: Nylas client errors 400-499",
     ),
     Entry(
         "sendgrid.sender_identity",
         C.ACCOUNT_SETUP,
         "The sender address is not verified",
         match=r"verified sender identity|not authorized to send from that email address",
+        examples=(
+            "403 You are not authorized to send from that email address",
+            "550 The from address does not match a verified Sender Identity. Mail cannot be sent "
+            "until this error is resolved. Visit "
+            "https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the "
+            "Sender Identity requirements",
+        ),
+        source="SendGrid SMTP errors and troubleshooting; SendGrid SMTP, "
+        "github.com/sahat/hackathon-starter/issues/1083",
         fixes=(F.ADMIN_SETUP,),
         explanation="The sending service only sends from verified sender addresses, and this "
         "one is not. An admin must verify the address or its domain.",
@@ -128,6 +207,13 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sender address is not verified in Amazon SES",
         match=r"identities failed the check|email address is not verified",
+        examples=(
+            "MessageRejected: Email address is not verified. The following identities failed the "
+            "check in region US-EAST-1: sender@example.com",
+            "554 Message rejected: Email address is not verified. The following identities failed "
+            "the check in region US-WEST-2: sender@example.com",
+        ),
+        source="Amazon SES email sending errors; SMTP response codes returned by Amazon SES",
         fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
         explanation="Amazon SES only sends from verified identities, and the sender is not "
         "one. An admin must verify the address or domain in SES.",
@@ -138,6 +224,11 @@ ENTRIES: tuple[Entry, ...] = (
         "Invalid contact address",
         match=r"missing final '@domain'|local address contains control or whitespace"
         r"|domain contains control or whitespace|domain ends with dot|domain starts with dot",
+        examples=(
+            "Missing final '@domain'",
+            "Local address contains control or whitespace",
+        ),
+        source="Amazon SES email sending errors",
         fixes=(F.EDIT_CONTACT,),
     ),
     Entry(
@@ -145,6 +236,18 @@ ENTRIES: tuple[Entry, ...] = (
         C.RECIPIENT_UNKNOWN,
         "The recipient is suppressed by the sending service",
         match=r"marked as inactive|inactiverecipient",
+        examples=(
+            "You tried to send to recipient(s) that have been marked as inactive. Found inactive "
+            "addresses: HardBounce@bounce-testing.postmarkapp.com. Inactive recipients are ones "
+            "that have generated a hard bounce, a spam complaint, or a manual suppression.",
+            "422\n"
+            "You tried to send to a recipient that has been marked as inactive.\n"
+            "Found inactive addresses: test@test.com.\n"
+            "Inactive recipients are ones that have generated a hard bounce or a spam complaint.\n"
+            "406",
+        ),
+        source="Postmark 406, github.com/ActiveCampaign/postmark-gem/issues/128; Postmark 406, "
+        "github.com/ActiveCampaign/postmark-php/issues/35",
         explanation="The sending service refuses this address because it bounced hard, "
         "complained or was suppressed before. It is not emailed again.",
     ),
@@ -153,6 +256,15 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sending domain is a test sandbox",
         match=r"sandbox subdomains are for test|free accounts are for test",
+        examples=(
+            "Domain sandboxe1164ceef2a340a89c348279b0dde46b.mailgun.org is not allowed to send: "
+            "Sandbox subdomains are for test purposes only. Please add your own domain or add the "
+            "address to authorized recipients in Account Settings.",
+            "Domain example.com is not allowed to send: Free accounts are for test purposes only. "
+            "Please upgrade or add the address to authorized recipients in Account Settings.",
+        ),
+        source="Mailgun API, 403, github.com/theoomoregbee/US-visa-appointment-notifier/issues/5; "
+        "Mailgun API, github.com/mailgun/wordpress-plugin/issues/68",
         fixes=(F.ADMIN_SETUP,),
         explanation="The sending domain is the provider's test sandbox, which only reaches "
         "authorized recipients. An admin must add the real sending domain.",

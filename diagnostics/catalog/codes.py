@@ -18,6 +18,8 @@ DOMAIN_UNUSABLE = Entry(
     "smtp.5.1.2",
     C.RECIPIENT_ADDRESS_INVALID,
     "The contact's domain cannot receive mail",
+    examples=("550 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain",),
+    source="Exchange Online NDRs",
     explanation="The domain of the contact's address does not exist or accepts no mail, "
     "often a typo. Correct the address and the email is rescheduled.",
 )
@@ -47,16 +49,27 @@ DEFERRED = Entry(
     "smtp.4.7.0",
     C.TEMPORARY_FAILURE,
     "Temporarily deferred by the receiving server",
+    examples=("421 4.7.0 Try again later, closing connection.",),
+    source="Gmail SMTP errors and codes",
 )
 TRANSIENT = Entry(
     "smtp.4.0.0",
     C.TEMPORARY_FAILURE,
     "Temporary failure at the receiving server",
+    examples=(
+        "451 Message temporarily deferred - [160]",
+        "454 Temporary authentication failure",
+        "421 4.4.0 Problem attempting to execute commands. Please try again later",
+    ),
+    source="Yahoo SMTP error codes; Emailit SMTP troubleshooting; Oracle Cloud Email Delivery "
+    "troubleshooting",
 )
 PROTOCOL = Entry(
     "smtp.5.5.0",
     C.REQUEST_INVALID,
     "The receiving server rejected our SMTP commands",
+    examples=("500 5.5.1 Command unrecognized",),
+    source="RFC 5321 reply codes",
 )
 CONTENT_FORMAT = Entry(
     "smtp.5.6.0",
@@ -70,6 +83,8 @@ NOT_AUTHORIZED = Entry(
     "smtp.5.7.1",
     C.SENDER_BLOCKED,
     "Delivery not authorized by the receiving server",
+    examples=("Remote host said: 550 5.7.1 Requested action not taken: message refused",),
+    source="qmail bounce, pastebin.com/XgicFi2n",
     explanation="The receiving server's security policy refused mail from this sender, "
     "most often for reputation or authentication. Check the blocklists and DNS records.",
 )
@@ -93,6 +108,11 @@ HTTP_UNAVAILABLE = Entry(
     "http.5xx",
     C.TEMPORARY_FAILURE,
     "The sending provider failed temporarily",
+    examples=(
+        '{"error": {"errors": [{"domain": "global", "reason": "backendError", "message": "Backend '
+        'Error"}], "code": 500, "message": "Backend Error"}}',
+    ),
+    source="Gmail API, resolve errors",
 )
 UNKNOWN = Entry("unknown", C.UNKNOWN, "Unrecognized error")
 UNKNOWN_TRANSIENT = Entry(

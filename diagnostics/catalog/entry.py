@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from diagnostics.vocabulary import Category, Fix, Side
 
@@ -48,6 +48,11 @@ class Entry:
     require the reply code or HTTP status found in the text. Empty `fixes`, `explanation`
     or `next_steps` take the category's defaults (diagnostics.catalog.defaults); `retry`
     always follows the category, as the contract says.
+
+    `examples` are real raw errors the entry diagnoses, verbatim, and `source` says where
+    they come from (a seed, a provider's documentation page, or "written" when none had
+    one). They are the entry's evidence, for the reader and for the tests
+    (tests/diagnostics/test_catalog_examples.py), and never read when diagnosing.
     """
 
     code: str
@@ -61,6 +66,10 @@ class Entry:
     next_steps: tuple[str, ...] = ()
     retry_after: int | None = None
     side: Side | None = None
+    # Out of eq and hash: the diagnosis caches per entry (diagnosis._verdict), and hashing
+    # the examples on every line would put them in the hot path.
+    examples: tuple[str, ...] = field(default=(), compare=False)
+    source: str = field(default="", compare=False)
 
     def accepts(self, smtp_code: int | None, http_status: int | None) -> bool:
         return (not self.smtp or smtp_code in self.smtp) and (

@@ -20,6 +20,8 @@ ENTRIES: tuple[Entry, ...] = (
         "Gmail was briefly unavailable",
         match=r"error encountered while sending using gmail api",
         http=_5XX,
+        examples=("[503] Error encountered while sending using Gmail API - nylas_error",),
+        source="seed 000: Datananas sending errors #10",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="Gmail's API failed while sending; the email is retried automatically. "
         "Resynchronize the mailbox if it keeps happening.",
@@ -30,6 +32,13 @@ ENTRIES: tuple[Entry, ...] = (
         C.PROVIDER_ERROR,
         "Gmail refused the send",
         match=r"error encountered while sending using gmail api",
+        examples=(
+            "[400] Error encountered while sending using Gmail API - <HttpError 400 when "
+            "requesting "
+            "https://www.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=resumable&alt=json"
+            ' returned "Bad Request"> - nylas_error',
+        ),
+        source="seed 000: Datananas sending errors #1",
         fixes=(F.RESYNC_MAILBOX, F.CONTACT_SUPPORT),
         explanation="Gmail's API refused this email without giving a reason. Resynchronize "
         "the mailbox; if the error comes back, hand it to support.",
@@ -40,6 +49,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.RECIPIENT_ADDRESS_INVALID,
         "Invalid character in the contact's address",
         match=r"invalid character in (?:the )?recipient address",
+        examples=("[402] Invalid character in recipient address",),
+        source="seed 000: Datananas sending errors #2",
         fixes=(F.EDIT_CONTACT,),
         explanation="The contact's address contains a character that email addresses cannot "
         "hold. Correct the address and the email is rescheduled.",
@@ -50,6 +61,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.CONTENT_REJECTED,
         "Blocked as spam",
         match=r"message blocked due to spam content|classified as spam",
+        examples=(
+            "[402] Message blocked due to spam content in the message. - 550 : This message was "
+            "classified as SPAM and may not be delivered - nylas_error",
+        ),
+        source="seed 000: Datananas sending errors #3",
         fixes=(F.CHECK_BLACKLIST, F.REVIEW_CONTENT),
         explanation="The receiving server classified this email as spam. Check the sending "
         "domain's reputation, then review the step's content.",
@@ -63,6 +79,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.PROVIDER_ERROR,
         "Sending failed for every recipient",
         match=r"sending to all recipients failed",
+        examples=("[402] Sending to all recipients failed - nylas_error",),
+        source="seed 000: Datananas sending errors #4",
         fixes=(F.CONTACT_SUPPORT,),
         explanation="The provider refused the email for every recipient without saying why. "
         "Support can find the cause with the raw error.",
@@ -72,6 +90,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.RECIPIENT_ADDRESS_INVALID,
         "The contact's address was refused",
         match=r"sending to at least one recipient failed",
+        examples=(
+            "Error 402 - Sending to at least one recipient failed.",
+            "[402] Sending to at least one recipient failed: josé.núñez@exämple.com",
+        ),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.EDIT_CONTACT, F.CONTACT_SUPPORT),
         explanation="The provider refused the contact's address, most often because it "
         "holds accents or other non-ASCII characters. Correct the address.",
@@ -85,6 +108,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "The SMTP server refused the mailbox's login",
         match=r"could not authenticate with the smtp server",
+        examples=("[403] Could not authenticate with the SMTP server. - nylas_error",),
+        source="seed 000: Datananas sending errors #5",
         fixes=(F.RESYNC_MAILBOX, F.ADMIN_SETUP),
         explanation="The mailbox's SMTP server refused its login. Check the SMTP settings "
         "(and that SMTP is allowed for this account), then resynchronize.",
@@ -98,6 +123,12 @@ ENTRIES: tuple[Entry, ...] = (
         C.TEMPORARY_FAILURE,
         "The sending service had an internal error",
         match=r"an internal error occurred",
+        examples=(
+            "[500] An internal error occurred. If this issue persists, please contact support and "
+            'copy/paste this request_uid: \\"342FB659:BAF8_0A4D0942:01BB_5ECB9725_D73A1:200C\\". '
+            "- nylas_error",
+        ),
+        source="seed 000: Datananas sending errors #6",
         fixes=(F.CONTACT_SUPPORT,),
         explanation="The sending service failed internally; the email is retried. If the "
         "error persists, support needs the request id it gave.",
@@ -108,12 +139,22 @@ ENTRIES: tuple[Entry, ...] = (
         C.TEMPORARY_FAILURE,
         "A gateway in front of the provider failed",
         match=r"nginx_error|haproxy_error|bad gateway|gateway time-?out",
+        examples=(
+            "[502] Bad Gateway - nginx_error",
+            "[503] Service Unavailable - haproxy_error",
+        ),
+        source="seed 000: Datananas sending errors #7, #11",
     ),
     Entry(
         "nylas.503.database_error",
         C.TEMPORARY_FAILURE,
         "The sending service's database was briefly unavailable",
         match=r"database_error|temporary database error",
+        examples=(
+            "[503] A temporary database error prevented us from serving this request. Your "
+            "message has NOT been sent. Please try again in a few minutes. - database_error",
+        ),
+        source="seed 000: Datananas sending errors #8",
     ),
     Entry(
         "nylas.5xx.server_error",
@@ -121,6 +162,13 @@ ENTRIES: tuple[Entry, ...] = (
         "The sending service had a server error",
         match=r"error occurred in the nylas server|nylas_error",
         http=_5XX,
+        examples=(
+            "[503] Error - nylas_error",
+            "[500] Server Error - An error occurred in the Nylas server. If this persists, see "
+            "our status page or contact support.",
+        ),
+        source="seed 000: Datananas sending errors #9; seed 001: Nylas errors (status codes, "
+        "error types, mail sync events)",
         explanation="The sending service failed on its side; the email is retried "
         "automatically. Support can help if it never goes through.",
         next_steps=("Wait for the automatic retries.", *_SUPPORT),
@@ -130,6 +178,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "The mailbox is out of sync",
         match=r"invalid_sync_state",
+        examples=("SendingError / invalid_sync_state",),
+        source="seed 000: Datananas sending errors #12",
         fixes=(F.RESYNC_MAILBOX, F.CONTACT_SUPPORT),
         explanation="The connection to the sending mailbox is in an invalid state. "
         "Resynchronize the mailbox; contact support if that does not help.",
@@ -140,6 +190,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.TEMPORARY_FAILURE,
         "The provider was not ready yet",
         match=r"resource wasn't ready|not ready - ",
+        examples=(
+            "[202] Not Ready - The request was valid, but the resource wasn't ready. Retry the "
+            "request with an exponential backoff.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.400.invalid_request",
@@ -147,6 +202,15 @@ ENTRIES: tuple[Entry, ...] = (
         "Malformed request to the sending API",
         match=r"invalid_request_error|request is malformed|missing a required parameter"
         r"|this server could not understand",
+        examples=(
+            "[400] Bad Request - The request is malformed or missing a required parameter. - "
+            "invalid_request_error",
+            '{"type": "invalid_request_error", "message": "The request has an invalid format."}',
+            "Error 400 - Bad request: The browser (or proxy) sent a request that this server "
+            "could not understand.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events); seed 002: "
+        "Nylas client errors 400-499",
         explanation="Our request to the sending API was malformed: a defect to report. "
         "Support needs the raw error.",
     ),
@@ -155,12 +219,21 @@ ENTRIES: tuple[Entry, ...] = (
         C.REQUEST_INVALID,
         "Empty request to the sending API",
         match=r"empty request body",
+        examples=("[400] Empty request body",),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.401.unauthorized",
         C.MAILBOX_CONNECTION,
         "The sending API did not accept our credentials",
         match=r"could not verify access credentials?",
+        examples=(
+            "[401] Unauthorized - Could not verify access credential. No valid API key or "
+            "access_token was provided.",
+            "Error 401 - Unauthorized: Could not verify access credentials.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events); seed 002: "
+        "Nylas client errors 400-499",
         fixes=(F.RESYNC_MAILBOX, F.ADMIN_SETUP),
         explanation="The mailbox's access token (or our API key) was not accepted. "
         "Resynchronize the mailbox; if that fails, an admin must check the API key.",
@@ -171,6 +244,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sending platform's billing needs attention",
         match=r"payment required|credit card must be added",
+        examples=("[402] Payment Required - A credit card must be added to your organization.",),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.ADMIN_SETUP, F.CONTACT_SUPPORT),
         explanation="The sending platform's account needs a payment method. An admin must "
         "update billing before emails can go out.",
@@ -182,6 +257,10 @@ ENTRIES: tuple[Entry, ...] = (
         "The provider refused the send",
         match=r"request failed",
         http=(402,),
+        examples=(
+            "[402] Request Failed - The request parameters were valid, but the request failed.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.CONTACT_SUPPORT,),
     ),
     Entry(
@@ -189,6 +268,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sending application is blocked",
         match=r"blocked developer applications",
+        examples=(
+            "[403] Forbidden - The request includes authentication errors, blocked developer "
+            "applications, and cancelled accounts. - api_error",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
         explanation="The platform refused the request: an authentication error, a blocked "
         "application or a cancelled account. An admin must check the account.",
@@ -198,6 +282,13 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "The mailbox's provider refused the login",
         match=r"authenticate with the end user's email provider|error authenticating",
+        examples=(
+            "Error authenticating; stopping sync.",
+            "Error 403 - Unauthorized: The server wasn't able to authenticate with the end user's "
+            "email provider.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events); seed 002: "
+        "Nylas client errors 400-499",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mailbox's provider no longer accepts its login. Reconnect the "
         "mailbox to re-authenticate it.",
@@ -207,6 +298,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "A different account was connected",
         match=r"different email address returned",
+        examples=(
+            "Error 403 - Different email address returned: Microsoft 365 returned a different "
+            "email address from the one that started the authentication process.",
+        ),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.RESYNC_MAILBOX, F.ADMIN_SETUP),
         explanation="The provider signed in another account (or an alias) than the mailbox "
         "being connected. Reconnect with the mailbox's own account.",
@@ -217,6 +313,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.PROVIDER_ERROR,
         "The provider could not find the item",
         match=r"requested item doesn't exist|requested item does not exist",
+        examples=("[404] Not Found - The requested item doesn't exist.",),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.CONTACT_SUPPORT,),
     ),
     Entry(
@@ -224,12 +322,18 @@ ENTRIES: tuple[Entry, ...] = (
         C.REQUEST_INVALID,
         "Wrong method in the request to the sending API",
         match=r"invalid method|method not allowed",
+        examples=(
+            "[405] Method Not Allowed - You tried to access a resource with an invalid method.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.410.gone",
         C.PROVIDER_ERROR,
         "The item was removed from the provider",
         match=r"removed from our servers",
+        examples=("[410] Gone - The requested resource has been removed from our servers.",),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.CONTACT_SUPPORT,),
     ),
     Entry(
@@ -237,12 +341,19 @@ ENTRIES: tuple[Entry, ...] = (
         C.MESSAGE_TOO_LARGE,
         "Message too large for the sending API",
         match=r"request entity too large|exceeds capacity limit",
+        examples=(
+            "[413] Request Entity Too Large - Transmitted data value exceeds capacity limit for "
+            "Send and Files requests.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.418.teapot",
         C.REQUEST_INVALID,
         "Unexpected answer from the sending API",
         match=r"teapot",
+        examples=("[418] I'm a teapot.",),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         explanation="The sending API gave a joke status that means nothing here: our "
         "request went somewhere unexpected. Support needs the raw error.",
     ),
@@ -251,6 +362,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The provider refused the sender address",
         match=r"message delivery submission failed",
+        examples=("Error 422 - Sending Error: Message delivery submission failed.",),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
         explanation="The provider refused to submit the email, usually because it was sent "
         "from an address other than the connected mailbox's. Fix the sender address.",
@@ -262,6 +375,13 @@ ENTRIES: tuple[Entry, ...] = (
         "The provider failed while sending",
         match=r"returned during the sending process|mail provider error"
         r"|error occurred while the email provider was sending",
+        examples=(
+            "[422] Sending Error - This response returned during the sending process.",
+            "Error 422 - Mail provider error: An error occurred while the email provider was "
+            "sending an email message.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events); seed 002: "
+        "Nylas client errors 400-499",
         fixes=(F.CONTACT_SUPPORT, F.RESYNC_MAILBOX),
         explanation="The mailbox's provider failed while sending, without more detail. "
         "Support can read the provider's own error.",
@@ -271,6 +391,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "Exchange is throttling the mailbox",
         match=r"exchange account throttled",
+        examples=(
+            "Error 429 - Exchange account throttled: The Exchange account has been throttled or "
+            "sync has been temporarily paused.",
+        ),
+        source="seed 002: Nylas client errors 400-499",
         # Nylas documents Exchange throttling as typically lasting 20 minutes.
         retry_after=1200,
     ),
@@ -279,6 +404,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "The mailbox's provider asked us to slow down",
         match=r"account throttled|asked nylas to temporarily stop",
+        examples=(
+            "Error 429 - Account throttled: The email server has asked Nylas to temporarily stop "
+            "making requests.",
+        ),
+        source="seed 002: Nylas client errors 400-499",
     ),
     Entry(
         "nylas.429.sending_quota",
@@ -286,6 +416,12 @@ ENTRIES: tuple[Entry, ...] = (
         "The mailbox's daily sending quota is used up",
         match=r"exceeded their email provider's sending quota"
         r"|gmail account has exceeded the usage limit",
+        examples=(
+            "Error 429 - Quota exceeded: The end user has exceeded their email provider's sending "
+            "quota.",
+            "Error 429 - Too many requests: The Gmail account has exceeded the usage limit.",
+        ),
+        source="seed 002: Nylas client errors 400-499",
     ),
     Entry(
         "nylas.429.rate_limit",
@@ -293,24 +429,46 @@ ENTRIES: tuple[Entry, ...] = (
         "Too many requests to the sending API",
         match=r"slow down!|nylas api rate limit|rate limiting error"
         r"|too many requests sent to provider",
+        examples=(
+            "[429] Too Many Requests - Slow down! If you legitimately require this many requests, "
+            "please contact support.",
+            "Error 429 - Nylas API rate limit: You made too many requests to the Nylas APIs too "
+            "quickly.",
+            "Rate limiting error when fetching email",
+            "Too many requests sent to provider",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events); seed 002: "
+        "Nylas client errors 400-499",
     ),
     Entry(
         "nylas.504.provider_error",
         C.TEMPORARY_FAILURE,
         "The mailbox's provider did not answer in time",
         match=r"check with your service provider",
+        examples=(
+            "[504] Provider Error - Please wait and try again. If the problem persists, check "
+            "with your service provider.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.api_error",
         C.TEMPORARY_FAILURE,
         "The sending API had a general error",
         match=r"general api error",
+        examples=('{"type": "api_error", "message": "A general API error occurred."}',),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.provider_error",
         C.PROVIDER_ERROR,
         "The mailbox's provider failed",
         match=r"underlying account's provider",
+        examples=(
+            '{"type": "provider_error", "message": "An error with the underlying account\'s '
+            'provider has occurred."}',
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.CONTACT_SUPPORT, F.RESYNC_MAILBOX),
     ),
     Entry(
@@ -318,6 +476,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "The mailbox must be reconnected",
         match=r"must reauthenticate|invalid credentails|invalid credentials response",
+        examples=(
+            "Invalid credentails response to sync request; aborting sync. User must "
+            "reauthenticate.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mailbox's credentials changed, so syncing stopped. Reconnect the "
         "mailbox to authenticate it again.",
@@ -327,6 +490,12 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "Syncing the mailbox stopped",
         match=r"max eas failures|max_uid_resyncs|missing folder",
+        examples=(
+            "Max EAS failures reached, terminating folder sync.",
+            "Resynced more than MAX_UID_RESYNCS in a row. Stopping sync.",
+            "Folder state loading failed due to missing folder.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.RESYNC_MAILBOX, F.CONTACT_SUPPORT),
         explanation="The provider stopped syncing this mailbox after repeated failures. "
         "Resynchronize it; contact support if it stops again.",
@@ -337,12 +506,20 @@ ENTRIES: tuple[Entry, ...] = (
         C.TEMPORARY_FAILURE,
         "A sync step failed and is being repeated",
         match=r"resyncing folder hierarchy|batch-level sync error|parse api error response",
+        examples=(
+            "Couldn't parse API error response.",
+            "Object not found, resyncing folder hierarchy.",
+            "Encountered batch-level sync error; not persisting data for affected folder.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
     ),
     Entry(
         "nylas.sync.unparsable_message",
         C.PROVIDER_ERROR,
         "The provider could not read a message",
         match=r"failed to parse message",
+        examples=("Failed to parse message.",),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.CONTACT_SUPPORT,),
     ),
     Entry(
@@ -350,6 +527,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.PROVIDER_ERROR,
         "A notification email failed (not a contact email)",
         match=r"webhook notification email",
+        examples=(
+            "Maxed out retries failing to send webhook notification email.",
+            "Error sending webhook notification email.",
+        ),
+        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
         fixes=(F.CONTACT_SUPPORT,),
         explanation="The platform failed to send one of its own notification emails; no "
         "contact email is affected. Support can follow it up.",
@@ -359,6 +541,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The app's redirect address is not allowed",
         match=r"redirect uri",
+        examples=("Error 400 - Redirect URI is not HTTPS or localhost",),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.ADMIN_SETUP,),
     ),
     Entry(
@@ -366,6 +550,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "This provider needs the app-based sign-in",
         match=r"does not allow direct password entry",
+        examples=(
+            "Error 400 - This proposal does not allow direct password entry. Please restart the "
+            "authentication flow.",
+        ),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
         explanation="The provider refuses password sign-in for this mailbox: an admin must "
         "set up the app-based (OAuth) connection, then reconnect it.",
@@ -375,6 +564,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.MAILBOX_CONNECTION,
         "The mailbox's authorization was revoked",
         match=r"invalid or revoked refresh token",
+        examples=("Error 400 - Authentication failed: Invalid or revoked refresh token.",),
+        source="seed 002: Nylas client errors 400-499",
         fixes=(F.RESYNC_MAILBOX, F.ADMIN_SETUP),
     ),
 )

@@ -16,6 +16,8 @@ SERVICE_UNAVAILABLE = Entry(
     "The receiving server was briefly unavailable",
     match=r"service (?:temporarily )?(?:unavailable|not available)",
     smtp=(421,),
+    examples=("421 4.7.0 Service temporarily unavailable",),
+    source="seed 003: SMTP/API error codes reference",
     next_steps=("Nothing to do: the email is retried in 5 to 15 minutes.",),
 )
 MAILBOX_BUSY = Entry(
@@ -23,6 +25,8 @@ MAILBOX_BUSY = Entry(
     C.RECIPIENT_UNAVAILABLE,
     "Recipient mailbox temporarily unavailable",
     match=r"mailbox (?:is )?temporarily unavailable|mailbox (?:is )?busy|mailbox is locked",
+    examples=("450 4.7.1 Mailbox temporarily unavailable",),
+    source="seed 003: SMTP/API error codes reference",
 )
 
 ENTRIES: tuple[Entry, ...] = (
@@ -33,6 +37,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "The receiving server is too busy",
         match=r"server (?:is )?too busy|server busy|too busy",
+        examples=(
+            "451 4.4.5 Server too busy",
+            "451 4.7.500 Server busy. Please try again later from [192.0.2.1]. (AS761)",
+        ),
+        source="seed 003: SMTP/API error codes reference; Exchange Online NDRs",
         explanation="The receiving server is overloaded and asked us to come back later. "
         "The email is retried; if this recurs, lower the sending rate.",
         next_steps=("Nothing to do now.", "If it recurs, lower the mailbox's sending rate."),
@@ -43,6 +52,11 @@ ENTRIES: tuple[Entry, ...] = (
         "Recipient mailbox unavailable",
         match=r"mailbox unavailable",
         smtp=(550,),
+        examples=(
+            "550 Requested action not taken: Mailbox unavailable",
+            "550 5.5.0 Requested action not taken: mailbox unavailable.",
+        ),
+        source="seed 004: SendGrid common SMTP errors; outlook.com bounce, pastebin.com/r35f04G9",
         explanation="The recipient's server refused the address for good: it is most likely "
         "fake, mistyped or closed. The contact is not emailed again.",
     ),
@@ -51,6 +65,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.RATE_LIMITED,
         "Sending paused after repeated bad requests",
         match=r"temporarily blocked from sending",
+        examples=(
+            "550 Requested action not taken: You are temporarily blocked from sending emails due "
+            "to repeated bad requests.",
+        ),
+        source="seed 004: SendGrid common SMTP errors",
         explanation="The server paused our sending for a few minutes after too many bad "
         "requests. The email is retried automatically.",
     ),
@@ -59,6 +78,11 @@ ENTRIES: tuple[Entry, ...] = (
         C.MESSAGE_TOO_LARGE,
         "Message too large (or the mailbox is full)",
         match=r"larger than the current system limit",
+        examples=(
+            "552 This message is larger than the current system limit or the recipient's mailbox "
+            "is full.",
+        ),
+        source="seed 004: SendGrid common SMTP errors",
         fixes=(F.REDUCE_SIZE, F.SUPPRESS_CONTACT),
         explanation="The server refused the message as too large for it, or because the "
         "recipient's mailbox is full. Shorten the message or remove attachments first.",
@@ -69,6 +93,8 @@ ENTRIES: tuple[Entry, ...] = (
         C.RECIPIENT_UNKNOWN,
         "The recipient's server bounced the email without a reason",
         match=r"delayed bounce|unable to parse server reason",
+        examples=("552 Mail refused - Delayed Bounce - Unable to Parse Server Reason",),
+        source="seed 004: SendGrid common SMTP errors",
         explanation="The recipient's server refused the email later, without a readable "
         "reason; such addresses rarely work. The contact is not emailed again.",
     ),

@@ -8,6 +8,10 @@ login failures ("fails to pass authentication"), a full mailbox before a message
 
 Several entries carry the RFC 3463 code of their meaning, so that "user unknown" and a bare
 "5.1.1" give the same diagnosis; diagnostics.catalog.codes reuses them.
+
+Sources: seeds 003 and 004, and the providers' documented replies and bounces of
+tests/diagnostics/data/provider-errors.jsonl (Gmail, Exchange Online, Yahoo, SES…); each
+entry's `source` names those its examples come from.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ RECIPIENT_POLICY = Entry(
     r"|violates \S+ email policy|gcdp"
     r"|tls is required|tls required|requires tls|must use tls|requiretls|encryption is required"
     r"|external senders|external forwarding",
+    examples=(
+        "421 4.7.0 TLS required for RCPT domain, closing connection.",
+        "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
+        "550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; authentication required; "
+        "Delivery restriction check failed as sender not authenticated",
+        "550 5.7.513 Service unavailable, Client host [192.0.2.1] blocked by fabrikam.com using "
+        "Customer Block list (AS16012607)",
+    ),
+    source="Gmail SMTP errors and codes; Exchange Online NDRs",
     explanation="The recipient's organization refuses this email by its own rules (an "
     "internal-only group, a block or allow list, a TLS requirement). The address exists.",
 )
@@ -37,6 +50,29 @@ DNS_AUTH = Entry(
     match=r"dmarc|spf|dkim|unauthenticated|authentication information"
     r"|fails to pass authentication|authentication checks|reverse dns|ptr record|rdns"
     r"|reverse lookup|bad helo|does not meet the required authentication",
+    examples=(
+        "550 5.7.26 This mail has been blocked because the sender is unauthenticated. Gmail "
+        "requires all senders to authenticate with either SPF or DKIM.",
+        "550 5.7.25 The IP address sending this message does not have a PTR record setup, or the "
+        "corresponding forward DNS entry does not point to the sending IP. As a policy, Gmail "
+        "does not accept messages from IPs with missing PTR records.",
+        "host ASPMX.L.GOOGLE.COM [64.233.167.27]: 550-5.7.1 This message does not have "
+        "authentication information or fails to pass\n"
+        "550-5.7.1 authentication checks. To best protect our users from spam, the\n"
+        "550-5.7.1 message has been blocked. Please visit\n"
+        "550-5.7.1 https://support.google.com/mail/answer/81126#authentication for more\n"
+        "550 5.7.1 information. u16si2087533wru.356 - gsmtp",
+        "<extrascasting.ma1@gmail.com>: host alt1.gmail-smtp-in.l.google.com[209.85.200.26] said: "
+        "421-4.7.0 This message does not have authentication information or fails to pass "
+        "421-4.7.0 authentication checks. To best protect our users from spam, the 421-4.7.0 "
+        "message has been blocked. Please visit 421-4.7.0 "
+        "https://support.google.com/mail/answer/81126#authentication for more 421 4.7.0 "
+        "information. o65-v6si298486ite.142 - gsmtp (in reply to end of DATA command)",
+        "550 5.7.509 Access denied, sending domain [contoso.com] does not pass DMARC verification "
+        "and has a DMARC policy of reject.",
+    ),
+    source="Gmail SMTP errors and codes; Gmail bounce, pastebin.com/vyFg8hz0; Gmail bounce via "
+    "Postfix, pastebin.com/AWx0vK0A; Exchange Online NDRs",
     fixes=(F.CHECK_DNS_AUTH, F.CHECK_BLACKLIST),
     explanation="The receiving server could not authenticate mail from your domain: its SPF, "
     "DKIM or DMARC records (or the server's reverse DNS) are missing or failing.",
@@ -55,6 +91,25 @@ BLOCKLISTED = Entry(
     r"|permanently deferred|originating from your ip|from your ip address"
     r"|ip you're using to send mail is not authorized|service refused|mail flood"
     r"|traffic not accepted from this ip|policy reasons",
+    examples=(
+        "550 5.7.26 Service refused",
+        "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
+        "our servers. Please use the SMTP relay at your service provider instead.",
+        "550 5.7.606 Access denied, banned sending IP [185.234.72.45]. To request removal from "
+        "this list please visit https://sender.office.com/ and follow the directions. For more "
+        "information please go to http://go.microsoft.com/fwlink/?LinkID=526655 AS(1430)",
+        "550 5.7.1 Unfortunately, messages from [204.11.58.44] weren't sent. Please contact your "
+        "Internet service provider since part of their network is on our block list (AS3150). You "
+        "can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.",
+        "421 4.7.0 [TSS04] Messages from 108.179.227.37 temporarily deferred due to user "
+        "complaints - 4.16.55.1; see https://help.yahoo.com/kb/postmaster/SLN3434.html",
+        "smtplib.SMTPDataError: (554, b'5.7.1 Service unavailable; Client host [203.0.113.5] "
+        "blocked using zen.spamhaus.org')",
+        "550 Message rejected due to sender IP reputation ([192.0.2.1])",
+    ),
+    source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
+    "Online NDRs; outlook.com bounce, pastebin.com/rwzHX08U; Yahoo bounce, pastebin.com/1v9Bagvp; "
+    "Python smtplib + Postfix reply; Broadcom: rejection errors to 3rd party recipients",
     explanation="The receiving server refuses mail from your domain or sending IP, which is "
     "on a blocklist or has a poor reputation. Check the blocklists first.",
     next_steps=("Run the blocklist check.", "Request delisting, then reschedule."),
@@ -68,6 +123,14 @@ SUSPENDED = Entry(
     r"|tenant has exceeded|bad outbound sender|spam abuse|abuse detected|compromised"
     r"|account may not send|unusual (?:sending )?activity|user account disabled"
     r"|blocked from sending",
+    examples=(
+        "550 5.1.8 Access denied, bad outbound sender",
+        "550 5.7.501 Access denied, spam abuse detected",
+        "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains.",
+        "Sending paused for this account. For more information, please check the AWS Management "
+        "Console.",
+    ),
+    source="Exchange Online NDRs; Amazon SES email sending errors",
 )
 # "<user|recipient|mailbox|address|account> … does not exist / couldn't be found".
 _GONE = r"(?:(?:does not|doesn't|did not) exist|(?:couldn't|could not|can't|cannot) be found)"
@@ -88,6 +151,26 @@ USER_UNKNOWN = Entry(
     rf"|account\b[^.]{{0,40}}?{_GONE}"
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
     r"|doesn't have an? \S+ account|does not have an? \S+ account",
+    examples=(
+        "550 5.1.1 User unknown",
+        "551 User does not exist.",
+        "550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
+        "550-5.1.1 double-checking the recipient's email address for typos or\n"
+        "550 5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser "
+        "d2si1240688wre.283 - gsmtp",
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found "
+        "by SMTP address lookup'",
+        "The email address you entered couldn't be found. Please check the recipient's email "
+        "address and try to resend the message.",
+        "Your message to brian@xnergycapital.com couldn't be delivered. brian wasn't found at "
+        "xnergycapital.com.",
+        "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)",
+        "554 delivery error: dd This user doesn't have a yahoo.com account (someone@yahoo.com) "
+        "[0] - mta1234.mail.ne1.yahoo.com",
+    ),
+    source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
+    "Gmail SMTP errors and codes; Exchange Online NDRs; Exchange NDR, pastebin.com/e6yfDi5v; "
+    "Office 365 NDR, pastebin.com/gJSdfVeR; Yahoo SMTP error codes",
 )
 MAILBOX_DISABLED = Entry(
     "smtp.5.2.1",
@@ -95,6 +178,11 @@ MAILBOX_DISABLED = Entry(
     "Recipient mailbox disabled",
     match=r"account that you tried to reach is (?:disabled|inactive)|inactive user"
     r"|user (?:is )?inactive|mailbox (?:is )?(?:inactive|disabled|deactivated)",
+    examples=(
+        "553 Invalid/Inactive user",
+        "550 5.2.1 The email account that you tried to reach is disabled.",
+    ),
+    source="seed 004: SendGrid common SMTP errors; Gmail SMTP errors and codes",
     explanation="The recipient's mailbox is disabled or inactive and takes no mail. The "
     "contact is not emailed again unless you find a working address.",
 )
@@ -107,6 +195,14 @@ SENDER_ADDRESS = Entry(
     r"|errorsendasdenied|send on behalf|on behalf of|not owned by|does not own"
     r"|not authorized to send from|not allowed to send from|not (?:been )?verified"
     r"|hasn't been verified|isn't verified|unverified|domain not verified",
+    examples=(
+        '{"error":{"code":"ErrorSendAsDenied","message":"The user account which was used to '
+        "submit this request does not have the right to send mail on behalf of the specified "
+        'sending account., Cannot submit message."}}',
+        "SMTPSenderRefused(553, b'5.7.1 <sales@example.com>: Sender address rejected: not owned "
+        "by user bob@example.com', 'sales@example.com')",
+    ),
+    source="Microsoft Graph error responses; Python smtplib + Postfix reply",
     fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
     explanation="The provider refused the sender address: it is not verified, not owned by "
     "the mailbox, or its domain is not set up. An admin must fix the sender.",
@@ -125,6 +221,17 @@ BAD_ADDRESS = Entry(
     r"|domain (?:name )?not found|domain does not exist|domain doesn't exist"
     r"|host (?:or domain name )?not found|no mx record|null mx|unrouteable domain"
     r"|unrouteable address|unroutable|no route to domain",
+    examples=(
+        "Illegal address",
+        "Error parsing 'To': Illegal email address 'johnexample.com'. It must contain the '@' "
+        "symbol.",
+        "'to' parameter is not a valid address. please check documentation",
+        "** jdoe@example.com: Unrouteable address",
+        "501 5.1.3 Bad recipient address syntax",
+    ),
+    source="Amazon SES email sending errors; Postmark API error codes; Mailgun API, "
+    "github.com/mailgun/mailgun-js-boland/issues/199; Exim log, pastebin.com/XUBwTvbV; Postfix "
+    "reject replies",
 )
 RELAY_DENIED = Entry(
     "smtp.relay_denied",
@@ -132,6 +239,13 @@ RELAY_DENIED = Entry(
     "The server refused to relay for the mailbox",
     match=r"relay access denied|relaying denied|relay not permitted|unable to relay"
     r"|relay denied|not permitted to relay",
+    examples=(
+        "550 5.7.64 TenantAttribution; Relay Access Denied",
+        "554 <bob@example.com>: Recipient address rejected: Relay access denied",
+        "553 Relay denied",
+    ),
+    source="Exchange Online NDRs; Postfix, antionline.com/showthread.php?mode=threaded&p=692064; "
+    "Broadcom: rejection errors to 3rd party recipients",
     fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
     explanation="The SMTP server refused to relay this email: the mailbox is not signed in "
     "or not allowed to send through it. An admin must check the SMTP setup.",
@@ -146,6 +260,22 @@ API_SETUP = Entry(
     r"|delegation denied|domain administrators have disabled|mailboxnotenabledforrestapi"
     r"|authorized recipients|warmup|warm-up|credits exceeded|maximum credits"
     r"|out of credits|upgrade your plan|plan limit|billing",
+    examples=(
+        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+        "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
+        '{"errors":[{"message":"Maximum credits exceeded","field":null,"help":null}]}',
+        '{"error": {"errors": [{"domain": "global", "reason": "domainPolicy", "message": "The '
+        'domain administrators have disabled Gmail apps."}], "code": 403, "message": "The domain '
+        'administrators have disabled Gmail apps."}}',
+        "<HttpError 403 when requesting "
+        'https://gmail.googleapis.com/gmail/v1/users/me/messages/send?alt=json returned "Request '
+        "had insufficient authentication scopes.\". Details: \"[{'message': 'Insufficient "
+        "Permission', 'domain': 'global', 'reason': 'insufficientPermissions'}]\">",
+        '{"error":{"code":"MailboxNotEnabledForRESTAPI","message":"The mailbox is either '
+        'inactive, soft-deleted, or is hosted on-premise."}}',
+    ),
+    source="Microsoft: authenticated client SMTP submission; SendGrid v3 API errors; Gmail API, "
+    "resolve errors; Microsoft Graph error responses",
 )
 AUTH_FAILED = Entry(
     "smtp.5.7.8",
@@ -159,6 +289,21 @@ AUTH_FAILED = Entry(
     r"|invalidauthenticationtoken|revoked|reauthenticate|re-authenticate|reauthorize"
     r"|not authenticated|application-specific password|app password"
     r"|log in via your web browser|password (?:has )?expired|auth extension not supported",
+    examples=(
+        "550 5.7.1 Authentication failed",
+        "535 5.7.8 Username and Password not accepted. Learn more at "
+        "https://support.google.com/mail/?p=BadCredentials",
+        "534-5.7.9 Application-specific password required. Learn more at "
+        "https://support.google.com/mail/?p=InvalidSecondFactor",
+        "535 5.7.3 Authentication unsuccessful",
+        "550 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM",
+        '{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is '
+        'not yet valid."}}',
+        "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
+    ),
+    source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Microsoft: "
+    "send email from a device or application with Microsoft 365; Exchange Online NDRs; Microsoft "
+    "Graph error responses; Python smtplib",
     explanation="The mailbox's login (password, app password or authorization) was refused, "
     "expired or revoked. Reconnect the mailbox and the emails are rescheduled.",
 )
@@ -168,6 +313,12 @@ MAILBOX_TEMPORARILY_FULL = Entry(
     "Recipient mailbox temporarily full",
     match=r"mailbox (?:is )?temporarily (?:full|over quota)|temporarily over quota"
     r"|temporarily full",
+    examples=(
+        "452 4.2.2 <jdoe@example.com>: Mailbox temporarily full, please try again later",
+        "450 4.2.2 Mailbox is temporarily over quota for lead@example.org",
+    ),
+    source="written for this entry in the wording of a receiving server's 4.2.2 reply: neither "
+    "the seeds nor the provider errors have a temporarily full mailbox",
 )
 MAILBOX_FULL = Entry(
     "smtp.5.2.2",
@@ -178,12 +329,29 @@ MAILBOX_FULL = Entry(
     r"|mailbox size limit|mailbox has exceeded|exceeded (?:its|their|the) storage"
     r"|storage (?:limit|quota|allocation)|quotaexceededexception|account (?:is )?full"
     r"|out of storage|not enough storage|mailbox is out of space",
+    examples=(
+        "452 4.2.2 Mailbox full",
+        "552 The recipient's mailbox has exceeded its storage limits.",
+        "452 4.2.2 The email account that you tried to reach is over quota. Please direct the "
+        "recipient to https://support.google.com/mail/?p=OverQuotaTemp",
+        "554 5.2.2 mailbox full; "
+        "STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded",
+        "552 Requested mail action aborted: exceeded storage allocation",
+    ),
+    source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
+    "Gmail SMTP errors and codes; Exchange Online NDRs; RFC 5321 reply codes",
 )
 RECIPIENT_FLOODED = Entry(
     "smtp.4.2.1",
     C.RECIPIENT_UNAVAILABLE,
     "The recipient is receiving too much mail",
     match=r"receiving (?:mail|email) too quickly|receiving (?:mail|email) at a rate",
+    examples=(
+        "450 4.2.1 The user you are trying to contact is receiving email too quickly. Please "
+        "resend your message at a later time. If the user is able to receive email at that time, "
+        "your message will be delivered.",
+    ),
+    source="Gmail SMTP errors and codes",
 )
 QUOTA_DAILY = Entry(
     "quota.daily",
@@ -192,6 +360,19 @@ QUOTA_DAILY = Entry(
     match=r"daily (?:user )?(?:sending )?(?:quota|limit)|daily message quota|dailylimitexceeded"
     r"|sending quota|send quota|submission quota|submissionquotaexceededexception"
     r"|sending limit|limit for sending|message limit exceeded|per day|24-hour|24 hour",
+    examples=(
+        "550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending "
+        "limits go to https://support.google.com/a/answer/166852 - gsmtp",
+        "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to "
+        "process message due to a permanent exception with message [BeginDiagnosticData]Cannot "
+        "submit message.",
+        "454 Throttling failure: Daily message quota exceeded",
+        '{"error": {"errors": [{"domain": "usageLimits", "reason": "dailyLimitExceeded", '
+        '"message": "Daily Limit Exceeded"}], "code": 403, "message": "Daily Limit Exceeded"}}',
+        "452 4.5.3 Daily message limit exceeded",
+    ),
+    source="Gmail SMTP errors and codes; Exchange Online NDRs; Amazon SES sending quota errors; "
+    "Gmail API, resolve errors; Emailit SMTP troubleshooting",
     explanation="The sending mailbox used up its daily sending quota. The email is sent "
     "automatically after the reset (midnight UTC unless the provider says otherwise).",
 )
@@ -202,6 +383,8 @@ MAILBOX_QUOTA = Entry(
     "Recipient mailbox full",
     match=r"quota",
     smtp=(552,),
+    examples=("552 <JDOE@JUNO.COM>... Mail quota exceeded",),
+    source="sendmail bounce, chilipepperweb.net/email-support/mail-quota-exceeded.html",
 )
 QUOTA = Entry(
     "quota.exceeded",
@@ -209,6 +392,8 @@ QUOTA = Entry(
     "Sending quota used up",
     match=r"quota exceeded|quota reached|quota has been reached|quotaexceeded"
     r"|exceeded (?:the |your |their )?\w* ?quota|usage limit",
+    examples=("550 5.7.1 Email quota exceeded.",),
+    source="Gmail SMTP errors and codes",
 )
 TOO_LARGE = Entry(
     "smtp.5.2.3",
@@ -218,6 +403,14 @@ TOO_LARGE = Entry(
     r"|exceeds (?:the )?(?:maximum |max )?(?:allowed )?(?:message )?size"
     r"|exceeded (?:the )?(?:maximum )?(?:message )?size|maximum (?:message )?size"
     r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity",
+    examples=(
+        "552 5.2.3 Your message exceeded Google's message size limits. Please visit "
+        "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.",
+        "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient",
+        '{"error":{"code":"ErrorMessageSizeExceeded","message":"The message exceeds the maximum '
+        'supported size."}}',
+    ),
+    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft Graph error responses",
 )
 RATE = Entry(
     "rate.limited",
@@ -231,6 +424,21 @@ RATE = Entry(
     r"|too quickly|concurrency|concurrent (?:requests|connections)|slow down|per second"
     r"|relay limit"
     r"|unexpected volume|unusual rate",
+    examples=(
+        "450 4.2.1 Peak SMTP relay limit exceeded for this customer.",
+        "452 4.5.3 Your message has too many recipients. For more information regarding Google's "
+        "sending limits, visit https://support.google.com/mail/?p=TooManyRecipientsError",
+        "454 Throttling failure: Maximum sending rate exceeded",
+        "450 too frequent connects from 198.37.147.135, please try again later.",
+        '{"error": {"errors": [{"domain": "usageLimits", "reason": "userRateLimitExceeded", '
+        '"message": "User Rate Limit Exceeded"}], "code": 403, "message": "User Rate Limit '
+        'Exceeded"}}',
+        "smtplib.SMTPConnectError: (421, b'Too many connections, try again later')",
+        "452 4.4.5 Messages per second limit exceeded",
+    ),
+    source="Gmail SMTP errors and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
+    "and troubleshooting; Gmail API, resolve errors; Oracle Cloud Email Delivery troubleshooting; "
+    "Emailit SMTP troubleshooting",
 )
 SPAM = Entry(
     "content.spam",
@@ -240,6 +448,16 @@ SPAM = Entry(
     r"|content (?:policy|filter|rejected)|message content|suspicious|bulk mail"
     r"|forbidden attachment|attachment type|prohibited (?:content|attachment)"
     r"|message blocked|blocked (?:due to|because of) (?:its )?content|url (?:is )?blocked",
+    examples=(
+        "550 5.1.6 Spam not accepted",
+        "554 5.7.1 Message blocked",
+        "550-5.7.1 [195.64.158.216 12] Our system has detected that this message is\n"
+        "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,\n"
+        "550-5.7.1 this message has been blocked. Please visit\n"
+        "550 5.7.1 https://support.google.com/mail/answer/188131 for more information. "
+        "dh9si2656259wib.8 - gsmtp",
+    ),
+    source="seed 003: SMTP/API error codes reference; Gmail bounce, pastebin.com/UaXB41uS",
 )
 REQUEST_INVALID = Entry(
     "request.invalid",
@@ -248,6 +466,17 @@ REQUEST_INVALID = Entry(
     match=r"invalid json|malformed json|malformed request|missing (?:a )?required"
     r"|required parameter|invalid parameter|invalid argument|invalidargument|badrequest"
     r"|parameters passed to the api were invalid|json required|incompatible json",
+    examples=(
+        '{"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
+        '"INVALID_ARGUMENT"}}',
+        "<HttpError 400 when requesting "
+        'https://gmail.googleapis.com/gmail/v1/users/me/messages/send?alt=json returned "Invalid '
+        'JSON payload received. Unknown name "message": Cannot find field.">',
+        "InvalidParameterValue: Missing required header 'From'.",
+    ),
+    source='written for this entry in the wording of the Google APIs (INVALID_ARGUMENT, "Invalid '
+    'JSON payload received") and of Amazon SES (InvalidParameterValue): neither the seeds nor the '
+    "provider errors have one",
 )
 
 ENTRIES: tuple[Entry, ...] = (
@@ -283,6 +512,11 @@ TEMPORARY = Entry(
     r"|unexpectedly closed|network is unreachable|no route to host|server busy"
     r"|service unavailable|not available|deferred|greylisted|greylisting|graylisted"
     r"|busy|unavailable|backend error|backenderror|internal error|server error",
+    examples=(
+        "smtplib.SMTPServerDisconnected: Connection unexpectedly closed",
+        "ConnectionRefusedError: [Errno 111] Connection refused",
+    ),
+    source="Python smtplib",
 )
 
 HINTS: tuple[Entry, ...] = (TEMPORARY,)
