@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (
-    ROOT / "tests/data/seed-errors.jsonl",
+    ROOT / "diagnostics/data/seed-errors.jsonl",
     ROOT / "tests/diagnostics/data/provider-errors.jsonl",
 )
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

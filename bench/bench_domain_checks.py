@@ -30,10 +30,10 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from diagnostics.deliverability import Sender  # noqa: E402
+from deliverability.checks import Sender  # noqa: E402
+from deliverability.models import DomainCheckRun  # noqa: E402
+from deliverability.services import sender_check  # noqa: E402
 from sandboxes.dns_server import ZONES, DnsSandbox, load_zones  # noqa: E402
-from sequences.models import DomainCheck  # noqa: E402
-from sequences.services.deliverability import sender_check  # noqa: E402
 
 PROVIDERS = {"msft.test": "microsoft", "msftoff.test": "microsoft", "globex.test": "microsoft"}
 
@@ -61,7 +61,7 @@ def senders() -> list[Sender]:
 
 def check(sender: Sender) -> int:
     """A worker's daily check, without the database: what it finds, as it finds it."""
-    return len(sender_check(sender, DomainCheck.Scope.ALL))
+    return len(sender_check(sender, DomainCheckRun.Scope.ALL))
 
 
 def main() -> None:

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "diagnostics",
     "sequences",
+    "deliverability",
 ]
 if DEBUG:
     # The local SMTP and DNS servers of `make run` and the tests; production has real ones.
@@ -219,7 +220,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": DISPATCH_INTERVAL_SECONDS},
     },
     "check-mailbox-domains": {
-        "task": "sequences.tasks.check_stale_domains",
+        "task": "deliverability.tasks.check_stale_domains",
         "schedule": DOMAIN_CHECK_SCAN_SECONDS,
         "options": {"expires": DOMAIN_CHECK_SCAN_SECONDS},
     },

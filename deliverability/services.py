@@ -1,8 +1,9 @@
 """Deliverability checks of each mailbox's domain: run them, keep their results and history.
 
 The checks themselves (DNS lookups and what the answers mean) are in
-`diagnostics.deliverability`; here they are run for a mailbox and recorded, with the
+`deliverability.checks`; here they are run for a mailbox and recorded, with the
 results of the previous run compared, so that a check that starts failing stands out.
+Reads are in `deliverability.selectors`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ import dns.resolver
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from diagnostics.deliverability import (
+from deliverability import selectors, tasks
+from deliverability.checks import (
     CheckResult,
     Sender,
     Verdict,
-    check_blacklist,
+    check_blocklist,
     check_dns_auth,
 )
-from diagnostics.deliverability.resolver import parallel
-from sequences.models import DOMAIN_CHECK_TIMEOUT, DomainCheck, DomainCheckResult, Mailbox
+from deliverability.checks.resolver import parallel
+from deliverability.models import DomainCheckResult, DomainCheckRun
+from sequences.models import AuditEntry, Mailbox
+from sequences.services.audit import audit_record
 
 
 def sender_for(mailbox: Mailbox) -> Sender:
@@ -41,12 +44,12 @@ def sender_check(
 ) -> list[CheckResult]:
     """What the checks of a scope find for a sender: DNS records, blocklists, or both."""
     checks = []
-    if scope != DomainCheck.Scope.BLACKLIST:
+    if scope != DomainCheckRun.Scope.BLOCKLIST:
         checks.append(check_dns_auth)
-    if scope != DomainCheck.Scope.DNS_AUTH:
-        checks.append(check_blacklist)
+    if scope != DomainCheckRun.Scope.DNS_AUTH:
+        checks.append(check_blocklist)
     # Side by side: a domain whose servers never answer costs one DNS timeout, not two.
-    outcomes = parallel(lambda run: run(sender, resolver), checks)
+    outcomes = parallel(lambda check: check(sender, resolver), checks)
     return [result for results in outcomes for result in results]
 
 
@@ -57,9 +60,9 @@ def domain_check_start(
     trigger: str,
     actor: AbstractBaseUser | None = None,
     now: dt.datetime | None = None,
-) -> DomainCheck:
+) -> DomainCheckRun:
     """A run waiting for a worker (see `domain_check_run`)."""
-    return DomainCheck.objects.create(
+    return DomainCheckRun.objects.create(
         mailbox=mailbox,
         domain=mailbox.domain,
         scope=scope,
@@ -69,36 +72,25 @@ def domain_check_start(
     )
 
 
-def domain_check_running(*, mailbox: Mailbox, scope: str) -> DomainCheck | None:
-    """The run of this check of the mailbox in progress (see DomainCheck.in_progress)."""
-    return (
-        mailbox.domain_checks.filter(
-            scope=scope, finished_at=None, started_at__gt=timezone.now() - DOMAIN_CHECK_TIMEOUT
-        )
-        .order_by("-started_at")
-        .first()
-    )
-
-
 def domain_check_run(
-    *, check_id: int, resolver: dns.resolver.Resolver | None = None
-) -> DomainCheck | None:
+    *, run_id: int, resolver: dns.resolver.Resolver | None = None
+) -> DomainCheckRun | None:
     """Look the domain up and record what each check found, once per run.
 
     None when the mailbox (and so the run) was deleted meanwhile.
     """
-    check = DomainCheck.objects.select_related("mailbox").filter(pk=check_id).first()
-    if check is None or check.finished_at is not None:  # deleted, or a redelivered task
-        return check
+    run = DomainCheckRun.objects.select_related("mailbox").filter(pk=run_id).first()
+    if run is None or run.finished_at is not None:  # deleted, or a redelivered task
+        return run
     looked_up_at = timezone.now()
-    found = sender_check(sender_for(check.mailbox), check.scope, resolver)
+    found = sender_check(sender_for(run.mailbox), run.scope, resolver)
     with transaction.atomic():
         # One run of a mailbox records at a time, and each run only once.
-        Mailbox.objects.select_for_update().filter(pk=check.mailbox_id).first()
-        check = DomainCheck.objects.select_for_update().filter(pk=check_id).first()
-        if check is not None and check.finished_at is None:
-            domain_check_record(check, found, looked_up_at)
-    return check
+        Mailbox.objects.select_for_update().filter(pk=run.mailbox_id).first()
+        run = DomainCheckRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is not None and run.finished_at is None:
+            domain_check_record(run, found, looked_up_at)
+    return run
 
 
 # How far back a check's verdict is compared with the last conclusive one.
@@ -106,14 +98,14 @@ HISTORY_COMPARED = dt.timedelta(days=90)
 
 
 def domain_check_record(
-    check: DomainCheck, found: list[CheckResult], looked_up_at: dt.datetime
+    run: DomainCheckRun, found: list[CheckResult], looked_up_at: dt.datetime
 ) -> None:
     """Keep the results; they become current unless a later lookup was recorded first.
 
     A result is newly failing when the last conclusive verdict for the same name (one that
     was not "could not be checked"), read before it, was not a failure.
     """
-    results = DomainCheckResult.objects.filter(mailbox_id=check.mailbox_id, kind__in=check.checks)
+    results = DomainCheckResult.objects.filter(mailbox_id=run.mailbox_id, kind__in=run.checks)
     # Runs finish out of order (a slow daily run after a quick one asked for later).
     newer = set(
         results.filter(current=True, checked_at__gt=looked_up_at).values_list("kind", flat=True)
@@ -133,8 +125,8 @@ def domain_check_record(
     results.filter(current=True).exclude(kind__in=newer).update(current=False)
     DomainCheckResult.objects.bulk_create(
         DomainCheckResult(
-            run=check,
-            mailbox_id=check.mailbox_id,
+            run=run,
+            mailbox_id=run.mailbox_id,
             kind=result.check,
             subject=result.subject[:255],
             verdict=result.verdict,
@@ -149,22 +141,75 @@ def domain_check_record(
         )
         for result in found
     )
-    check.finished_at = timezone.now()
-    check.save(update_fields=["finished_at"])
+    run.finished_at = timezone.now()
+    run.save(update_fields=["finished_at"])
 
 
-def mailboxes_due_for_check(*, now: dt.datetime) -> QuerySet[Mailbox]:
-    """Mailboxes whose domain had no full check within DOMAIN_CHECK_EVERY_SECONDS.
+def domain_checks_start_due(*, now: dt.datetime | None = None) -> int:
+    """Start the daily check of mailboxes whose domain was not checked in a day.
 
-    Never checked first, then the longest unchecked.
+    At most DOMAIN_CHECK_BATCH_SIZE at a time: the day's checks spread over the scans
+    instead of flooding the blocklists' rate limits, and a check someone asks for waits
+    behind a short queue.
     """
-    since = now - dt.timedelta(seconds=settings.DOMAIN_CHECK_EVERY_SECONDS)
-    full = Q(domain_checks__scope=DomainCheck.Scope.ALL)
-    recent = DomainCheck.objects.filter(
-        mailbox=OuterRef("pk"), scope=DomainCheck.Scope.ALL, started_at__gte=since
-    )
-    return (
-        Mailbox.objects.filter(~Exists(recent))
-        .annotate(last_checked=Max("domain_checks__started_at", filter=full))
-        .order_by(F("last_checked").asc(nulls_first=True), "pk")
-    )
+    now = now or timezone.now()
+    started = 0
+    for mailbox in selectors.mailboxes_due_for_check(now=now)[: settings.DOMAIN_CHECK_BATCH_SIZE]:
+        with transaction.atomic():
+            run = domain_check_start(
+                mailbox=mailbox,
+                scope=DomainCheckRun.Scope.ALL,
+                trigger=DomainCheckRun.Trigger.SCHEDULE,
+                now=now,
+            )
+            tasks.check_mailbox_domain.delay_on_commit(run.pk)
+        started += 1
+    return started
+
+
+def domain_check_request(
+    *, actor: AbstractBaseUser, mailbox: Mailbox, scope: str
+) -> DomainCheckRun:
+    """Ask a worker to check the mailbox's domain now; the page then follows the run.
+
+    While the same check of the mailbox is still running, that run is the answer: a
+    second click does not queue a second one.
+    """
+    with transaction.atomic():
+        # Two clicks at once: the second waits here, then finds the first's run.
+        Mailbox.objects.select_for_update().filter(pk=mailbox.pk).first()
+        running = selectors.domain_check_running(mailbox=mailbox, scope=scope)
+        if running is not None:
+            return running
+        run = domain_check_start(
+            mailbox=mailbox, scope=scope, trigger=DomainCheckRun.Trigger.PERSON, actor=actor
+        )
+        audit_record(
+            actor=actor,
+            organization_id=mailbox.organization_id,
+            action=AuditEntry.Action.CHECK_DOMAIN,
+            target=mailbox,
+            scope=scope,
+            domain=run.domain,
+        )
+        tasks.check_mailbox_domain.delay_on_commit(run.pk)
+    return run
+
+
+def mailbox_set_dkim_selectors(
+    *, actor: AbstractBaseUser, mailbox: Mailbox, selectors: str
+) -> None:
+    """Save the DKIM selectors to check besides the provider's; raises ValidationError."""
+    field = Mailbox._meta.get_field("dkim_selectors")
+    before = mailbox.dkim_selectors
+    mailbox.dkim_selectors = field.clean(" ".join(selectors.split()), mailbox)
+    with transaction.atomic():
+        mailbox.save(update_fields=["dkim_selectors"])
+        audit_record(
+            actor=actor,
+            organization_id=mailbox.organization_id,
+            action=AuditEntry.Action.SET_DKIM_SELECTORS,
+            target=mailbox,
+            before=before,
+            after=mailbox.dkim_selectors,
+        )

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from diagnostics.data import SEED_ERRORS_PATH
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.vocabulary import Retry
 from sequences.models import (
@@ -31,9 +32,10 @@ from sequences.models import (
     Sequence,
     Step,
 )
+from sequences.services.contacts import contact_bounce, contacts_unsubscribe
 
-# The errors of the product's source documents (the tests keep the canonical copy).
-SOURCE_ERRORS_PATH = settings.BASE_DIR / "tests" / "data" / "seed-errors.jsonl"
+# The errors of the product's source documents, an unchanged copy of the shared file.
+
 BROKEN_MAILBOX_ERROR = "(535, b'5.7.8 Authentication credentials invalid')"
 DEFAULT_SIZE = 1200
 BATCH = 2000
@@ -202,7 +204,7 @@ class DemoSummary:
 
 
 def load_source_errors() -> list[dict[str, object]]:
-    with SOURCE_ERRORS_PATH.open(encoding="utf-8") as lines:
+    with SEED_ERRORS_PATH.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -479,23 +481,14 @@ class _EmailPlan:
     def _apply_outcomes(
         self, enrollments: list[Enrollment], errored: dict[int, Diagnosis], unsubscribed: set[int]
     ) -> None:
-        """Contacts and enrollments follow what their emails say."""
+        """Contacts and enrollments follow what their emails say, as the pipeline would."""
         for enrollment in enrollments:
             diagnosis = errored.get(enrollment.pk)
             if diagnosis is not None and diagnosis.retry == Retry.NEVER:
-                reason = f"Hard bounce: {diagnosis.title}"
-                Contact.objects.filter(pk=enrollment.contact_id).update(
-                    state=Contact.State.BOUNCED, state_reason=reason
-                )
-                Enrollment.objects.filter(pk=enrollment.pk).update(
-                    state=Enrollment.State.STOPPED, stopped_reason=reason
-                )
-        reason = "Replied “unsubscribe”"
-        Contact.objects.filter(enrollments__in=unsubscribed).update(
-            state=Contact.State.UNSUBSCRIBED, state_reason=reason
-        )
-        Enrollment.objects.filter(pk__in=unsubscribed).update(
-            state=Enrollment.State.STOPPED, stopped_reason=f"Contact unsubscribed: {reason}"
+                contact_bounce(contact_id=enrollment.contact_id, diagnosis=diagnosis)
+        contacts_unsubscribe(
+            contacts=Contact.objects.filter(enrollments__in=unsubscribed),
+            reason="Replied “unsubscribe”",
         )
 
 

@@ -15,9 +15,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.utils import timezone
 
-from diagnostics.deliverability import AUTH_CHECKS, Check, Verdict
 from diagnostics.vocabulary import Category, Retry
 from sequences.crypto import decrypt_secret, encrypt_secret
 
@@ -27,7 +25,7 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"“{value}” is not a known time zone (e.g. Europe/Paris).")
 
 
-def _choices_check(
+def choices_check(
     field: str, choices: type[models.TextChoices], name: str
 ) -> models.CheckConstraint:
     return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
@@ -77,6 +75,13 @@ class EnrollmentState(models.TextChoices):
     STOPPED = "stopped", "Stopped"
 
 
+class EnrollmentStopCause(models.TextChoices):
+    # Why an enrollment stopped: what may restart it (a corrected address, a bounce only).
+    BOUNCED = "bounced", "Contact bounced"
+    SUPPRESSED = "suppressed", "Contact suppressed"
+    UNSUBSCRIBED = "unsubscribed", "Contact unsubscribed"
+
+
 class ScheduledEmailStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     SENDING = "sending", "Sending"
@@ -106,18 +111,6 @@ class AuditEntryAction(models.TextChoices):
     REVIEW_ACCOUNT = "review_account", "Reviewed the account (support)"
     CHECK_DOMAIN = "check_domain", "Checked a mailbox's domain"
     SET_DKIM_SELECTORS = "set_dkim_selectors", "Changed the DKIM selectors checked"
-
-
-class DomainCheckScope(models.TextChoices):
-    # Named after the contract's fix actions that ask for them.
-    DNS_AUTH = "check_dns_auth", "DNS records (MX, SPF, DKIM, DMARC)"
-    BLACKLIST = "check_blacklist", "Blocklists"
-    ALL = "all", "DNS records and blocklists"
-
-
-class DomainCheckTrigger(models.TextChoices):
-    SCHEDULE = "schedule", "Daily check"
-    PERSON = "person", "Asked for"
 
 
 class Organization(models.Model):
@@ -150,7 +143,7 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            _choices_check("role", MembershipRole, "membership_role_valid"),
+            choices_check("role", MembershipRole, "membership_role_valid"),
             models.CheckConstraint(
                 condition=Q(role="support", organization__isnull=True)
                 | (~Q(role="support") & Q(organization__isnull=False)),
@@ -163,6 +156,19 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.organization or 'vendor'})"
+
+    @property
+    def is_support(self) -> bool:
+        """Vendor staff: review every organization, read-only."""
+        return self.role == MembershipRole.SUPPORT
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == MembershipRole.ADMIN
+
+    @property
+    def is_rep(self) -> bool:
+        return self.role == MembershipRole.REP
 
 
 class Mailbox(models.Model):
@@ -234,9 +240,9 @@ class Mailbox(models.Model):
                     "This organization already has a mailbox with this address."
                 ),
             ),
-            _choices_check("state", MailboxState, "mailbox_state_valid"),
-            _choices_check("provider", MailboxProvider, "mailbox_provider_valid"),
-            _choices_check("smtp_security", MailboxSecurity, "mailbox_security_valid"),
+            choices_check("state", MailboxState, "mailbox_state_valid"),
+            choices_check("provider", MailboxProvider, "mailbox_provider_valid"),
+            choices_check("smtp_security", MailboxSecurity, "mailbox_security_valid"),
             models.CheckConstraint(
                 condition=Q(window_start__lt=models.F("window_end")),
                 name="mailbox_window_starts_before_it_ends",
@@ -288,7 +294,7 @@ class Sequence(models.Model):
                 name="sequence_name_unique_per_organization",
                 violation_error_message="This organization already has a sequence with this name.",
             ),
-            _choices_check("state", SequenceState, "sequence_state_valid"),
+            choices_check("state", SequenceState, "sequence_state_valid"),
         ]
 
     def __str__(self) -> str:
@@ -346,7 +352,7 @@ class Contact(models.Model):
                     "Another contact of this organization already has this email address."
                 ),
             ),
-            _choices_check("state", ContactState, "contact_state_valid"),
+            choices_check("state", ContactState, "contact_state_valid"),
         ]
 
     def __str__(self) -> str:
@@ -359,10 +365,12 @@ class Contact(models.Model):
 
 class Enrollment(models.Model):
     State = EnrollmentState
+    StopCause = EnrollmentStopCause
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    stop_cause = models.CharField(max_length=16, choices=StopCause.choices, blank=True)
     stopped_reason = models.CharField(max_length=500, blank=True)
     enrolled_at = models.DateTimeField()
 
@@ -374,11 +382,17 @@ class Enrollment(models.Model):
                 name="enrollment_unique_per_sequence",
                 violation_error_message="This contact is already enrolled in this sequence.",
             ),
-            _choices_check("state", EnrollmentState, "enrollment_state_valid"),
+            choices_check("state", EnrollmentState, "enrollment_state_valid"),
             models.CheckConstraint(
                 condition=~Q(state="stopped") | ~Q(stopped_reason=""),
                 name="enrollment_stopped_has_reason",
                 violation_error_message="A stopped enrollment says why it stopped.",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="stopped", stop_cause__in=EnrollmentStopCause.values)
+                | (~Q(state="stopped") & Q(stop_cause="")),
+                name="enrollment_stopped_has_cause",
+                violation_error_message="A stopped enrollment, and only one, has a stop cause.",
             ),
         ]
 
@@ -428,7 +442,7 @@ class ScheduledEmail(models.Model):
                 condition=~Q(message_id=""),
                 name="scheduled_email_message_id_unique",
             ),
-            _choices_check("status", ScheduledEmailStatus, "scheduled_email_status_valid"),
+            choices_check("status", ScheduledEmailStatus, "scheduled_email_status_valid"),
             models.CheckConstraint(
                 condition=~Q(status="sent") | (Q(sent_at__isnull=False) & ~Q(message_id="")),
                 name="scheduled_email_sent_has_time_and_message_id",
@@ -507,7 +521,7 @@ class SendAttempt(models.Model):
         ordering = ["email", "number"]
         constraints = [
             models.UniqueConstraint("email", "number", name="send_attempt_number_unique"),
-            _choices_check("outcome", SendAttemptOutcome, "send_attempt_outcome_valid"),
+            choices_check("outcome", SendAttemptOutcome, "send_attempt_outcome_valid"),
             models.CheckConstraint(
                 condition=~Q(outcome="failed") | ~Q(raw_error=""),
                 name="send_attempt_failure_keeps_raw_error",
@@ -546,96 +560,10 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "audit entries"
-        constraints = [_choices_check("action", AuditEntryAction, "audit_entry_action_valid")]
+        constraints = [choices_check("action", AuditEntryAction, "audit_entry_action_valid")]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="audit_entry_by_org"),
         ]
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.get_action_display().lower()}: {self.target_label}"
-
-
-# A run not finished after this long is shown as interrupted (its worker died).
-DOMAIN_CHECK_TIMEOUT = datetime.timedelta(minutes=5)
-
-
-class DomainCheck(models.Model):
-    """One run of the deliverability checks of a mailbox's domain."""
-
-    Scope = DomainCheckScope
-    Trigger = DomainCheckTrigger
-
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="domain_checks")
-    domain = models.CharField(max_length=255)
-    scope = models.CharField(max_length=16, choices=Scope.choices)
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-started_at", "-pk"]
-        constraints = [
-            _choices_check("scope", DomainCheckScope, "domain_check_scope_valid"),
-            _choices_check("trigger", DomainCheckTrigger, "domain_check_trigger_valid"),
-        ]
-        indexes = [
-            models.Index(fields=["mailbox", "-started_at"], name="domain_check_by_mailbox"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_scope_display()} of {self.domain}"
-
-    @property
-    def in_progress(self) -> bool:
-        """A worker has yet to finish it, and has not obviously died."""
-        return self.finished_at is None and timezone.now() - self.started_at < DOMAIN_CHECK_TIMEOUT
-
-    @property
-    def checks(self) -> tuple[str, ...]:
-        """The checks this run covers."""
-        return {
-            DomainCheckScope.DNS_AUTH: AUTH_CHECKS,
-            DomainCheckScope.BLACKLIST: (Check.BLOCKLIST,),
-        }.get(self.scope, tuple(Check.values))
-
-
-class DomainCheckResult(models.Model):
-    """What one check found. `current` marks the latest results of each kind for a mailbox."""
-
-    Check = Check
-    Verdict = Verdict
-
-    run = models.ForeignKey(DomainCheck, on_delete=models.CASCADE, related_name="results")
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="domain_results")
-    kind = models.CharField(max_length=16, choices=Check.choices)
-    subject = models.CharField(max_length=255)
-    verdict = models.CharField(max_length=16, choices=Verdict.choices)
-    explanation = models.TextField()
-    action = models.TextField(blank=True)
-    record = models.TextField(blank=True)
-    # The records found, as served: untrusted text.
-    found = models.TextField(blank=True)
-    # Failing now, and not in the previous check of the same subject (or never checked).
-    newly_failing = models.BooleanField(default=False)
-    current = models.BooleanField(default=True)
-    checked_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["pk"]
-        constraints = [
-            _choices_check("kind", Check, "domain_result_kind_valid"),
-            _choices_check("verdict", Verdict, "domain_result_verdict_valid"),
-        ]
-        indexes = [
-            models.Index(
-                fields=["mailbox", "kind"],
-                condition=Q(current=True),
-                name="domain_result_current",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.subject}: {self.get_verdict_display()}"

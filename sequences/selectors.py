@@ -7,22 +7,19 @@ role and organization allow" lives in one place and is not re-implemented per vi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, TruncDate
-from django.http import QueryDict
-from django.shortcuts import get_object_or_404
+from django.db.models import Count, Max, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
 
-from diagnostics.deliverability import Check, Verdict
+from deliverability.selectors import failing_checks_count
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category
 from sequences.models import (
     AuditEntry,
     Contact,
-    DomainCheck,
-    DomainCheckResult,
     Enrollment,
     Mailbox,
     Membership,
@@ -53,10 +50,10 @@ def _scoped(
     membership = membership_for_user(user)
     if membership is None:
         return objects.none()
-    if membership.role == Membership.Role.SUPPORT:
+    if membership.is_support:
         return objects.filter(organization=organization) if organization else objects.none()
     objects = objects.filter(organization_id=membership.organization_id)
-    if membership.role == Membership.Role.REP:
+    if membership.is_rep:
         objects = objects.filter(rep)
     return objects
 
@@ -116,7 +113,7 @@ def mailboxes_for_user(
 def organizations_for_user(*, user: AbstractBaseUser) -> QuerySet[Organization]:
     """Organizations the user may review: all for support staff, none for anyone else."""
     membership = membership_for_user(user)
-    if membership is None or membership.role != Membership.Role.SUPPORT:
+    if membership is None or not membership.is_support:
         return Organization.objects.none()
     return Organization.objects.annotate(
         sequence_count=Count("sequences", distinct=True),
@@ -124,32 +121,40 @@ def organizations_for_user(*, user: AbstractBaseUser) -> QuerySet[Organization]:
     )
 
 
+def organization_for_user(*, user: AbstractBaseUser, slug: str) -> Organization | None:
+    """One organization support staff may review, or None."""
+    return organizations_for_user(user=user).filter(slug=slug).first()
+
+
 def _reviewable(user: AbstractBaseUser, scoped: QuerySet, every: QuerySet) -> QuerySet:
     """`scoped`, or for support staff, who may review any organization's, `every`."""
     membership = membership_for_user(user)
-    if membership is not None and membership.role == Membership.Role.SUPPORT:
-        return every
-    return scoped
+    return every if membership is not None and membership.is_support else scoped
 
 
-def sequence_for_user(*, user: AbstractBaseUser, pk: int) -> Sequence:
-    """One sequence the user may see, or 404."""
+def sequence_for_user(*, user: AbstractBaseUser, pk: int) -> Sequence | None:
+    """One sequence the user may see (support: any, to review), or None."""
     sequences = _reviewable(
         user,
         sequences_for_user(user=user).select_related("organization"),
         Sequence.objects.select_related("mailbox", "owner", "organization"),
     )
-    return get_object_or_404(sequences, pk=pk)
+    return sequences.filter(pk=pk).first()
 
 
-def mailbox_for_user(*, user: AbstractBaseUser, pk: int) -> Mailbox:
-    """One mailbox the user may see, or 404."""
+def mailbox_for_user(*, user: AbstractBaseUser, pk: int) -> Mailbox | None:
+    """One mailbox the user may see (support: any, to review), or None."""
     mailboxes = _reviewable(
         user,
         mailboxes_for_user(user=user).select_related("organization"),
         Mailbox.objects.select_related("owner", "organization"),
     )
-    return get_object_or_404(mailboxes, pk=pk)
+    return mailboxes.filter(pk=pk).first()
+
+
+def own_mailbox_for_user(*, user: AbstractBaseUser, pk: int) -> Mailbox | None:
+    """One mailbox of the user's own scope (support staff have none), or None."""
+    return mailboxes_for_user(user=user).filter(pk=pk).first()
 
 
 PROBLEM_STATUSES = (
@@ -168,13 +173,12 @@ class EmailFilters:
     query: str = ""
 
     @classmethod
-    def from_params(cls, params: QueryDict) -> EmailFilters:
-        status = params.get("status", "")
-        category = params.get("category", "")
+    def clean(cls, *, status: str = "", category: str = "", query: str = "") -> EmailFilters:
+        """The filters asked for, unknown values dropped."""
         return cls(
             status=status if status in ScheduledEmail.Status.values else "",
             category=category if category in Category.values else "",
-            query=params.get("q", "").strip()[:200],
+            query=query.strip()[:200],
         )
 
     def apply(self, emails: QuerySet[ScheduledEmail]) -> QuerySet[ScheduledEmail]:
@@ -237,12 +241,11 @@ def emails_for_sequence(
         .order_by("-scheduled_for", "-pk")[: size + 1]
     )
     more = len(rows) > size
-    rows = rows[:size]
-    for email in rows:
-        # Diagnosed now rather than stored, so explanations follow the current catalog;
-        # a rescheduled email's old error is history, shown on its timeline.
-        problem = email.status in PROBLEM_STATUSES and email.last_error
-        email.diagnosis = diagnose(email.last_error) if problem else None
+    # A rescheduled email's old error is history, shown on its timeline.
+    rows = with_diagnosis(
+        rows[:size],
+        lambda email: email.last_error if email.status in PROBLEM_STATUSES else "",
+    )
     return EmailPage(
         emails=rows,
         next_cursor=_cursor(rows[-1]) if more else None,
@@ -334,12 +337,8 @@ def organizations_health(
         categories.setdefault(row["sequence__organization_id"], []).append((label, row["n"]))
     # distinct: the organizations come annotated with other joined counts.
     down = Count("mailboxes", filter=~Q(mailboxes__state=Mailbox.State.CONNECTED), distinct=True)
-    # Subqueries on the current results only, not a join of every result ever recorded.
-    failing = DomainCheckResult.objects.filter(
-        mailbox__organization=OuterRef("pk"), current=True, verdict=Verdict.FAIL
-    )
-    checks_failing = _count(failing)
-    checks_new = _count(failing.filter(newly_failing=True))
+    checks_failing = failing_checks_count(organization=OuterRef("pk"))
+    checks_new = failing_checks_count(organization=OuterRef("pk"), newly=True)
     return [
         AccountHealth(
             organization=organization,
@@ -355,12 +354,6 @@ def organizations_health(
             mailboxes_down=down, checks_failing=checks_failing, checks_new=checks_new
         ).order_by("name")
     ]
-
-
-def _count(rows: QuerySet) -> Coalesce:
-    """How many rows a correlated subquery finds, 0 for none, as an annotation."""
-    counted = rows.order_by().values("mailbox__organization").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted), 0)
 
 
 @dataclass(frozen=True)
@@ -403,9 +396,17 @@ def account_daily_attempts(
     ]
 
 
-def account_frequent_errors(*, organization: Organization, limit: int = 10) -> list[dict]:
-    """The provider replies this account meets most, verbatim, with how often."""
-    return list(
+@dataclass
+class FrequentError:
+    raw_error: str
+    n: int
+    last: dt.datetime
+    diagnosis: object = None
+
+
+def account_frequent_errors(*, organization: Organization, limit: int = 10) -> list[FrequentError]:
+    """The provider replies this account meets most, verbatim, with how often, diagnosed."""
+    rows = (
         SendAttempt.objects.filter(
             email__sequence__organization=organization, outcome=SendAttempt.Outcome.FAILED
         )
@@ -413,6 +414,7 @@ def account_frequent_errors(*, organization: Organization, limit: int = 10) -> l
         .annotate(n=Count("id"), last=Max("started_at"))
         .order_by("-n", "raw_error")[:limit]
     )
+    return with_diagnosis([FrequentError(**row) for row in rows], lambda row: row.raw_error)
 
 
 def account_fixes(*, organization: Organization, limit: int = 50) -> QuerySet[AuditEntry]:
@@ -422,40 +424,81 @@ def account_fixes(*, organization: Organization, limit: int = 50) -> QuerySet[Au
     )[:limit]
 
 
-def mailbox_domain_results(*, mailbox: Mailbox) -> list[DomainCheckResult]:
-    """The latest result of each check of the mailbox's domain, in the checks' order."""
-    order = {kind: n for n, kind in enumerate(Check.values)}
-    results = mailbox.domain_results.filter(current=True).select_related("run")
-    return sorted(results, key=lambda result: (order[result.kind], result.pk))
+def email_for_sequence(*, sequence: Sequence, pk: int) -> ScheduledEmail | None:
+    """One of the sequence's emails, its attempts diagnosed (`diagnosed_attempts`), or None."""
+    email = sequence.emails.select_related("contact", "step", "mailbox").filter(pk=pk).first()
+    if email is not None:
+        email.diagnosed_attempts = with_diagnosis(
+            list(email.attempts.order_by("number")), lambda attempt: attempt.raw_error
+        )
+    return email
 
 
-def mailbox_domain_checks(*, mailbox: Mailbox, limit: int = 20) -> QuerySet[DomainCheck]:
-    """The latest runs of the checks, each with how many results had each verdict."""
-    counts = {
-        verdict: Count("results", filter=Q(results__verdict=verdict)) for verdict in Verdict.values
-    }
-    # Ordered here: a model's default ordering does not apply to a grouped query.
-    runs = mailbox.domain_checks.select_related("requested_by").annotate(**counts)
-    return runs.order_by("-started_at", "-pk")[:limit]
+def emails_to_reschedule(
+    *, sequence: Sequence, ids: Iterable[int] = (), status: str = "", category: str = ""
+) -> QuerySet[ScheduledEmail]:
+    """The emails a reschedule asks for: those picked by id, or a whole triage group."""
+    if status:
+        return sequence.emails.filter(status=status, error_category=category)
+    return sequence.emails.filter(pk__in=list(ids))
 
 
-def _failing_checks(mailboxes: list[Mailbox]) -> QuerySet[DomainCheckResult]:
-    """The checks of these mailboxes failing now, newly failing first."""
-    return DomainCheckResult.objects.filter(
-        mailbox__in=mailboxes, current=True, verdict=Verdict.FAIL
-    ).order_by("-newly_failing", "pk")
+def contact_for_sequence(*, sequence: Sequence, pk: int) -> Contact | None:
+    """A contact of the sequence's organization (fixes are applied from its pages)."""
+    return sequence.organization.contacts.filter(pk=pk).first()
 
 
-def mailbox_failing_checks(*, mailbox: Mailbox) -> QuerySet[DomainCheckResult]:
-    return _failing_checks([mailbox])
+def mailbox_held_emails(*, mailbox: Mailbox) -> QuerySet[ScheduledEmail]:
+    """The emails a broken connection of this mailbox is holding back."""
+    return ScheduledEmail.objects.filter(
+        mailbox=mailbox,
+        status=ScheduledEmail.Status.BLOCKED,
+        error_category=Category.MAILBOX_CONNECTION,
+    )
 
 
-def mailboxes_with_failing_checks(mailboxes: QuerySet[Mailbox]) -> list[Mailbox]:
-    """The mailboxes, each with `failing`: its checks failing now (newly failing first)."""
-    mailboxes = list(mailboxes)
-    failing: dict[int, list[DomainCheckResult]] = {}
-    for result in _failing_checks(mailboxes):
-        failing.setdefault(result.mailbox_id, []).append(result)
-    for mailbox in mailboxes:
-        mailbox.failing = failing.get(mailbox.pk, [])
-    return mailboxes
+def with_diagnosis[Row](rows: list[Row], raw_of: Callable[[Row], str]) -> list[Row]:
+    """Each row with `diagnosis`: its raw error diagnosed, None when it has none.
+
+    Diagnosed when read rather than stored, so explanations follow the current catalog.
+    """
+    for row in rows:
+        raw = raw_of(row)
+        row.diagnosis = diagnose(raw) if raw else None
+    return rows
+
+
+@dataclass(frozen=True)
+class ResyncProgress:
+    """A resync asked for, and once a worker has tried, what it did."""
+
+    request: AuditEntry
+    done: bool = False
+    connected: bool = False
+    rescheduled: int = 0
+    first_send_at: dt.datetime | None = None
+    diagnosis: object = None
+
+
+def mailbox_resync_progress(*, mailbox: Mailbox, pk: int) -> ResyncProgress | None:
+    """The resync request `pk` of this mailbox (its audit entry), or None."""
+    request = AuditEntry.objects.filter(
+        pk=pk,
+        organization_id=mailbox.organization_id,
+        action=AuditEntry.Action.RESYNC_MAILBOX,
+        target_id=str(mailbox.pk),
+    ).first()
+    if request is None:
+        return None
+    outcome = request.detail.get("outcome")
+    if outcome is None:
+        return ResyncProgress(request=request)
+    first = outcome.get("first_send_at")
+    return ResyncProgress(
+        request=request,
+        done=True,
+        connected=outcome["connected"],
+        rescheduled=outcome["rescheduled"],
+        first_send_at=dt.datetime.fromisoformat(first) if first else None,
+        diagnosis=diagnose(mailbox.last_error) if mailbox.last_error else None,
+    )

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from sequences.models import DomainCheck, ScheduledEmail
-from sequences.services.deliverability import domain_check_start
+from deliverability.models import DomainCheckRun
+from deliverability.services import domain_check_start
+from sequences.models import ScheduledEmail, Sequence
+from sequences.services.mailboxes import mailbox_resync_request
 
 PEOPLE = ("owner", "teammate", "admin", "support", "outsider")
 Status = ScheduledEmail.Status
@@ -53,7 +56,9 @@ MATRIX = {
     ),
     "resync progress": (
         "get",
-        lambda o: reverse("sequences:mailbox_resync_status", args=[o.sequence.mailbox_id]),
+        lambda o: reverse(
+            "sequences:mailbox_resync_status", args=[o.sequence.mailbox_id, o.resync.pk]
+        ),
         (200, 404, 200, 404, 404),
     ),
     "reschedule": (
@@ -88,19 +93,17 @@ MATRIX = {
     ),
     "check the mailbox's domain": (
         "post",
-        lambda o: reverse("sequences:mailbox_check", args=[o.sequence.mailbox_id]),
+        lambda o: reverse("deliverability:check", args=[o.sequence.mailbox_id]),
         (200, 404, 200, 403, 404),
     ),
     "domain check progress": (
         "get",
-        lambda o: reverse(
-            "sequences:mailbox_check_status", args=[o.sequence.mailbox_id, o.check.pk]
-        ),
+        lambda o: reverse("deliverability:check_status", args=[o.sequence.mailbox_id, o.check.pk]),
         (200, 404, 200, 200, 404),
     ),
     "DKIM selectors": (
         "post",
-        lambda o: reverse("sequences:mailbox_dkim_selectors", args=[o.sequence.mailbox_id]),
+        lambda o: reverse("deliverability:dkim_selectors", args=[o.sequence.mailbox_id]),
         (403, 404, 302, 403, 404),
     ),
 }
@@ -112,9 +115,9 @@ CASES = [
 
 
 class Objects:
-    def __init__(self, sequence, email, check) -> None:
+    def __init__(self, sequence, email, check, resync) -> None:
         self.sequence, self.email, self.contact = sequence, email, email.contact
-        self.check = check
+        self.check, self.resync = check, resync
 
 
 @pytest.fixture
@@ -130,9 +133,16 @@ def objects(rep, make_sequence, make_email):
         error_category="recipient_address_invalid",
     )
     check = domain_check_start(
-        mailbox=sequence.mailbox, scope=DomainCheck.Scope.ALL, trigger=DomainCheck.Trigger.SCHEDULE
+        mailbox=sequence.mailbox,
+        scope=DomainCheckRun.Scope.ALL,
+        trigger=DomainCheckRun.Trigger.SCHEDULE,
     )
-    return Objects(sequence, email, check)
+    resync = mailbox_resync_request(actor=rep, mailbox=sequence.mailbox)
+    # Paused by the bounce-rate guard, so that resuming it applies.
+    Sequence.objects.filter(pk=sequence.pk).update(
+        first_steps_paused_at=timezone.now(), first_steps_paused_reason="Too many bounces"
+    )
+    return Objects(sequence, email, check, resync)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from diagnostics.deliverability.resolver import Lookups, parallel, unchecked_sentence
-from diagnostics.deliverability.results import (
+from deliverability.checks.resolver import Lookups, parallel, unchecked_sentence
+from deliverability.checks.results import (
     Check,
     CheckResult,
     Sender,
@@ -156,7 +156,7 @@ def is_routed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-def check_blocklists(
+def lookup_blocklists(
     lookups: Lookups,
     sender: Sender,
     domain: str,

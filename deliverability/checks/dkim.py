@@ -16,9 +16,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from diagnostics.deliverability.dmarc import parse_tags
-from diagnostics.deliverability.resolver import Lookup, Lookups, parallel, unchecked_sentence
-from diagnostics.deliverability.results import (
+from deliverability.checks.dmarc import parse_tags
+from deliverability.checks.resolver import Lookup, Lookups, parallel, unchecked_sentence
+from deliverability.checks.results import (
     Check,
     CheckResult,
     Sender,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from diagnostics.deliverability.resolver import Lookups, unchecked_sentence
-from diagnostics.deliverability.results import (
+from deliverability.checks.resolver import Lookups, unchecked_sentence
+from deliverability.checks.results import (
     Check,
     CheckResult,
     Verdict,

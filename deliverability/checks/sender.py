@@ -14,18 +14,18 @@ import dns.exception
 import dns.resolver
 from django.conf import settings
 
-from diagnostics.deliverability.blocklists import blocklist_subject, check_blocklists
-from diagnostics.deliverability.dkim import check_dkim
-from diagnostics.deliverability.dmarc import check_dmarc
-from diagnostics.deliverability.mx import check_mx
-from diagnostics.deliverability.resolver import (
+from deliverability.checks.blocklists import blocklist_subject, lookup_blocklists
+from deliverability.checks.dkim import check_dkim
+from deliverability.checks.dmarc import check_dmarc
+from deliverability.checks.mx import check_mx
+from deliverability.checks.resolver import (
     Lookups,
     failure_reason,
     make_resolver,
     parallel,
     unchecked_sentence,
 )
-from diagnostics.deliverability.results import (
+from deliverability.checks.results import (
     Check,
     CheckResult,
     Sender,
@@ -33,7 +33,7 @@ from diagnostics.deliverability.results import (
     normalize_domain,
     result,
 )
-from diagnostics.deliverability.spf import check_spf
+from deliverability.checks.spf import check_spf
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def check_dns_auth(
     return [checked for outcome in outcomes for checked in outcome]
 
 
-def check_blacklist(
+def check_blocklist(
     sender: Sender, resolver: dns.resolver.Resolver | None = None
 ) -> list[CheckResult]:
     """The SMTP server's IPv4 addresses on DNSBL_IP_ZONES, the domain on DNSBL_DOMAIN_ZONES.
@@ -85,7 +85,7 @@ def check_blacklist(
     return _guarded(
         Check.BLOCKLIST,
         subject,
-        lambda: check_blocklists(
+        lambda: lookup_blocklists(
             lookups,
             sender,
             domain,

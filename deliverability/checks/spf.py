@@ -13,9 +13,9 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from diagnostics.deliverability.blocklists import is_routed
-from diagnostics.deliverability.resolver import Lookups, unchecked_sentence
-from diagnostics.deliverability.results import (
+from deliverability.checks.blocklists import is_routed
+from deliverability.checks.resolver import Lookups, unchecked_sentence
+from deliverability.checks.results import (
     Check,
     CheckResult,
     Sender,

@@ -32,7 +32,7 @@ def support_review_record(
     *, membership: Membership | None, organization_id: int, target: models.Model, page: str
 ) -> None:
     """Support staff read customers' data: each page they open is logged for the customer."""
-    if membership is not None and membership.role == Membership.Role.SUPPORT:
+    if membership is not None and membership.is_support:
         audit_record(
             actor=membership.user,
             organization_id=organization_id,

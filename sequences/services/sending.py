@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -28,7 +30,6 @@ from django.utils import timezone
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.vocabulary import Category, Retry
 from sequences.models import (
-    Contact,
     Enrollment,
     Mailbox,
     ScheduledEmail,
@@ -36,7 +37,10 @@ from sequences.models import (
     Sequence,
     Step,
 )
+from sequences.services.contacts import contact_bounce
+from sequences.services.mailboxes import mailbox_hold, mailbox_pause
 from sequences.services.pacing import DAY, MINUTE, mailbox_capacity
+from sequences.services.sequences import sequence_check_bounce_rate
 from sequences.services.smtp import MailboxSession, SmtpFailure
 
 Status = ScheduledEmail.Status
@@ -351,14 +355,13 @@ def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diag
             updated_at=now,
         )
         if diagnosis.category == Category.MAILBOX_CONNECTION:
-            mailbox_hold(mailbox=email.mailbox, diagnosis=diagnosis, now=now)
+            mailbox_hold(mailbox_id=email.mailbox_id, diagnosis=diagnosis, now=now)
         elif diagnosis.category in DEFAULT_PAUSE:
             pause = diagnosis.retry_after or DEFAULT_PAUSE[diagnosis.category]
-            Mailbox.objects.filter(pk=email.mailbox_id).update(
-                paused_until=now + dt.timedelta(seconds=pause)
-            )
+            mailbox_pause(mailbox_id=email.mailbox_id, until=now + dt.timedelta(seconds=pause))
         if diagnosis.retry == Retry.NEVER:
-            _contact_bounced(email, diagnosis)
+            contact_bounce(contact_id=email.contact_id, diagnosis=diagnosis, email_id=email.pk)
+            sequence_check_bounce_rate(sequence_id=email.sequence_id)
     return status
 
 
@@ -399,77 +402,6 @@ def _unclaim(claimed: QuerySet[ScheduledEmail], *, when: dt.datetime) -> None:
     )
     claimed.filter(attempt_count__gt=0).update(
         status=Status.RETRYING, claimed_at=None, next_attempt_at=when
-    )
-
-
-def mailbox_hold(*, mailbox: Mailbox, diagnosis: Diagnosis, now: dt.datetime) -> int:
-    """Mark the mailbox broken and block its pending emails until a resync succeeds.
-
-    They are not each tried and failed against a mailbox known to be broken.
-    """
-    Mailbox.objects.filter(pk=mailbox.pk).update(
-        state=Mailbox.State.INVALID_CREDENTIALS,
-        last_error=diagnosis.raw,
-        last_error_code=diagnosis.code,
-        last_checked_at=now,
-    )
-    return (
-        ScheduledEmail.objects.filter(mailbox_id=mailbox.pk, status__in=PENDING)
-        .exclude(attempts__outcome=SendAttempt.Outcome.STARTED)
-        .update(
-            status=Status.BLOCKED,
-            next_attempt_at=None,
-            claimed_at=None,
-            status_reason=diagnosis.title,
-            last_error=diagnosis.raw,
-            error_code=diagnosis.code,
-            error_category=diagnosis.category,
-            updated_at=now,
-        )
-    )
-
-
-def _contact_bounced(email: ScheduledEmail, diagnosis: Diagnosis) -> None:
-    """A hard bounce: no later step goes to this address, in any sequence."""
-    reason = f"Hard bounce: {diagnosis.title}"
-    Contact.objects.filter(pk=email.contact_id).update(
-        state=Contact.State.BOUNCED, state_reason=reason
-    )
-    Enrollment.objects.filter(contact_id=email.contact_id, state=Enrollment.State.ACTIVE).update(
-        state=Enrollment.State.STOPPED, stopped_reason=reason
-    )
-    ScheduledEmail.objects.filter(
-        contact_id=email.contact_id, status__in=[Status.SCHEDULED, Status.RETRYING, Status.BLOCKED]
-    ).exclude(pk=email.pk).update(
-        status=Status.CANCELLED, status_reason="Contact bounced", next_attempt_at=None
-    )
-    sequence_check_bounce_rate(sequence_id=email.sequence_id)
-
-
-def sequence_check_bounce_rate(*, sequence_id: int, now: dt.datetime | None = None) -> bool:
-    """Pause first steps when the last 24 hours' hard bounces pass the threshold.
-
-    A bad contact list then cannot burn the sender's reputation, while follow-ups to
-    contacts who already received mail continue.
-    """
-    now = now or timezone.now()
-    counts = SendAttempt.objects.filter(
-        email__sequence_id=sequence_id,
-        started_at__gt=now - DAY,
-        outcome__in=[SendAttempt.Outcome.SENT, SendAttempt.Outcome.FAILED],
-    ).aggregate(total=Count("id"), hard=Count("id", filter=Q(retry=Retry.NEVER)))
-    total, hard = counts["total"], counts["hard"]
-    if total < settings.BOUNCE_GUARD_MIN_SENDS or hard / total < settings.BOUNCE_GUARD_RATE:
-        return False
-    reason = (
-        f"Paused automatically: {hard} of the last {total} emails in 24 hours bounced "
-        f"({hard / total:.0%}, over the {settings.BOUNCE_GUARD_RATE:.0%} limit). Check the "
-        "contact list, then resume. Follow-ups to contacts already reached continue."
-    )
-    return bool(
-        Sequence.objects.filter(pk=sequence_id, first_steps_paused_at__isnull=True).update(
-            first_steps_paused_at=now, first_steps_paused_reason=reason
-        )
     )
 
 
@@ -523,3 +455,30 @@ def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
                 _unclaim(ScheduledEmail.objects.filter(pk=locked.pk), when=now)
             recovered += 1
     return recovered
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    recovered: int
+    claimed: int
+
+
+def emails_dispatch(
+    *, handle: Callable[[Claim], None], for_seconds: float | None = None
+) -> Dispatched:
+    """Recover stale claims, then claim what is due and hand each claim to `handle`.
+
+    Claims repeat while there is something to claim; with `for_seconds`, no new round
+    starts after that long (a beat's dispatch must not overlap the next one). The worker's
+    `handle` queues a send task; the `dispatch` command's sends in its own process.
+    """
+    recovered = emails_recover_stale()
+    deadline = None if for_seconds is None else time.monotonic() + for_seconds
+    claimed = 0
+    while claims := emails_claim_due(per_mailbox=settings.SEND_BATCH_SIZE):
+        for claim in claims:
+            handle(claim)
+            claimed += len(claim.email_ids)
+        if deadline is not None and time.monotonic() > deadline:
+            break
+    return Dispatched(recovered=recovered, claimed=claimed)

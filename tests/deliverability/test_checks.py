@@ -16,18 +16,18 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from django.core.exceptions import ImproperlyConfigured
 
-from diagnostics.deliverability import (
+from deliverability.checks import (
     AUTH_CHECKS,
     Check,
     CheckResult,
     Sender,
     Verdict,
-    check_blacklist,
+    check_blocklist,
     check_dns_auth,
     make_resolver,
 )
-from diagnostics.deliverability import checks as checks_module
-from diagnostics.deliverability.dmarc import parse_tags
+from deliverability.checks import sender as checks_module
+from deliverability.checks.dmarc import parse_tags
 
 pytestmark = pytest.mark.usefixtures("dns_settings")
 
@@ -586,7 +586,7 @@ def test_no_resolver_configuration_is_unchecked(monkeypatch):
     results = check_dns_auth(Sender("good.test", "gmail"))
     assert [r.verdict for r in results] == [UNCHECKED] * 4
     assert "NoResolverConfiguration" in results[0].explanation
-    assert check_blacklist(Sender("good.test", "gmail", "192.0.2.25"))[0].verdict == UNCHECKED
+    assert check_blocklist(Sender("good.test", "gmail", "192.0.2.25"))[0].verdict == UNCHECKED
 
 
 def test_control_characters_in_dns_text_are_escaped():
@@ -612,7 +612,7 @@ def test_control_characters_in_dns_text_are_escaped():
 
 
 def test_clean_server_and_domain_pass():
-    results = check_blacklist(Sender("good.test", "smtp", "smtp.good.test"))
+    results = check_blocklist(Sender("good.test", "smtp", "smtp.good.test"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("192.0.2.25 on zen.spamhaus.org", PASS),
         ("192.0.2.25 on bl.spamcop.net", PASS),
@@ -635,12 +635,12 @@ def test_clean_server_and_domain_pass():
     ],
 )
 def test_workspace_and_microsoft_365_mailboxes_look_up_the_domain_only(provider, host):
-    results = check_blacklist(Sender("listed.test", provider, host))
+    results = check_blocklist(Sender("listed.test", provider, host))
     assert [(r.subject, r.verdict) for r in results] == [("listed.test on dbl.spamhaus.org", FAIL)]
 
 
 def test_listed_server_and_domain():
-    results = check_blacklist(Sender("listed.test", "smtp", "mail.listed.test"))
+    results = check_blocklist(Sender("listed.test", "smtp", "mail.listed.test"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("10.20.30.40", UNCHECKED),
         ("203.0.113.66 on zen.spamhaus.org", FAIL),
@@ -663,7 +663,7 @@ def test_listed_server_and_domain():
 
 
 def test_a_subdomain_is_looked_up_with_its_registered_domain():
-    results = check_blacklist(Sender("mail.listed.test", "gmail", "smtp.gmail.com"))
+    results = check_blocklist(Sender("mail.listed.test", "gmail", "smtp.gmail.com"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("mail.listed.test on dbl.spamhaus.org", PASS),
         ("listed.test on dbl.spamhaus.org", FAIL),
@@ -671,7 +671,7 @@ def test_a_subdomain_is_looked_up_with_its_registered_domain():
 
 
 def test_ip_literal_listed_on_pbl_and_barracuda():
-    results = check_blacklist(Sender("good.test", "smtp", "[203.0.113.10]"))
+    results = check_blocklist(Sender("good.test", "smtp", "[203.0.113.10]"))
     zen = of(results, "203.0.113.10 on zen.spamhaus.org")
     assert "PBL: an address range that should not send mail directly" in zen.explanation
     barracuda = of(results, "203.0.113.10 on b.barracudacentral.org")
@@ -681,7 +681,7 @@ def test_ip_literal_listed_on_pbl_and_barracuda():
 
 def test_spamhaus_refusing_a_public_resolver_is_unchecked():
     zen = of(
-        check_blacklist(Sender("good.test", "smtp", "203.0.113.254")),
+        check_blocklist(Sender("good.test", "smtp", "203.0.113.254")),
         "203.0.113.254 on zen.spamhaus.org",
     )
     assert zen.verdict == UNCHECKED
@@ -692,7 +692,7 @@ def test_spamhaus_refusing_a_public_resolver_is_unchecked():
 
 def test_an_answer_outside_127_is_unchecked():
     zen = of(
-        check_blacklist(Sender("good.test", "smtp", "203.0.113.253")),
+        check_blocklist(Sender("good.test", "smtp", "203.0.113.253")),
         "203.0.113.253 on zen.spamhaus.org",
     )
     assert zen.verdict == UNCHECKED
@@ -708,7 +708,7 @@ def test_an_answer_outside_127_is_unchecked():
     ],
 )
 def test_dbl_codes(domain, verdict, words):
-    dbl = of(check_blacklist(Sender(domain, "smtp", "192.0.2.25")), f"{domain} on dbl.spamhaus.org")
+    dbl = of(check_blocklist(Sender(domain, "smtp", "192.0.2.25")), f"{domain} on dbl.spamhaus.org")
     assert dbl.verdict == verdict
     assert words in dbl.explanation
 
@@ -716,7 +716,7 @@ def test_dbl_codes(domain, verdict, words):
 def test_a_list_without_a_code_table(settings):
     settings.DNSBL_IP_ZONES = ["rbl.test"]
     settings.DNSBL_DOMAIN_ZONES = []
-    [listed] = check_blacklist(Sender("listed.test", "smtp", "203.0.113.66"))
+    [listed] = check_blocklist(Sender("listed.test", "smtp", "203.0.113.66"))
     assert listed.subject == "203.0.113.66 on rbl.test"
     assert "listed (return code 127.0.0.3)" in listed.explanation
     assert "rbl.test" in listed.action
@@ -734,7 +734,7 @@ def test_a_list_without_a_code_table(settings):
     ],
 )
 def test_server_addresses_that_are_not_looked_up(host, subject, words):
-    results = check_blacklist(Sender("good.test", "smtp", host))
+    results = check_blocklist(Sender("good.test", "smtp", host))
     assert [r.subject for r in results] == [subject, "good.test on dbl.spamhaus.org"]
     assert results[0].verdict == UNCHECKED
     assert words in results[0].explanation
@@ -743,7 +743,7 @@ def test_server_addresses_that_are_not_looked_up(host, subject, words):
 def test_a_blocklist_that_refuses_is_unchecked(settings):
     settings.DNSBL_IP_ZONES = ["bl.nowhere.example"]
     settings.DNSBL_DOMAIN_ZONES = ["dbl.nowhere.example"]
-    results = check_blacklist(Sender("good.test", "smtp", "192.0.2.25"))
+    results = check_blocklist(Sender("good.test", "smtp", "192.0.2.25"))
     assert [r.verdict for r in results] == [UNCHECKED, UNCHECKED]
     assert {r.explanation for r in results} == {REFUSED}
 

@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from diagnostics.deliverability import Check, Verdict
-from sequences.models import AuditEntry, DomainCheck, DomainCheckResult, Mailbox
-from sequences.services.deliverability import domain_check_run, domain_check_start
+from deliverability.checks import Check, Verdict
+from deliverability.models import DomainCheckResult, DomainCheckRun
+from deliverability.services import domain_check_run, domain_check_start
+from sequences.models import AuditEntry, Mailbox
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -31,9 +32,9 @@ def sequence(rep, make_sequence):
     return sequence
 
 
-def check(mailbox: Mailbox, scope: str = DomainCheck.Scope.ALL) -> DomainCheck:
-    run = domain_check_start(mailbox=mailbox, scope=scope, trigger=DomainCheck.Trigger.SCHEDULE)
-    return domain_check_run(check_id=run.pk)
+def check(mailbox: Mailbox, scope: str = DomainCheckRun.Scope.ALL) -> DomainCheckRun:
+    run = domain_check_start(mailbox=mailbox, scope=scope, trigger=DomainCheckRun.Trigger.SCHEDULE)
+    return domain_check_run(run_id=run.pk)
 
 
 def test_the_mailbox_page_shows_each_check_and_the_record_to_add(
@@ -79,19 +80,19 @@ def test_a_check_asked_for_shows_progress_then_its_results(client, dns_settings,
     client.force_login(rep)
 
     response = client.post(
-        reverse("sequences:mailbox_check", args=[sequence.mailbox_id]),
-        {"scope": DomainCheck.Scope.DNS_AUTH},
+        reverse("deliverability:check", args=[sequence.mailbox_id]),
+        {"scope": DomainCheckRun.Scope.DNS_AUTH},
         headers=HTMX,
     )
 
-    run = DomainCheck.objects.get()
+    run = DomainCheckRun.objects.get()
     assert (run.scope, run.trigger, run.finished_at) == ("check_dns_auth", "person", None)
     progress = response.content.decode()
     assert 'hx-trigger="every 1s"' in progress
     assert "Checking the dns records (mx, spf, dkim, dmarc) of nospf.test" in progress
 
-    domain_check_run(check_id=run.pk)  # what the worker does
-    status = reverse("sequences:mailbox_check_status", args=[sequence.mailbox_id, run.pk])
+    domain_check_run(run_id=run.pk)  # what the worker does
+    status = reverse("deliverability:check_status", args=[sequence.mailbox_id, run.pk])
     done = client.get(status, headers=HTMX)
 
     assert "domain-checked" in json.loads(done.headers["HX-Trigger"])
@@ -110,11 +111,11 @@ def test_an_unknown_scope_is_refused(client, rep, sequence):
     client.force_login(rep)
 
     response = client.post(
-        reverse("sequences:mailbox_check", args=[sequence.mailbox_id]), {"scope": "everything"}
+        reverse("deliverability:check", args=[sequence.mailbox_id]), {"scope": "everything"}
     )
 
     assert response.status_code == 400
-    assert not DomainCheck.objects.exists()
+    assert not DomainCheckRun.objects.exists()
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def test_the_popover_of_a_refusal_says_what_the_last_check_found(
 
 def test_an_admin_sets_the_dkim_selectors_to_check(client, admin_user, sequence):
     client.force_login(admin_user)
-    url = reverse("sequences:mailbox_dkim_selectors", args=[sequence.mailbox_id])
+    url = reverse("deliverability:dkim_selectors", args=[sequence.mailbox_id])
 
     client.post(url, {"selectors": "  s1   mail2024 "})
     refused = client.post(url, {"selectors": "s1 <script>"}, follow=True).content.decode()
@@ -173,7 +174,9 @@ def test_an_admin_sets_the_dkim_selectors_to_check(client, admin_user, sequence)
 
 def test_dns_text_is_shown_as_text(client, rep, sequence):
     run = domain_check_start(
-        mailbox=sequence.mailbox, scope=DomainCheck.Scope.ALL, trigger=DomainCheck.Trigger.PERSON
+        mailbox=sequence.mailbox,
+        scope=DomainCheckRun.Scope.ALL,
+        trigger=DomainCheckRun.Trigger.PERSON,
     )
     DomainCheckResult.objects.create(
         run=run,
@@ -198,7 +201,7 @@ def test_support_sees_each_account_with_its_failing_checks(client, dns_settings,
     check(sequence.mailbox)  # still failing: no longer new
     Mailbox.objects.filter(pk=sequence.mailbox_id).update(email="rita@nodmarc.test")
     sequence.mailbox.refresh_from_db()
-    check(sequence.mailbox, DomainCheck.Scope.DNS_AUTH)  # DMARC fails, newly; SPF passes
+    check(sequence.mailbox, DomainCheckRun.Scope.DNS_AUTH)  # DMARC fails, newly; SPF passes
     client.force_login(support)
 
     response = client.get(reverse("sequences:organization_list"))

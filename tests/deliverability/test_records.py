@@ -7,11 +7,11 @@ import ipaddress
 
 import pytest
 
-from diagnostics.deliverability.blocklists import BLOCKLISTS, blocklist, is_routed
-from diagnostics.deliverability.dkim import _judge_key, _Probe, selectors_for
-from diagnostics.deliverability.dmarc import is_dmarc, parse_tags
-from diagnostics.deliverability.results import Sender, organizational_domain, txt_record
-from diagnostics.deliverability.spf import SpfSyntaxError, is_spf, parse, suggest
+from deliverability.checks.blocklists import BLOCKLISTS, blocklist, is_routed
+from deliverability.checks.dkim import _judge_key, _Probe, selectors_for
+from deliverability.checks.dmarc import is_dmarc, parse_tags
+from deliverability.checks.results import Sender, organizational_domain, txt_record
+from deliverability.checks.spf import SpfSyntaxError, is_spf, parse, suggest
 
 
 @pytest.mark.parametrize(

@@ -10,22 +10,22 @@ import dns.zone
 import pytest
 from django.utils import timezone
 
-from diagnostics.deliverability import Check, CheckResult, Verdict
-from sandboxes.dns_server import DnsSandbox
-from sequences import selectors
-from sequences.models import AuditEntry, DomainCheck, DomainCheckResult, Mailbox
-from sequences.services.deliverability import (
+from deliverability import selectors
+from deliverability.checks import Check, CheckResult, Verdict
+from deliverability.models import DomainCheckResult, DomainCheckRun
+from deliverability.services import (
     domain_check_record,
+    domain_check_request,
     domain_check_run,
     domain_check_start,
-    mailboxes_due_for_check,
 )
-from sequences.services.fixes import mailbox_check_request
-from sequences.tasks import check_stale_domains
+from deliverability.tasks import check_stale_domains
+from sandboxes.dns_server import DnsSandbox
+from sequences.models import AuditEntry, Mailbox
 from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db
-Scope = DomainCheck.Scope
+Scope = DomainCheckRun.Scope
 
 # A domain whose SPF record an admin deletes between two checks.
 CHANGING = """$TTL 300
@@ -48,9 +48,11 @@ def serving(settings, zone_text: str) -> Iterator[DnsSandbox]:
         yield server
 
 
-def run(mailbox: Mailbox, scope: str = Scope.DNS_AUTH) -> DomainCheck:
-    check = domain_check_start(mailbox=mailbox, scope=scope, trigger=DomainCheck.Trigger.SCHEDULE)
-    return domain_check_run(check_id=check.pk)
+def run(mailbox: Mailbox, scope: str = Scope.DNS_AUTH) -> DomainCheckRun:
+    check = domain_check_start(
+        mailbox=mailbox, scope=scope, trigger=DomainCheckRun.Trigger.SCHEDULE
+    )
+    return domain_check_run(run_id=check.pk)
 
 
 @pytest.fixture
@@ -79,14 +81,16 @@ def test_a_check_that_starts_failing_is_marked_new_once(settings, changing):
     # Only the latest run's results are current, and the mailbox lists show what fails now.
     current = DomainCheckResult.objects.filter(mailbox=changing, current=True)
     assert {result.run_id for result in current} == {third.pk}
-    (listed,) = selectors.mailboxes_with_failing_checks(Mailbox.objects.filter(pk=changing.pk))
+    (listed,) = selectors.mailboxes_with_failing_checks(
+        mailboxes=Mailbox.objects.filter(pk=changing.pk)
+    )
     assert [result.kind for result in listed.failing] == [Check.SPF]
 
 
 def test_a_blocklist_check_keeps_the_dns_results_current(settings, changing):
     with serving(settings, CHANGING + SPF):
         auth = run(changing)
-        blocklists = run(changing, Scope.BLACKLIST)
+        blocklists = run(changing, Scope.BLOCKLIST)
 
     current = DomainCheckResult.objects.filter(mailbox=changing, current=True)
     assert {result.kind for result in current.filter(run=auth)} == {
@@ -101,7 +105,7 @@ def test_a_blocklist_check_keeps_the_dns_results_current(settings, changing):
 def test_a_run_records_its_results_only_once(settings, changing):
     with serving(settings, CHANGING + SPF):
         check = run(changing)
-        again = domain_check_run(check_id=check.pk)
+        again = domain_check_run(run_id=check.pk)
 
     assert again.finished_at == check.finished_at
     assert DomainCheckResult.objects.filter(run=check).count() == 4
@@ -123,19 +127,19 @@ def test_a_mailbox_is_due_once_a_day(rep, make_mailbox):
     checked, stale, never = (make_mailbox(rep, email=f"{n}@example.test") for n in "abc")
     for mailbox, age in ((checked, dt.timedelta(hours=2)), (stale, dt.timedelta(hours=25))):
         domain_check_start(
-            mailbox=mailbox, scope=Scope.ALL, trigger=DomainCheck.Trigger.SCHEDULE, now=now - age
+            mailbox=mailbox, scope=Scope.ALL, trigger=DomainCheckRun.Trigger.SCHEDULE, now=now - age
         )
     # A check someone asked for, of blocklists only, does not replace the daily one.
-    domain_check_start(mailbox=never, scope=Scope.BLACKLIST, trigger=DomainCheck.Trigger.PERSON)
+    domain_check_start(mailbox=never, scope=Scope.BLOCKLIST, trigger=DomainCheckRun.Trigger.PERSON)
 
-    assert list(mailboxes_due_for_check(now=now)) == [never, stale]  # never checked first
+    assert list(selectors.mailboxes_due_for_check(now=now)) == [never, stale]  # never checked first
 
 
 def test_asking_for_a_check_is_audited(rep, make_mailbox, django_capture_on_commit_callbacks):
     mailbox = make_mailbox(rep, email="rita@good.test")
 
     with django_capture_on_commit_callbacks() as callbacks:
-        check = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
+        check = domain_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
 
     assert (check.trigger, check.requested_by, check.domain) == ("person", rep, "good.test")
     entry = AuditEntry.objects.get(action=AuditEntry.Action.CHECK_DOMAIN)
@@ -157,10 +161,10 @@ def test_a_worker_checks_each_mailbox_not_checked_today(workers, dns_sandbox, re
     check_stale_domains.delay()
 
     wait_for(
-        lambda: DomainCheck.objects.filter(finished_at__isnull=False).count() == 2,
+        lambda: DomainCheckRun.objects.filter(finished_at__isnull=False).count() == 2,
         what="both mailboxes checked",
     )
-    assert set(DomainCheck.objects.values_list("scope", "trigger")) == {("all", "schedule")}
+    assert set(DomainCheckRun.objects.values_list("scope", "trigger")) == {("all", "schedule")}
     good_verdicts = set(good.domain_results.values_list("verdict", flat=True))
     assert good_verdicts == {Verdict.PASS}
     listings = listed.domain_results.filter(kind=Check.BLOCKLIST, verdict=Verdict.FAIL)
@@ -171,7 +175,7 @@ def test_a_worker_checks_each_mailbox_not_checked_today(workers, dns_sandbox, re
     assert all(result.newly_failing for result in listings)
     assert "spam" in listings.get(subject="listed.test on dbl.spamhaus.org").explanation.lower()
     # Checked today: the next scan starts nothing.
-    assert not mailboxes_due_for_check(now=timezone.now()).exists()
+    assert not selectors.mailboxes_due_for_check(now=timezone.now()).exists()
 
 
 def test_a_second_click_follows_the_check_already_running(
@@ -180,18 +184,18 @@ def test_a_second_click_follows_the_check_already_running(
     mailbox = make_mailbox(rep, email="rita@good.test")
 
     with django_capture_on_commit_callbacks() as callbacks:
-        first = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
-        again = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
-        other = mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.BLACKLIST)
+        first = domain_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
+        again = domain_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH)
+        other = domain_check_request(actor=rep, mailbox=mailbox, scope=Scope.BLOCKLIST)
 
     assert again == first
     assert other != first
     assert len(callbacks) == 2
     # Once a run is presumed dead, asking again starts a new one.
-    DomainCheck.objects.filter(pk=first.pk).update(
+    DomainCheckRun.objects.filter(pk=first.pk).update(
         started_at=timezone.now() - dt.timedelta(minutes=10)
     )
-    assert mailbox_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH) != first
+    assert domain_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH) != first
 
 
 def test_the_history_lists_the_latest_run_first_with_its_counts(settings, changing):
@@ -200,7 +204,7 @@ def test_the_history_lists_the_latest_run_first_with_its_counts(settings, changi
     with serving(settings, CHANGING):
         newer = run(changing, Scope.ALL)
 
-    history = list(selectors.mailbox_domain_checks(mailbox=changing))
+    history = list(selectors.mailbox_domain_check_runs(mailbox=changing))
 
     assert history == [newer, older]
     assert (history[0].fail, history[1].fail) == (1, 0)
@@ -224,7 +228,9 @@ def test_a_slow_run_recorded_last_does_not_hide_a_later_lookup(changing):
 
     fixed.refresh_from_db()
     assert (fixed.current, slow.current) == (True, False)
-    (listed,) = selectors.mailboxes_with_failing_checks(Mailbox.objects.filter(pk=changing.pk))
+    (listed,) = selectors.mailboxes_with_failing_checks(
+        mailboxes=Mailbox.objects.filter(pk=changing.pk)
+    )
     assert listed.failing == []  # the older failure is history, not what fails now
 
 
@@ -248,7 +254,7 @@ def test_a_scan_starts_the_longest_unchecked_first_and_a_batch_at_most(
         domain_check_start(
             mailbox=mailbox,
             scope=Scope.ALL,
-            trigger=DomainCheck.Trigger.SCHEDULE,
+            trigger=DomainCheckRun.Trigger.SCHEDULE,
             now=now - dt.timedelta(days=age),
         )
 
@@ -256,7 +262,7 @@ def test_a_scan_starts_the_longest_unchecked_first_and_a_batch_at_most(
         started = check_stale_domains()
 
     assert (started, len(callbacks)) == (2, 2)
-    fresh = DomainCheck.objects.filter(started_at__gte=now)
+    fresh = DomainCheckRun.objects.filter(started_at__gte=now)
     assert {check.mailbox for check in fresh} == {never, older}
 
 
@@ -265,4 +271,4 @@ def test_a_run_of_a_deleted_mailbox_is_dropped(rep, make_mailbox):
     check = domain_check_start(mailbox=mailbox, scope=Scope.ALL, trigger="schedule")
     Mailbox.objects.filter(pk=mailbox.pk).delete()
 
-    assert domain_check_run(check_id=check.pk) is None
+    assert domain_check_run(run_id=check.pk) is None

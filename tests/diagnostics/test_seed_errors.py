@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from diagnostics.data import SEED_ERRORS_PATH
 from diagnostics.diagnosis import diagnose
 
-SEEDS = [
-    json.loads(line)
-    for line in (Path(__file__).parents[1] / "data" / "seed-errors.jsonl").open(encoding="utf-8")
-]
+SEEDS = [json.loads(line) for line in SEED_ERRORS_PATH.open(encoding="utf-8")]
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[seed["source"] for seed in SEEDS])

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from diagnostics.data import SEED_ERRORS_PATH
 from sequences.models import Contact, Mailbox, Membership, ScheduledEmail, SendAttempt
 
-SOURCE_ERRORS = Path(__file__).resolve().parent.parent / "data" / "seed-errors.jsonl"
+SOURCE_ERRORS = SEED_ERRORS_PATH
 
 
 @pytest.fixture

@@ -83,11 +83,12 @@ def test_it_lists_the_most_frequent_replies_with_their_diagnosis(client, support
     response = client.get(reverse("sequences:organization_detail", args=["acme"]))
 
     (top,) = response.context["errors"]
-    assert (top["raw_error"], top["n"], top["diagnosis"].category) == (
+    assert (top.raw_error, top.n, top.diagnosis.category) == (
         "550 5.1.1 User unknown",
         3,
         "recipient_unknown",
     )
+    assert top.diagnosis.title in response.content.decode()
 
 
 def test_it_shows_the_customers_fixes_but_not_supports_own_reviews(

@@ -5,12 +5,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from sequences.services.sending import (
-    BatchResult,
-    emails_claim_due,
-    emails_recover_stale,
-    emails_send_batch,
-)
+from sequences.services.sending import BatchResult, Claim, emails_dispatch, emails_send_batch
 
 
 class Command(BaseCommand):
@@ -34,16 +29,18 @@ class Command(BaseCommand):
             time.sleep(settings.DISPATCH_INTERVAL_SECONDS)
 
     def _cycle(self) -> BatchResult:
-        recovered = emails_recover_stale()
-        if recovered:
-            self.stdout.write(f"recovered {recovered} stale claims")
         result = BatchResult()
-        while claims := emails_claim_due(per_mailbox=settings.SEND_BATCH_SIZE):
-            for claim in claims:
-                sent = emails_send_batch(
+
+        def send(claim: Claim) -> None:
+            result.add(
+                emails_send_batch(
                     mailbox_id=claim.mailbox_id,
                     email_ids=claim.email_ids,
                     claimed_at=claim.claimed_at,
                 )
-                result.add(sent)
+            )
+
+        dispatched = emails_dispatch(handle=send)
+        if dispatched.recovered:
+            self.stdout.write(f"recovered {dispatched.recovered} stale claims")
         return result

@@ -1,0 +1,171 @@
+"""Contacts: the one rule for an address, and every change of a contact's state.
+
+A contact is active, bounced (a hard bounce: the address is dead), suppressed (a person
+said never again) or unsubscribed. Each change stops or restarts its enrollments and
+cancels its pending emails here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from email_validator import EmailNotValidError, validate_email
+
+from diagnostics.diagnosis import Diagnosis
+from diagnostics.vocabulary import Category
+from sequences.models import AuditEntry, Contact, Enrollment, ScheduledEmail
+from sequences.services.audit import audit_record
+from sequences.services.emails import emails_reschedule
+from sequences.services.errors import WrongState
+
+Status = ScheduledEmail.Status
+# Emails that would still go out to the contact, unless cancelled.
+PENDING_STATUSES = (Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
+# Failures that a corrected address can cure.
+RECIPIENT_CATEGORIES = (
+    Category.RECIPIENT_ADDRESS_INVALID,
+    Category.RECIPIENT_UNKNOWN,
+    Category.RECIPIENT_MAILBOX_FULL,
+)
+
+
+def contact_normalize_email(address: str) -> str:
+    """The address as we will send to it, or a ValidationError that says why not."""
+    address = address.strip()
+    if not address.isascii():
+        raise ValidationError(
+            "This address contains non-ASCII characters. Our sending path cannot deliver to "
+            "such addresses: use the contact's plain ASCII address."
+        )
+    try:
+        result = validate_email(
+            address,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            test_environment=settings.CONTACT_ALLOW_TEST_DOMAINS,
+        )
+    except EmailNotValidError as error:
+        raise ValidationError(f"This is not a valid email address: {error}") from error
+    return result.normalized
+
+
+def _stop(
+    contacts: QuerySet[Contact], *, cause: str, reason: str, cancel_reason: str, keep: int | None
+) -> int:
+    """Stop the contacts' running enrollments and cancel their pending emails (but `keep`)."""
+    Enrollment.objects.filter(
+        contact__in=contacts, state__in=[Enrollment.State.ACTIVE, Enrollment.State.PAUSED]
+    ).update(state=Enrollment.State.STOPPED, stop_cause=cause, stopped_reason=reason)
+    pending = ScheduledEmail.objects.filter(contact__in=contacts, status__in=PENDING_STATUSES)
+    if keep is not None:
+        pending = pending.exclude(pk=keep)
+    return pending.update(
+        status=Status.CANCELLED, status_reason=cancel_reason, next_attempt_at=None
+    )
+
+
+def contact_bounce(*, contact_id: int, diagnosis: Diagnosis, email_id: int | None = None) -> int:
+    """A hard bounce: no later step goes to this address, in any sequence.
+
+    `email_id` is the email that bounced, which keeps its own failed status. Returns how
+    many pending emails were cancelled.
+    """
+    reason = f"Hard bounce: {diagnosis.title}"
+    contacts = Contact.objects.filter(pk=contact_id)
+    contacts.update(state=Contact.State.BOUNCED, state_reason=reason)
+    return _stop(
+        contacts,
+        cause=Enrollment.StopCause.BOUNCED,
+        reason=reason,
+        cancel_reason="Contact bounced",
+        keep=email_id,
+    )
+
+
+def contacts_unsubscribe(*, contacts: QuerySet[Contact], reason: str) -> int:
+    """The contacts asked not to be emailed again (`reason`: how they said so)."""
+    ids = list(contacts.values_list("pk", flat=True))
+    Contact.objects.filter(pk__in=ids).update(state=Contact.State.UNSUBSCRIBED, state_reason=reason)
+    return _stop(
+        Contact.objects.filter(pk__in=ids),
+        cause=Enrollment.StopCause.UNSUBSCRIBED,
+        reason=f"Contact unsubscribed: {reason}",
+        cancel_reason="Contact unsubscribed",
+        keep=None,
+    )
+
+
+def contact_suppress(*, actor: AbstractBaseUser, contact: Contact) -> int:
+    """Never email the contact again: stop its enrollments, cancel its pending emails.
+
+    Refuses (WrongState) a contact already suppressed. Returns how many emails it cancelled.
+    """
+    if contact.state == Contact.State.SUPPRESSED:
+        raise WrongState(f"{contact.email} is already suppressed.")
+    reason = f"Suppressed by {actor.get_full_name() or actor.get_username()}"
+    with transaction.atomic():
+        contact.state, contact.state_reason = Contact.State.SUPPRESSED, reason
+        contact.save(update_fields=["state", "state_reason"])
+        cancelled = _stop(
+            Contact.objects.filter(pk=contact.pk),
+            cause=Enrollment.StopCause.SUPPRESSED,
+            reason=reason,
+            cancel_reason="Contact suppressed",
+            keep=None,
+        )
+        audit_record(
+            actor=actor,
+            organization_id=contact.organization_id,
+            action=AuditEntry.Action.SUPPRESS_CONTACT,
+            target=contact,
+            cancelled=cancelled,
+        )
+    return cancelled
+
+
+def contact_update_email(
+    *, actor: AbstractBaseUser, contact: Contact, address: str
+) -> list[ScheduledEmail]:
+    """Correct a contact's address and reschedule the emails the old one blocked.
+
+    A bounced contact becomes active again, and the enrollments its bounce stopped resume.
+    Refuses (ValidationError) an invalid address, a non-ASCII one, or one that another
+    contact of the organization already has.
+    """
+    normalized = contact_normalize_email(address)
+    duplicate = (
+        Contact.objects.filter(organization_id=contact.organization_id, email__iexact=normalized)
+        .exclude(pk=contact.pk)
+        .first()
+    )
+    if duplicate is not None:
+        raise ValidationError(
+            f"{duplicate} already has this address in your organization: edit or suppress "
+            "that contact instead."
+        )
+    with transaction.atomic():
+        old = contact.email
+        was_bounced = contact.state == Contact.State.BOUNCED
+        contact.email = normalized
+        if was_bounced:
+            contact.state, contact.state_reason = Contact.State.ACTIVE, ""
+        contact.save(update_fields=["email", "state", "state_reason"])
+        if was_bounced:
+            contact.enrollments.filter(
+                state=Enrollment.State.STOPPED, stop_cause=Enrollment.StopCause.BOUNCED
+            ).update(state=Enrollment.State.ACTIVE, stop_cause="", stopped_reason="")
+        audit_record(
+            actor=actor,
+            organization_id=contact.organization_id,
+            action=AuditEntry.Action.EDIT_CONTACT,
+            target=contact,
+            old=old,
+            new=normalized,
+        )
+        blocked = contact.emails.filter(status=Status.BLOCKED) | contact.emails.filter(
+            status=Status.FAILED, error_category__in=RECIPIENT_CATEGORIES
+        )
+        return emails_reschedule(actor=actor, emails=blocked)

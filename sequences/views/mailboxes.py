@@ -1,0 +1,74 @@
+"""Mailbox pages: the list, a mailbox's page with its domain checks, resynchronizing it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from deliverability import selectors as deliverability
+from deliverability.checks.dkim import PROVIDER_SELECTORS
+from diagnostics.vocabulary import Fix
+from sequences import permissions, selectors
+from sequences.services.mailboxes import mailbox_resync_request
+from sequences.views import access
+
+
+@require_GET
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    mailboxes = deliverability.mailboxes_with_failing_checks(
+        mailboxes=selectors.mailboxes_for_user(user=request.user)
+    )
+    return render(request, "sequences/mailbox_list.html", {"mailboxes": mailboxes})
+
+
+@require_GET
+def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = access.get_mailbox_for_user(request, pk)
+    access.review_record(request, organization_id=mailbox.organization_id, target=mailbox)
+    membership = access.membership(request)
+    runs = list(deliverability.mailbox_domain_check_runs(mailbox=mailbox))
+    if membership is not None and membership.is_support:
+        back_url = reverse("sequences:organization_detail", args=[mailbox.organization.slug])
+        back_label = mailbox.organization.name
+    else:
+        back_url, back_label = reverse("sequences:mailbox_list"), "Mailboxes"
+    context = {
+        "mailbox": mailbox,
+        "provider_selectors": ", ".join(PROVIDER_SELECTORS.get(mailbox.provider, ())),
+        "back_url": back_url,
+        "back_label": back_label,
+        "results": deliverability.mailbox_domain_results(mailbox=mailbox),
+        "runs": runs,
+        "running": [run for run in runs if run.in_progress],
+        "may_check": permissions.may_fix_mailbox(membership, mailbox),
+        "may_configure": permissions.may_configure_mailbox(membership, mailbox),
+        "scopes": [
+            (scope, Fix(scope).label) for scope in (Fix.CHECK_DNS_AUTH, Fix.CHECK_BLACKLIST)
+        ],
+    }
+    return render(request, "sequences/mailbox_detail.html", context)
+
+
+@require_POST
+def mailbox_resync(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = access.get_own_mailbox(request, pk)
+    if not permissions.may_fix_mailbox(access.membership(request), mailbox):
+        raise PermissionDenied("Your role may not resynchronize this mailbox.")
+    entry = mailbox_resync_request(actor=request.user, mailbox=mailbox)
+    if not request.htmx:
+        messages.info(request, f"Checking {mailbox.email}…")
+        return redirect("sequences:mailbox_list")
+    context = {"mailbox": mailbox, "resync": selectors.ResyncProgress(request=entry)}
+    return render(request, "sequences/_resync_status.html", context)
+
+
+@require_GET
+def mailbox_resync_status(request: HttpRequest, pk: int, resync_pk: int) -> HttpResponse:
+    mailbox = access.get_own_mailbox(request, pk)
+    progress = access.found(selectors.mailbox_resync_progress(mailbox=mailbox, pk=resync_pk))
+    context = {"mailbox": mailbox, "resync": progress}
+    return render(request, "sequences/_resync_status.html", context)

@@ -1,0 +1,214 @@
+"""A sequence's pages (overview, contacts, Emails tab, an email's timeline) and its fixes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
+
+from deliverability.selectors import mailbox_failing_checks
+from diagnostics.vocabulary import Category, Fix
+from sequences import permissions, selectors
+from sequences.models import Contact, ScheduledEmail, Sequence
+from sequences.services.contacts import contact_suppress, contact_update_email
+from sequences.services.emails import RESCHEDULABLE, emails_reschedule
+from sequences.services.errors import WrongState
+from sequences.services.sequences import sequence_resume_first_steps
+from sequences.views import access
+
+
+@require_GET
+def sequence_list(request: HttpRequest) -> HttpResponse:
+    membership = access.membership(request)
+    if membership is not None and membership.is_support:
+        return redirect("sequences:organization_list")
+    sequences = selectors.sequences_with_counts(
+        sequences=selectors.sequences_for_user(user=request.user)
+    )
+    return render(request, "sequences/sequence_list.html", {"sequences": sequences})
+
+
+@require_GET
+def contact_list(request: HttpRequest) -> HttpResponse:
+    contacts = selectors.contacts_for_user(user=request.user).order_by(
+        "last_name", "first_name", "pk"
+    )
+    page = Paginator(contacts, access.PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "sequences/contact_list.html", {"page": page})
+
+
+def _page_context(request: HttpRequest, sequence: Sequence, tab: str) -> dict:
+    """What every tab of a sequence shows: its header, and whether the user may manage it."""
+    return {
+        "sequence": sequence,
+        "tab": tab,
+        "may_manage": permissions.may_manage_sequence(access.membership(request), sequence),
+    }
+
+
+@require_GET
+def sequence_overview(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = access.get_sequence_to_view(request, pk)
+    context = _page_context(request, sequence, "overview") | {"steps": sequence.steps.all()}
+    return render(request, "sequences/sequence_overview.html", context)
+
+
+@require_GET
+def sequence_contacts(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = access.get_sequence_to_view(request, pk)
+    enrollments = selectors.enrollments_for_sequence(sequence=sequence)
+    page = Paginator(enrollments, access.PAGE_SIZE).get_page(request.GET.get("page"))
+    context = _page_context(request, sequence, "contacts") | {"page": page}
+    return render(request, "sequences/sequence_contacts.html", context)
+
+
+@require_GET
+def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = access.get_sequence_to_view(request, pk)
+    context = _table_context(request, sequence, request.GET)
+    if request.htmx:
+        return render(request, "sequences/sequence_emails.html#emails-table", context)
+    context |= _page_context(request, sequence, "emails") | {
+        "triage": selectors.email_triage(sequence=sequence),
+        "statuses": ScheduledEmail.Status.choices,
+        "categories": Category.choices,
+    }
+    return render(request, "sequences/sequence_emails.html", context)
+
+
+@require_GET
+def email_timeline(request: HttpRequest, pk: int, email_pk: int) -> HttpResponse:
+    sequence = access.get_sequence_to_view(request, pk)
+    email = access.found(selectors.email_for_sequence(sequence=sequence, pk=email_pk))
+    context = _page_context(request, sequence, "emails") | {
+        "email": email,
+        "attempts": email.diagnosed_attempts,
+    }
+    return render(request, "sequences/email_timeline.html", context)
+
+
+def _fix_allowed(request: HttpRequest, sequence: Sequence, fix: str) -> None:
+    if fix not in permissions.allowed_fixes(access.membership(request), sequence):
+        raise PermissionDenied("Your role may not apply this fix.")
+
+
+def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) -> dict:
+    filters = selectors.EmailFilters.clean(
+        status=params.get("status", ""),
+        category=params.get("category", ""),
+        query=params.get("q", ""),
+    )
+    return {
+        "sequence": sequence,
+        "filters": filters,
+        "page": selectors.emails_for_sequence(
+            sequence=sequence,
+            filters=filters,
+            cursor=params.get("after", ""),
+            size=access.page_size(params),
+        ),
+        "fixes": permissions.allowed_fixes(access.membership(request), sequence),
+        "held": selectors.mailbox_held_emails(mailbox=sequence.mailbox).count(),
+        "reschedulable": RESCHEDULABLE,
+        # Read only if a popover shows a refusal that DNS records or blocklists explain.
+        "domain_failing": mailbox_failing_checks(mailbox=sequence.mailbox),
+    }
+
+
+def _after_fix(request: HttpRequest, sequence: Sequence, message: str) -> HttpResponse:
+    """The table again, with the filters the user had, and the fix's confirmation."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect("sequences:emails", sequence.pk)
+    params = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    context = _table_context(request, sequence, params)
+    response = render(request, "sequences/sequence_emails.html#emails-table", context)
+    return trigger_client_event(response, "toast", {"message": message})
+
+
+def _refused(request: HttpRequest, sequence: Sequence, target: str, error: str) -> HttpResponse:
+    if not request.htmx:
+        messages.error(request, error)
+        return redirect("sequences:emails", sequence.pk)
+    response = render(request, "sequences/_fix_error.html", {"error": error})
+    return reswap(retarget(response, target), "innerHTML")
+
+
+def when(emails: list[ScheduledEmail]) -> str:
+    """When rescheduled emails go out, in words: "going out from Dec 2, 14:00"."""
+    times = sorted(timezone.localtime(e.next_attempt_at) for e in emails)
+    if not times:
+        return "nothing to reschedule"
+    if times[0].date() == times[-1].date():
+        return f"going out from {times[0]:%b %-d, %H:%M}"
+    return f"going out between {times[0]:%b %-d, %H:%M} and {times[-1]:%b %-d, %H:%M}"
+
+
+@require_POST
+def emails_reschedule_view(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = access.get_sequence_for_user(request, pk)
+    _fix_allowed(request, sequence, Fix.RESCHEDULE)
+    emails = selectors.emails_to_reschedule(
+        sequence=sequence,
+        ids=[int(i) for i in request.POST.getlist("email") if i.isdigit()],
+        status=request.POST.get("status", ""),
+        category=request.POST.get("category", ""),
+    )
+    done = emails_reschedule(actor=request.user, emails=emails)
+    return _after_fix(request, sequence, f"{len(done)} rescheduled, {when(done)}.")
+
+
+def _contact_to_fix(
+    request: HttpRequest, pk: int, contact_pk: int, fix: str
+) -> tuple[Sequence, Contact]:
+    """The sequence (seen from) and its organization's contact, if the user may `fix` it."""
+    sequence = access.get_sequence_for_user(request, pk)
+    contact = access.found(selectors.contact_for_sequence(sequence=sequence, pk=contact_pk))
+    if not permissions.may_fix_contact(access.membership(request), contact, fix):
+        raise PermissionDenied("Your role may not apply this fix to contacts.")
+    return sequence, contact
+
+
+@require_POST
+def contact_edit_email(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    sequence, contact = _contact_to_fix(request, pk, contact_pk, Fix.EDIT_CONTACT)
+    try:
+        done = contact_update_email(
+            actor=request.user, contact=contact, address=request.POST.get("address", "")
+        )
+    except ValidationError as error:
+        return _refused(request, sequence, f"#contact-error-{contact.pk}", error.messages[0])
+    message = f"{contact.email} saved: {len(done)} email{'s' if len(done) != 1 else ''} "
+    return _after_fix(request, sequence, message + f"rescheduled, {when(done)}.")
+
+
+@require_POST
+def contact_suppress_view(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    sequence, contact = _contact_to_fix(request, pk, contact_pk, Fix.SUPPRESS_CONTACT)
+    try:
+        cancelled = contact_suppress(actor=request.user, contact=contact)
+    except WrongState as error:
+        return HttpResponse(error.message, status=400, content_type="text/plain")
+    return _after_fix(
+        request, sequence, f"{contact.email} suppressed; {cancelled} pending emails cancelled."
+    )
+
+
+@require_POST
+def sequence_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = access.get_sequence_for_user(request, pk)
+    if not permissions.may_manage_sequence(access.membership(request), sequence):
+        raise PermissionDenied("Only an admin may resume a paused sequence.")
+    try:
+        sequence_resume_first_steps(actor=request.user, sequence=sequence)
+    except WrongState as error:
+        return HttpResponse(error.message, status=400, content_type="text/plain")
+    messages.success(request, "First emails to new contacts resume.")
+    return redirect("sequences:emails", sequence.pk)
