@@ -52,7 +52,6 @@ class MailboxForm(forms.ModelForm):
             "smtp_port",
             "smtp_security",
             "smtp_username",
-            "state",
             "daily_limit",
             "per_minute_limit",
             "time_zone",
@@ -81,7 +80,8 @@ class MailboxAdmin(admin.ModelAdmin):
     list_filter = ["state", "provider", "organization"]
     search_fields = ["email", "smtp_host", "smtp_username", "last_error"]
     list_select_related = ["organization", "owner"]
-    readonly_fields = ["last_error", "last_error_code", "last_checked_at"]
+    # States change through the services (sending, resync), never by hand here.
+    readonly_fields = ["state", "paused_until", "last_error", "last_error_code", "last_checked_at"]
 
 
 class StepInline(admin.TabularInline):
@@ -104,15 +104,18 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = ["state", "organization"]
     search_fields = ["email", "first_name", "last_name", "company"]
     list_select_related = ["organization"]
+    # Bounced, suppressed, unsubscribed: set by the services, with the enrollments they stop.
+    readonly_fields = ["state", "state_reason"]
 
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
-    list_display = ["contact", "sequence", "state", "stopped_reason", "enrolled_at"]
-    list_filter = ["state", "sequence__organization"]
+    list_display = ["contact", "sequence", "state", "stop_cause", "stopped_reason", "enrolled_at"]
+    list_filter = ["state", "stop_cause", "sequence__organization"]
     search_fields = ["contact__email", "sequence__name"]
     list_select_related = ["contact", "sequence"]
     raw_id_fields = ["contact", "sequence"]
+    readonly_fields = ["state", "stop_cause", "stopped_reason"]
 
 
 class SendAttemptInline(admin.TabularInline):

@@ -33,6 +33,7 @@ from sequences.models import (
     Step,
 )
 from sequences.services.contacts import contact_bounce, contacts_unsubscribe
+from sequences.services.mailboxes import mailbox_mark_broken
 
 # The errors of the product's source documents, an unchanged copy of the shared file.
 
@@ -133,7 +134,8 @@ class MailboxSpec:
     owner: str
     provider: str
     password: str
-    state: str = Mailbox.State.CONNECTED
+    # Its sign-in refused since three days: the demo of a broken mailbox and its fix.
+    broken: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ ACME = OrganizationSpec(
             "adam",
             Mailbox.Provider.MICROSOFT,
             "wrong",
-            Mailbox.State.INVALID_CREDENTIALS,
+            broken=True,
         ),
         MailboxSpec("team@acme.test", "adam", Mailbox.Provider.SMTP, "team-app-password-demo"),
     ),
@@ -261,7 +263,6 @@ def _ensure_mailbox(
     mailbox = Mailbox.objects.filter(organization=organization, email=spec.email).first()
     if mailbox is not None:
         return mailbox
-    broken = spec.state != Mailbox.State.CONNECTED
     mailbox = Mailbox(
         organization=organization,
         owner=users[spec.owner],
@@ -272,10 +273,7 @@ def _ensure_mailbox(
         smtp_port=settings.SMTP_SANDBOX_PORT,
         smtp_security=Mailbox.Security.NONE,
         smtp_username=spec.email,
-        state=spec.state,
-        last_error=BROKEN_MAILBOX_ERROR if broken else "",
-        last_error_code=diagnose(BROKEN_MAILBOX_ERROR).code if broken else "",
-        last_checked_at=now - dt.timedelta(days=3) if broken else now,
+        last_checked_at=now,
         per_minute_limit=30 if spec.provider == Mailbox.Provider.MICROSOFT else 60,
         daily_limit=10_000 if spec.provider == Mailbox.Provider.MICROSOFT else 2_000,
         time_zone="Europe/Paris",
@@ -286,6 +284,13 @@ def _ensure_mailbox(
     )
     mailbox.password = spec.password
     mailbox.save()
+    if spec.broken:
+        mailbox_mark_broken(
+            mailbox_id=mailbox.pk,
+            diagnosis=diagnose(BROKEN_MAILBOX_ERROR),
+            now=now - dt.timedelta(days=3),
+        )
+        mailbox.refresh_from_db()
     return mailbox
 
 

@@ -16,9 +16,9 @@ def allowed_fixes(membership: Membership | None, sequence: Sequence) -> set[str]
     """The fixes this member may apply on this sequence's emails (support: none, ever)."""
     if membership is None or membership.organization_id != sequence.organization_id:
         return set()
-    if membership.role == Membership.Role.ADMIN:
+    if membership.is_admin:
         return set(ADMIN_FIXES)
-    if membership.role == Membership.Role.REP and sequence.owner_id == membership.user_id:
+    if membership.is_rep and sequence.owner_id == membership.user_id:
         fixes = set(REP_FIXES)
         if not membership.organization.reps_may_edit_contacts:
             fixes.discard(Fix.EDIT_CONTACT)
@@ -32,9 +32,7 @@ def may_fix_mailbox(membership: Membership | None, mailbox: Mailbox) -> bool:
     """Resynchronize it, or check its domain: admins, and the rep whose mailbox it is."""
     if membership is None or membership.organization_id != mailbox.organization_id:
         return False
-    return membership.role == Membership.Role.ADMIN or (
-        membership.role == Membership.Role.REP and mailbox.owner_id == membership.user_id
-    )
+    return membership.is_admin or (membership.is_rep and mailbox.owner_id == membership.user_id)
 
 
 def may_configure_mailbox(membership: Membership | None, mailbox: Mailbox) -> bool:
@@ -46,10 +44,10 @@ def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -
     """Edit or suppress a contact: admins; reps editing, where the organization allows."""
     if membership is None or membership.organization_id != contact.organization_id:
         return False
-    if membership.role == Membership.Role.ADMIN:
+    if membership.is_admin:
         return fix in ADMIN_FIXES
     return (
-        membership.role == Membership.Role.REP
+        membership.is_rep
         and fix == Fix.EDIT_CONTACT
         and membership.organization.reps_may_edit_contacts
         and contact.enrollments.filter(sequence__owner_id=membership.user_id).exists()
@@ -64,6 +62,6 @@ def may_manage_sequence(membership: Membership | None, sequence: Sequence) -> bo
 def _is_admin_of(membership: Membership | None, organization_id: int) -> bool:
     return (
         membership is not None
-        and membership.role == Membership.Role.ADMIN
+        and membership.is_admin
         and membership.organization_id == organization_id
     )

@@ -27,6 +27,7 @@ from sequences.models import (
     ScheduledEmail,
     SendAttempt,
     Sequence,
+    Step,
 )
 
 _UNSET = object()
@@ -89,9 +90,9 @@ def sequences_with_counts(*, sequences: QuerySet[Sequence]) -> QuerySet[Sequence
 def contacts_for_user(
     *, user: AbstractBaseUser, organization: Organization | None = None
 ) -> QuerySet[Contact]:
-    """Contacts the user may see: a rep sees those enrolled in the rep's own sequences."""
+    """Contacts the user may see, by name: a rep sees those enrolled in the rep's sequences."""
     return _scoped(
-        Contact.objects.all(),
+        Contact.objects.order_by("last_name", "first_name", "pk"),
         user=user,
         organization=organization,
         rep=Q(pk__in=Enrollment.objects.filter(sequence__owner=user).values("contact_id")),
@@ -115,10 +116,7 @@ def organizations_for_user(*, user: AbstractBaseUser) -> QuerySet[Organization]:
     membership = membership_for_user(user)
     if membership is None or not membership.is_support:
         return Organization.objects.none()
-    return Organization.objects.annotate(
-        sequence_count=Count("sequences", distinct=True),
-        mailbox_count=Count("mailboxes", distinct=True),
-    )
+    return Organization.objects.all()
 
 
 def organization_for_user(*, user: AbstractBaseUser, slug: str) -> Organization | None:
@@ -282,6 +280,10 @@ def email_triage(*, sequence: Sequence) -> list[TriageGroup]:
     ]
 
 
+def steps_for_sequence(*, sequence: Sequence) -> QuerySet[Step]:
+    return sequence.steps.order_by("position")
+
+
 def enrollments_for_sequence(*, sequence: Sequence) -> QuerySet[Enrollment]:
     """The sequence's contacts with their enrollment, newest first."""
     return (
@@ -335,8 +337,7 @@ def organizations_health(
     ):
         label = Category(row["error_category"]).label if row["error_category"] else "Unknown"
         categories.setdefault(row["sequence__organization_id"], []).append((label, row["n"]))
-    # distinct: the organizations come annotated with other joined counts.
-    down = Count("mailboxes", filter=~Q(mailboxes__state=Mailbox.State.CONNECTED), distinct=True)
+    down = Count("mailboxes", filter=~Q(mailboxes__state=Mailbox.State.CONNECTED))
     checks_failing = failing_checks_count(organization=OuterRef("pk"))
     checks_new = failing_checks_count(organization=OuterRef("pk"), newly=True)
     return [

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,12 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from deliverability.models import DomainCheckRun
+from deliverability.services import domain_check_start
 from sandboxes.dns_server import ZONES, DnsSandbox, load_zones
 from sandboxes.smtp_server import SmtpSandbox
 from sequences.models import (
+    AuditEntry,
     Contact,
     Enrollment,
     Mailbox,
@@ -25,6 +29,7 @@ from sequences.models import (
     Sequence,
     Step,
 )
+from sequences.services.mailboxes import mailbox_resync_request
 from tests.support import TEST_BROKER_URL, Workers
 
 
@@ -241,6 +246,45 @@ def make_failed_email(make_email: Callable[..., ScheduledEmail]) -> Callable[...
             category=category,
         )
         return failed
+
+    return make
+
+
+@dataclass
+class Fixables:
+    """What the fixes act on: a sequence, its blocked email and contact, a run of its
+    mailbox's domain checks and a resynchronization asked for."""
+
+    sequence: Sequence
+    email: ScheduledEmail
+    check: DomainCheckRun
+    resync: AuditEntry
+
+    @property
+    def contact(self) -> Contact:
+        return self.email.contact
+
+
+@pytest.fixture
+def make_fixables(make_sequence, make_failed_email) -> Callable[[object], Fixables]:
+    """`Fixables` of a one-step sequence that `owner` owns (its email's address is invalid)."""
+
+    def make(owner: object) -> Fixables:
+        sequence = make_sequence(owner, name="Outbound", steps=1)
+        email = make_failed_email(
+            sequence,
+            email="pat@example.test",
+            raw="[402] Invalid character in recipient address",
+            code="nylas.402.invalid_character",
+            category="recipient_address_invalid",
+        )
+        check = domain_check_start(
+            mailbox=sequence.mailbox,
+            scope=DomainCheckRun.Scope.ALL,
+            trigger=DomainCheckRun.Trigger.SCHEDULE,
+        )
+        resync = mailbox_resync_request(actor=owner, mailbox=sequence.mailbox)
+        return Fixables(sequence, email, check, resync)
 
     return make
 

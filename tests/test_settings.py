@@ -74,3 +74,8 @@ def test_it_passes_the_deployment_checks_in_production_mode():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_it_installs_the_sandboxes_only_for_development():
+    assert "'sandboxes'" in _setting("INSTALLED_APPS")
+    assert "'sandboxes'" not in _setting("INSTALLED_APPS", **PRODUCTION)

@@ -37,9 +37,7 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def contact_list(request: HttpRequest) -> HttpResponse:
-    contacts = selectors.contacts_for_user(user=request.user).order_by(
-        "last_name", "first_name", "pk"
-    )
+    contacts = selectors.contacts_for_user(user=request.user)
     page = Paginator(contacts, access.PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "sequences/contact_list.html", {"page": page})
 
@@ -56,7 +54,9 @@ def _page_context(request: HttpRequest, sequence: Sequence, tab: str) -> dict:
 @require_GET
 def sequence_overview(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = access.get_sequence_to_view(request, pk)
-    context = _page_context(request, sequence, "overview") | {"steps": sequence.steps.all()}
+    context = _page_context(request, sequence, "overview") | {
+        "steps": selectors.steps_for_sequence(sequence=sequence)
+    }
     return render(request, "sequences/sequence_overview.html", context)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,11 @@ def test_it_covers_each_seed_error_with_a_catalog_entry(seed: dict) -> None:
 
     assert diagnosis.rule == "text"
     assert diagnosis.code != "unknown"
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "seed-errors.jsonl"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside the project here")
+def test_it_keeps_an_unchanged_copy_of_the_shared_seed_errors():
+    assert SEED_ERRORS_PATH.read_bytes() == SHARED.read_bytes()

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
-from sequences.models import SendAttempt, Sequence
-from sequences.services.sending import sequence_check_bounce_rate
+from sequences.models import AuditEntry, SendAttempt, Sequence
+from sequences.services.sequences import sequence_check_bounce_rate
 
 
 @pytest.fixture
@@ -53,10 +54,6 @@ def test_it_waits_for_enough_sends_before_judging(history):
 
 
 def test_it_lets_an_admin_resume_a_guarded_sequence(client, admin_user, history):
-    from django.urls import reverse
-
-    from sequences.models import AuditEntry
-
     sequence = history(total=50, hard=5)
     sequence_check_bounce_rate(sequence_id=sequence.pk)
     client.force_login(admin_user)
@@ -68,3 +65,14 @@ def test_it_lets_an_admin_resume_a_guarded_sequence(client, admin_user, history)
     sequence.refresh_from_db()
     assert sequence.first_steps_paused_at is None
     assert AuditEntry.objects.get().action == "resume_sequence"
+
+
+def test_it_refuses_to_resume_a_sequence_that_is_not_paused(client, admin_user, history):
+    sequence = history(total=50, hard=0)
+    client.force_login(admin_user)
+
+    response = client.post(reverse("sequences:resume", args=[sequence.pk]))
+
+    assert response.status_code == 400
+    assert "are not paused" in response.text
+    assert not AuditEntry.objects.exists()

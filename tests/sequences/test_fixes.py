@@ -6,7 +6,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from diagnostics.diagnosis import diagnose
 from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail
+from sequences.services.contacts import contact_bounce
 from tests.support import send_through, wait_for
 
 Status = ScheduledEmail.Status
@@ -201,8 +203,48 @@ def test_it_suppresses_a_contact_and_cancels_its_pending_emails(
 
     email.refresh_from_db()
     assert email.contact.state == Contact.State.SUPPRESSED
-    assert email.enrollment.state == Enrollment.State.STOPPED
+    assert (email.enrollment.state, email.enrollment.stop_cause) == ("stopped", "suppressed")
     assert AuditEntry.objects.get().action == "suppress_contact"
+
+
+def test_it_refuses_to_suppress_a_contact_twice(client, admin_user, sequence, blocked):
+    email = blocked("gone@example.test")
+    client.force_login(admin_user)
+    url = [sequence.pk, email.contact_id]
+    _post(client, "contact_suppress", url, {}, **HTMX)
+
+    again = _post(client, "contact_suppress", url, {}, **HTMX)
+
+    assert again.status_code == 400
+    assert "already suppressed" in again.text
+    assert AuditEntry.objects.filter(action="suppress_contact").count() == 1
+
+
+def test_it_resumes_what_a_bounce_stopped_when_the_address_is_corrected(
+    client, admin_user, sequence, blocked, make_sequence, make_email
+):
+    email = blocked("gone@example.test", category="recipient_unknown", status=Status.FAILED)
+    other = make_email(make_sequence(admin_user, name="Other", steps=1), email="gone@example.test")
+    contact_bounce(
+        contact_id=email.contact_id, diagnosis=diagnose("550 5.1.1 User unknown"), email_id=email.pk
+    )
+    stopped = Enrollment.objects.get(pk=other.enrollment_id)
+    assert (stopped.state, stopped.stop_cause) == ("stopped", "bounced")
+    assert ScheduledEmail.objects.get(pk=other.pk).status == Status.CANCELLED
+    client.force_login(admin_user)
+
+    _post(
+        client,
+        "contact_edit_email",
+        [sequence.pk, email.contact_id],
+        {"address": "found@example.test"},
+        **HTMX,
+    )
+
+    stopped.refresh_from_db()
+    assert (stopped.state, stopped.stop_cause, stopped.stopped_reason) == ("active", "", "")
+    email.refresh_from_db()
+    assert (email.contact.state, email.status) == (Contact.State.ACTIVE, Status.SCHEDULED)
 
 
 def test_it_refuses_suppression_to_a_rep(client, rep, sequence, blocked):

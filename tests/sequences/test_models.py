@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 
 from sequences import crypto
-from sequences.models import Contact, Membership, ScheduledEmail
+from sequences.models import Contact, Enrollment, Membership, ScheduledEmail
 
 
 def test_it_refuses_a_duplicate_contact_email_with_a_clear_message(organization):
@@ -103,3 +103,12 @@ def test_it_refuses_a_sending_window_that_ends_before_it_starts(rep, make_mailbo
 
     with pytest.raises(ValidationError, match="must start before it ends"):
         mailbox.full_clean()
+
+
+def test_it_refuses_a_stopped_enrollment_without_a_cause(rep, make_sequence, make_email):
+    email = make_email(make_sequence(rep, steps=1), email="pat@example.test")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Enrollment.objects.filter(pk=email.enrollment_id).update(
+            state=Enrollment.State.STOPPED, stopped_reason="Gone"
+        )

@@ -3,10 +3,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from sequences.models import Mailbox, ScheduledEmail
-from sequences.services.mailboxes import mailbox_resync
+from sequences.services.mailboxes import mailbox_resync, mailbox_resync_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = ScheduledEmail.Status
@@ -82,3 +83,41 @@ def test_it_records_an_unreachable_server_as_a_sync_error(broken_mailbox, sandbo
     assert not result.connected
     broken_mailbox.refresh_from_db()
     assert "Connection refused" in broken_mailbox.last_error
+
+
+def test_it_shows_what_the_resync_put_back_not_what_changed_meanwhile(
+    client, rep, broken_mailbox, make_email
+):
+    request = mailbox_resync_request(actor=rep, mailbox=broken_mailbox)
+    # Scheduled by someone else while the worker reconnects: not the resync's doing.
+    make_email(broken_mailbox.sequences.get(), email="new@example.test")
+
+    mailbox_resync(mailbox_id=broken_mailbox.pk, request_id=request.pk)
+    client.force_login(rep)
+    url = reverse("sequences:mailbox_resync_status", args=[broken_mailbox.pk, request.pk])
+    outcome = client.get(url, headers={"HX-Request": "true"}).text
+
+    assert "Connected — 3 emails rescheduled" in outcome
+    request.refresh_from_db()
+    assert request.detail["outcome"]["rescheduled"] == 3
+
+
+def test_it_shows_progress_until_a_worker_has_tried(client, rep, broken_mailbox):
+    request = mailbox_resync_request(actor=rep, mailbox=broken_mailbox)
+    client.force_login(rep)
+
+    url = reverse("sequences:mailbox_resync_status", args=[broken_mailbox.pk, request.pk])
+    progress = client.get(url, headers={"HX-Request": "true"}).text
+
+    assert f"Checking {broken_mailbox.email}" in progress
+    assert "Connected" not in progress
+
+
+def test_it_does_not_show_another_mailboxs_resync(client, rep, broken_mailbox, make_mailbox):
+    other = make_mailbox(rep, email="other@example.test")
+    request = mailbox_resync_request(actor=rep, mailbox=other)
+    client.force_login(rep)
+
+    url = reverse("sequences:mailbox_resync_status", args=[broken_mailbox.pk, request.pk])
+
+    assert client.get(url).status_code == 404
