@@ -43,6 +43,8 @@ UDP_PAYLOAD = 512
 # The zones it serves by default: the demo's domains, the tests' fixture domains (one per
 # verdict of the checks) and local copies of the provider and blocklist zones they use.
 ZONES = Path(__file__).parent / "dns_zones"
+# Free ports tried for UDP and TCP together before giving up.
+BIND_TRIES = 20
 
 
 def load_zones(folder: Path) -> list[dns.zone.Zone]:
@@ -72,9 +74,7 @@ class DnsSandbox(BackgroundServer):
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        udp = _UdpServer((self.host, self.port), _UdpHandler, self)
-        self.port = udp.server_address[1]
-        tcp = _TcpServer((self.host, self.port), _TcpHandler, self)
+        udp, tcp = self._bind()
         self._servers = [udp, tcp]
         self._threads = [
             threading.Thread(target=server.serve_forever, name="dns-sandbox", daemon=True)
@@ -82,6 +82,22 @@ class DnsSandbox(BackgroundServer):
         ]
         for thread in self._threads:
             thread.start()
+
+    def _bind(self) -> tuple[socketserver.BaseServer, socketserver.BaseServer]:
+        """UDP and TCP on one port. A free UDP port's TCP twin may be taken by another
+        process: with port 0, try another free port then."""
+        for _ in range(BIND_TRIES):
+            udp = _UdpServer((self.host, self.port), _UdpHandler, self)
+            try:
+                tcp = _TcpServer((self.host, udp.server_address[1]), _TcpHandler, self)
+            except OSError:
+                udp.server_close()
+                if self.port:
+                    raise
+                continue
+            self.port = udp.server_address[1]
+            return udp, tcp
+        raise OSError(f"No port free for both UDP and TCP on {self.host}")
 
     def stop(self) -> None:
         for server in self._servers:

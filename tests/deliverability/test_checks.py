@@ -99,7 +99,9 @@ AUTH_TABLE = [
     AUTH_TABLE,
     ids=[row[0] for row in AUTH_TABLE],
 )
-def test_verdicts_of_every_fixture_domain(domain, provider, selectors, mx, spf, dkim, dmarc):
+def test_it_gives_each_fixture_domain_its_expected_verdicts(
+    domain, provider, selectors, mx, spf, dkim, dmarc
+):
     results = auth(domain, provider, *selectors)
     assert [(r.check, r.verdict) for r in results] == [
         (Check.MX, mx),
@@ -126,7 +128,7 @@ def test_verdicts_of_every_fixture_domain(domain, provider, selectors, mx, spf, 
 # ---------------------------------------------------------------------------- all pass
 
 
-def test_good_google_workspace_domain_says_what_it_found():
+def test_it_says_what_it_found_for_a_good_google_workspace_domain():
     results = auth("good.test")
     mx, spf, dkim, dmarc = results
     assert mx.explanation == "good.test receives mail at smtp.google.com."
@@ -144,7 +146,7 @@ def test_good_google_workspace_domain_says_what_it_found():
     )
 
 
-def test_a_subdomain_inherits_the_organizational_domains_dmarc_policy():
+def test_it_gives_a_subdomain_the_organizational_domains_dmarc_policy():
     dmarc = only(auth("mail.good.test"), Check.DMARC)
     assert dmarc.subject == "_dmarc.mail.good.test"
     assert dmarc.verdict == PASS
@@ -153,7 +155,7 @@ def test_a_subdomain_inherits_the_organizational_domains_dmarc_policy():
     assert "p=reject" in dmarc.found
 
 
-def test_microsoft_365_domain_follows_the_dkim_cnames_into_the_tenant():
+def test_it_follows_microsoft_365_dkim_cnames_into_the_tenant():
     results = auth("msft.test", "microsoft")
     dkim = [r for r in results if r.check == Check.DKIM]
     assert [r.subject for r in dkim] == [
@@ -169,7 +171,7 @@ def test_microsoft_365_domain_follows_the_dkim_cnames_into_the_tenant():
     assert "p=quarantine" in only(results, Check.DMARC).explanation
 
 
-def test_spf_by_redirect_counts_the_redirect_and_finds_googles_include():
+def test_it_follows_an_spf_redirect_to_googles_include_and_counts_it():
     spf = only(auth("redirect.test"), Check.SPF)
     assert spf.verdict == PASS
     assert "5 of the 10 DNS lookups" in spf.explanation
@@ -178,7 +180,7 @@ def test_spf_by_redirect_counts_the_redirect_and_finds_googles_include():
 # ---------------------------------------------------------------------------- MX
 
 
-def test_no_mx_suggests_microsofts_mx_record():
+def test_it_suggests_microsofts_mx_record_when_there_is_no_mx():
     mx = only(auth("msftoff.test", "microsoft"), Check.MX)
     assert mx.verdict == FAIL
     assert "has no MX record" in mx.explanation
@@ -187,14 +189,14 @@ def test_no_mx_suggests_microsofts_mx_record():
     assert "Microsoft 365 admin center \u203a Settings \u203a Domains" in mx.action
 
 
-def test_no_mx_suggests_googles_mx_record():
+def test_it_suggests_googles_mx_record_when_there_is_no_mx():
     # msftoff.test has no MX: as a Google Workspace domain it would need Google's.
     mx = only(auth("msftoff.test", "gmail"), Check.MX)
     assert mx.record == "msftoff.test. MX 1 smtp.google.com."
     assert "Google Workspace's MX record" in mx.action
 
 
-def test_null_mx_fails():
+def test_it_fails_a_null_mx():
     mx = only(auth("nullmx.test", "smtp"), Check.MX)
     assert "null MX" in mx.explanation
     assert "accepts no mail" in mx.explanation
@@ -202,21 +204,21 @@ def test_null_mx_fails():
     assert mx.found == "0 ."
 
 
-def test_mx_hosts_without_addresses_fail():
+def test_it_fails_when_no_mx_host_has_an_address():
     mx = only(auth("deadmx.test", "smtp"), Check.MX)
     assert "mx.deadmx.test and gone.deadmx.test" in mx.explanation
     assert "has an IP address" in mx.explanation
     assert "missing address records" in mx.action
 
 
-def test_one_mx_host_without_address_is_a_warning():
+def test_it_warns_when_one_mx_host_has_no_address():
     mx = only(auth("halfmx.test"), Check.MX)
     assert "can reach smtp.google.com" in mx.explanation
     assert "old-mx.halfmx.test has no IP address" in mx.explanation
     assert "Remove the MX record for old-mx.halfmx.test" in mx.action
 
 
-def test_a_domain_that_does_not_exist():
+def test_it_fails_a_domain_that_does_not_exist():
     # good.test's zone holds no such name: NXDOMAIN.
     results = auth("typo.good.test")
     assert only(results, Check.MX).verdict == FAIL
@@ -239,7 +241,7 @@ def test_a_domain_that_does_not_exist():
         ("smtp", "127.0.0.1", 'nospf.test. TXT "v=spf1 mx ~all"'),
     ],
 )
-def test_no_spf_suggests_the_providers_record(provider, host, record):
+def test_it_suggests_the_providers_spf_record_when_there_is_none(provider, host, record):
     spf = only(auth("nospf.test", provider, host=host), Check.SPF)
     assert spf.verdict == FAIL
     assert "has no SPF record" in spf.explanation
@@ -248,7 +250,7 @@ def test_no_spf_suggests_the_providers_record(provider, host, record):
     assert spf.found == ""
 
 
-def test_two_spf_records_fail_with_a_merged_one():
+def test_it_fails_two_spf_records_and_suggests_one_merged_record():
     spf = only(auth("twospf.test"), Check.SPF)
     assert "2 SPF records" in spf.explanation
     assert "permanent error" in spf.explanation
@@ -262,13 +264,13 @@ def test_two_spf_records_fail_with_a_merged_one():
     ]
 
 
-def test_invalid_spf_term_is_named():
+def test_it_names_the_invalid_spf_term():
     spf = only(auth("badsyntax.test"), Check.SPF)
     assert "invalid term 'ip4:192.0.2.300' (not a valid IPv4 address)" in spf.explanation
     assert "'ip4:192.0.2.300'" in spf.action
 
 
-def test_missing_provider_include_fails_with_the_corrected_record():
+def test_it_fails_a_missing_provider_include_and_gives_the_fixed_record():
     spf = only(auth("noinclude.test"), Check.SPF)
     assert spf.explanation == (
         "noinclude.test's SPF record does not authorize Google's servers "
@@ -304,7 +306,7 @@ def test_missing_provider_include_fails_with_the_corrected_record():
         ),
     ],
 )
-def test_a_qualified_provider_include_does_not_authorize_it(domain, words, action, record):
+def test_it_does_not_accept_a_qualified_provider_include(domain, words, action, record):
     spf = only(auth(domain), Check.SPF)
     assert spf.verdict == FAIL
     assert spf.explanation.startswith(words)
@@ -313,11 +315,11 @@ def test_a_qualified_provider_include_does_not_authorize_it(domain, words, actio
     assert spf.record == record
 
 
-def test_the_same_record_passes_for_a_microsoft_domain():
+def test_it_passes_the_same_spf_record_for_a_microsoft_domain():
     assert only(auth("noinclude.test", "microsoft"), Check.SPF).verdict == PASS
 
 
-def test_plus_all_fails():
+def test_it_fails_plus_all():
     spf = only(auth("plusall.test", "smtp"), Check.SPF)
     assert "+all" in spf.explanation
     assert "every server on the internet" in spf.explanation
@@ -332,31 +334,31 @@ def test_plus_all_fails():
         ("ptr.test", "uses ptr, which RFC 7208 deprecates", ""),
     ],
 )
-def test_spf_warnings(domain, words, record):
+def test_it_warns_on_a_neutral_or_missing_all_or_a_ptr(domain, words, record):
     spf = only(auth(domain, "smtp"), Check.SPF)
     assert spf.verdict == WARNING
     assert words in spf.explanation
     assert spf.record == record
 
 
-def test_too_many_lookups_fail():
+def test_it_fails_spf_that_needs_more_than_10_lookups():
     spf = only(auth("toomany.test", "smtp"), Check.SPF)
     assert "needs 12 DNS lookups" in spf.explanation
     assert "10 are allowed" in spf.explanation
     assert "ip4:" in spf.action
 
 
-def test_include_loop_fails():
+def test_it_fails_an_spf_include_loop():
     spf = only(auth("loop.test", "smtp"), Check.SPF)
     assert "loops (loop.test > _spf.loop.test > loop.test)" in spf.explanation
 
 
-def test_include_without_spf_record_fails():
+def test_it_fails_an_include_that_has_no_spf_record():
     spf = only(auth("brokeninclude.test", "smtp"), Check.SPF)
     assert "includes _spf.brokeninclude.test, which has no SPF record" in spf.explanation
 
 
-def test_spf_that_authorizes_no_server_fails_for_a_sending_mailbox():
+def test_it_fails_spf_authorizing_no_server_for_a_sending_mailbox():
     spf = only(auth("nullmx.test", "smtp", host="192.0.2.60"), Check.SPF)
     assert "authorizes no server at all" in spf.explanation
     assert spf.record == 'nullmx.test. TXT "v=spf1 mx ip4:192.0.2.60 ~all"'
@@ -365,7 +367,7 @@ def test_spf_that_authorizes_no_server_fails_for_a_sending_mailbox():
 # ---------------------------------------------------------------------------- DKIM
 
 
-def test_no_dkim_key_says_where_to_turn_it_on():
+def test_it_says_where_to_turn_on_a_missing_dkim_key():
     [dkim] = [r for r in auth("nodkim.test") if r.check == Check.DKIM]
     assert dkim.subject == "google._domainkey.nodkim.test"
     assert "has no DKIM key" in dkim.explanation
@@ -373,7 +375,7 @@ def test_no_dkim_key_says_where_to_turn_it_on():
     assert dkim.record == ""
 
 
-def test_microsoft_dkim_not_turned_on():
+def test_it_says_how_to_turn_on_microsoft_365_dkim():
     results = auth("msftoff.test", "microsoft")
     first = of(results, "selector1._domainkey.msftoff.test")
     assert "points (CNAME) to selector1-msftoff-test._domainkey.msfttest.onmicrosoft.com" in (
@@ -400,19 +402,19 @@ def test_microsoft_dkim_not_turned_on():
         ("badkey.test", "is not a readable RSA public key"),
     ],
 )
-def test_dkim_key_problems(domain, words):
+def test_it_explains_each_dkim_key_problem(domain, words):
     [dkim] = [r for r in auth(domain) if r.check == Check.DKIM]
     assert words in dkim.explanation
     assert dkim.action
 
 
-def test_a_custom_selector_makes_the_missing_default_one_fine():
+def test_it_accepts_a_missing_default_selector_when_a_custom_one_signs():
     results = auth("custom.test", "gmail", "s1")
     assert "signs with the selector s1" in of(results, "google._domainkey.custom.test").explanation
     assert "2048-bit RSA key" in of(results, "s1._domainkey.custom.test").explanation
 
 
-def test_a_custom_selector_not_found_fails():
+def test_it_fails_a_custom_selector_that_has_no_key():
     results = auth("good.test", "gmail", "s9")
     assert of(results, "google._domainkey.good.test").verdict == PASS
     missing = of(results, "s9._domainkey.good.test")
@@ -420,7 +422,7 @@ def test_a_custom_selector_not_found_fails():
     assert "has no DKIM key" in missing.explanation
 
 
-def test_selectors_are_tried_once_each_in_order():
+def test_it_tries_each_selector_once_in_order():
     results = auth("good.test", "gmail", "GOOGLE", " s1 ", "s1._domainkey.good.test", "")
     assert [r.subject for r in results if r.check == Check.DKIM] == [
         "google._domainkey.good.test",
@@ -428,13 +430,13 @@ def test_selectors_are_tried_once_each_in_order():
     ]
 
 
-def test_an_invalid_selector_is_unchecked():
+def test_it_leaves_an_invalid_selector_unchecked():
     result = of(auth("good.test", "smtp", "bad selector"), "bad selector._domainkey.good.test")
     assert result.verdict == UNCHECKED
     assert "not a valid DKIM selector" in result.explanation
 
 
-def test_unknown_selector_is_one_warning():
+def test_it_warns_once_when_the_selector_is_unknown():
     [dkim] = [r for r in auth("plusall.test", "smtp") if r.check == Check.DKIM]
     assert dkim.subject == "_domainkey.plusall.test"
     assert dkim.verdict == WARNING
@@ -447,7 +449,7 @@ def test_unknown_selector_is_one_warning():
 # ---------------------------------------------------------------------------- DMARC
 
 
-def test_no_dmarc_record():
+def test_it_fails_a_missing_dmarc_record_and_suggests_one():
     dmarc = only(auth("nodmarc.test"), Check.DMARC)
     assert "has no DMARC record" in dmarc.explanation
     assert "Google and Yahoo" in dmarc.explanation
@@ -457,7 +459,7 @@ def test_no_dmarc_record():
     )
 
 
-def test_dmarc_p_none_is_a_warning_with_a_quarantine_record():
+def test_it_warns_on_dmarc_p_none_and_suggests_quarantine():
     dmarc = only(auth("dmarcnone.test"), Check.DMARC)
     assert "p=none, monitoring only: spoofed mail is still delivered" in dmarc.explanation
     assert dmarc.record == (
@@ -465,26 +467,26 @@ def test_dmarc_p_none_is_a_warning_with_a_quarantine_record():
     )
 
 
-def test_dmarc_pct_under_100_is_a_warning():
+def test_it_warns_on_dmarc_pct_under_100():
     dmarc = only(auth("msftoff.test", "microsoft"), Check.DMARC)
     assert "applies to only 50% of failing mail (pct=50)" in dmarc.explanation
     assert "pct" not in parse_tags(dmarc.record.split(" TXT ")[1].strip('"'))
 
 
-def test_two_dmarc_records_fail():
+def test_it_fails_two_dmarc_records():
     dmarc = only(auth("twodmarc.test"), Check.DMARC)
     assert "2 DMARC records" in dmarc.explanation
     assert "apply no policy" in dmarc.explanation
 
 
-def test_dmarc_without_policy_fails():
+def test_it_fails_a_dmarc_record_without_a_policy():
     dmarc = only(auth("nopolicy.test"), Check.DMARC)
     assert "no p= policy" in dmarc.explanation
     # The TXT record at _dmarc that is not DMARC is not counted or shown.
     assert dmarc.found == "v=DMARC1; rua=mailto:dmarc@nopolicy.test"
 
 
-def test_an_inherited_invalid_sp_is_fixed_keeping_p():
+def test_it_fixes_an_inherited_invalid_sp_and_keeps_p():
     dmarc = only(auth("mail.badsp.test"), Check.DMARC)
     assert dmarc.verdict == FAIL
     assert "(inherited from badsp.test) has an invalid sp= value 'bogus'" in dmarc.explanation
@@ -513,7 +515,7 @@ def test_an_inherited_invalid_sp_is_fixed_keeping_p():
         ),
     ],
 )
-def test_a_malformed_dmarc_record_is_shown_with_a_corrected_one(domain, found, words, record):
+def test_it_shows_a_malformed_dmarc_record_with_a_corrected_one(domain, found, words, record):
     dmarc = only(auth(domain), Check.DMARC)
     assert dmarc.verdict == FAIL
     assert dmarc.found == found
@@ -524,7 +526,7 @@ def test_a_malformed_dmarc_record_is_shown_with_a_corrected_one(domain, found, w
     assert dmarc.action
 
 
-def test_a_malformed_dmarc_record_of_a_subdomain_is_shown_before_the_inherited_one():
+def test_it_shows_a_subdomains_malformed_dmarc_before_the_inherited_one():
     dmarc = only(auth("typo.badsp.test"), Check.DMARC)
     assert dmarc.verdict == FAIL
     assert dmarc.explanation == (
@@ -540,7 +542,7 @@ def test_a_malformed_dmarc_record_of_a_subdomain_is_shown_before_the_inherited_o
 # ---------------------------------------------------------------------------- failures
 
 
-def test_a_domain_whose_servers_never_answer_is_unchecked_quickly():
+def test_it_gives_up_quickly_on_dns_servers_that_never_answer():
     started = time.monotonic()
     results = auth("slow.test", "microsoft")
     elapsed = time.monotonic() - started
@@ -550,18 +552,18 @@ def test_a_domain_whose_servers_never_answer_is_unchecked_quickly():
     assert elapsed < 2
 
 
-def test_a_domain_outside_the_loaded_zones_is_refused():
+def test_it_says_the_servers_refused_a_domain_outside_the_zones():
     results = auth("nowhere.example")
     assert {r.explanation for r in results} == {REFUSED}
 
 
-def test_any_other_dns_error_is_unchecked_with_its_name():
+def test_it_names_any_other_dns_error():
     results = auth("a" * 64 + ".test")
     assert [r.verdict for r in results] == [UNCHECKED] * 4
     assert all("DNS error LabelTooLong" in r.explanation for r in results)
 
 
-def test_a_bug_in_one_check_does_not_stop_the_others(monkeypatch, caplog):
+def test_it_runs_the_other_checks_when_one_check_has_a_bug(monkeypatch, caplog):
     def broken(*args: object) -> None:
         raise KeyError("surprise")
 
@@ -572,13 +574,13 @@ def test_a_bug_in_one_check_does_not_stop_the_others(monkeypatch, caplog):
     assert "The mx check of good.test failed" in caplog.text
 
 
-def test_an_explicit_resolver_is_used(settings):
+def test_it_uses_the_resolver_it_is_given(settings):
     resolver = make_resolver()
     settings.DNS_NAMESERVERS = ["127.0.0.1:9"]  # would fail if read again
     assert only(check_dns_auth(Sender("good.test", "gmail"), resolver), Check.MX).verdict == PASS
 
 
-def test_no_resolver_configuration_is_unchecked(monkeypatch):
+def test_it_leaves_all_unchecked_without_a_resolver_configuration(monkeypatch):
     def missing() -> dns.resolver.Resolver:
         raise dns.resolver.NoResolverConfiguration("no nameservers")
 
@@ -589,7 +591,7 @@ def test_no_resolver_configuration_is_unchecked(monkeypatch):
     assert check_blocklist(Sender("good.test", "gmail", "192.0.2.25"))[0].verdict == UNCHECKED
 
 
-def test_control_characters_in_dns_text_are_escaped():
+def test_it_escapes_control_characters_in_dns_text():
     # ctrl.test's TXT records hold NUL (which PostgreSQL text refuses), BEL, ESC, CR and the
     # C1 control NEL: shown as escapes wherever DNS text is, tab and newline kept.
     results = auth("ctrl.test")
@@ -611,7 +613,7 @@ def test_control_characters_in_dns_text_are_escaped():
 # ---------------------------------------------------------------------------- blocklists
 
 
-def test_clean_server_and_domain_pass():
+def test_it_passes_a_server_and_domain_on_no_blocklist():
     results = check_blocklist(Sender("good.test", "smtp", "smtp.good.test"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("192.0.2.25 on zen.spamhaus.org", PASS),
@@ -634,12 +636,12 @@ def test_clean_server_and_domain_pass():
         ("gmail", ""),
     ],
 )
-def test_workspace_and_microsoft_365_mailboxes_look_up_the_domain_only(provider, host):
+def test_it_looks_up_only_the_domain_of_workspace_and_microsoft_mailboxes(provider, host):
     results = check_blocklist(Sender("listed.test", provider, host))
     assert [(r.subject, r.verdict) for r in results] == [("listed.test on dbl.spamhaus.org", FAIL)]
 
 
-def test_listed_server_and_domain():
+def test_it_explains_the_listings_of_a_listed_server_and_domain():
     results = check_blocklist(Sender("listed.test", "smtp", "mail.listed.test"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("10.20.30.40", UNCHECKED),
@@ -662,7 +664,7 @@ def test_listed_server_and_domain():
     assert "https://check.spamhaus.org/" in dbl.action
 
 
-def test_a_subdomain_is_looked_up_with_its_registered_domain():
+def test_it_looks_up_a_subdomain_and_its_registered_domain():
     results = check_blocklist(Sender("mail.listed.test", "gmail", "smtp.gmail.com"))
     assert [(r.subject, r.verdict) for r in results] == [
         ("mail.listed.test on dbl.spamhaus.org", PASS),
@@ -670,7 +672,7 @@ def test_a_subdomain_is_looked_up_with_its_registered_domain():
     ]
 
 
-def test_ip_literal_listed_on_pbl_and_barracuda():
+def test_it_explains_an_ip_literal_listed_on_pbl_and_barracuda():
     results = check_blocklist(Sender("good.test", "smtp", "[203.0.113.10]"))
     zen = of(results, "203.0.113.10 on zen.spamhaus.org")
     assert "PBL: an address range that should not send mail directly" in zen.explanation
@@ -679,7 +681,7 @@ def test_ip_literal_listed_on_pbl_and_barracuda():
     assert "https://www.barracudacentral.org/rbl/removal-request" in barracuda.action
 
 
-def test_spamhaus_refusing_a_public_resolver_is_unchecked():
+def test_it_leaves_unchecked_a_spamhaus_refusal_of_a_public_resolver():
     zen = of(
         check_blocklist(Sender("good.test", "smtp", "203.0.113.254")),
         "203.0.113.254 on zen.spamhaus.org",
@@ -690,7 +692,7 @@ def test_spamhaus_refusing_a_public_resolver_is_unchecked():
     assert zen.found == "127.255.255.254"
 
 
-def test_an_answer_outside_127_is_unchecked():
+def test_it_leaves_unchecked_a_blocklist_answer_outside_127():
     zen = of(
         check_blocklist(Sender("good.test", "smtp", "203.0.113.253")),
         "203.0.113.253 on zen.spamhaus.org",
@@ -707,13 +709,13 @@ def test_an_answer_outside_127_is_unchecked():
         ("ipquery.test", UNCHECKED, "an IP address was queried instead of a domain"),
     ],
 )
-def test_dbl_codes(domain, verdict, words):
+def test_it_explains_each_dbl_return_code(domain, verdict, words):
     dbl = of(check_blocklist(Sender(domain, "smtp", "192.0.2.25")), f"{domain} on dbl.spamhaus.org")
     assert dbl.verdict == verdict
     assert words in dbl.explanation
 
 
-def test_a_list_without_a_code_table(settings):
+def test_it_shows_the_return_code_of_a_list_without_a_code_table(settings):
     settings.DNSBL_IP_ZONES = ["rbl.test"]
     settings.DNSBL_DOMAIN_ZONES = []
     [listed] = check_blocklist(Sender("listed.test", "smtp", "203.0.113.66"))
@@ -733,14 +735,14 @@ def test_a_list_without_a_code_table(settings):
         ("", "SMTP server", "no SMTP server"),
     ],
 )
-def test_server_addresses_that_are_not_looked_up(host, subject, words):
+def test_it_explains_why_a_server_address_is_not_looked_up(host, subject, words):
     results = check_blocklist(Sender("good.test", "smtp", host))
     assert [r.subject for r in results] == [subject, "good.test on dbl.spamhaus.org"]
     assert results[0].verdict == UNCHECKED
     assert words in results[0].explanation
 
 
-def test_a_blocklist_that_refuses_is_unchecked(settings):
+def test_it_leaves_unchecked_a_blocklist_that_refuses(settings):
     settings.DNSBL_IP_ZONES = ["bl.nowhere.example"]
     settings.DNSBL_DOMAIN_ZONES = ["dbl.nowhere.example"]
     results = check_blocklist(Sender("good.test", "smtp", "192.0.2.25"))
@@ -751,7 +753,7 @@ def test_a_blocklist_that_refuses_is_unchecked(settings):
 # ---------------------------------------------------------------------------- resolver
 
 
-def test_make_resolver_reads_the_settings(settings):
+def test_it_reads_the_nameservers_and_timeout_from_the_settings(settings):
     settings.DNS_NAMESERVERS = [
         "192.0.2.53:5353",
         "192.0.2.54",
@@ -769,13 +771,13 @@ def test_make_resolver_reads_the_settings(settings):
     assert resolver.timeout == resolver.lifetime == 1.5
 
 
-def test_make_resolver_without_nameservers_uses_the_system_configuration(settings):
+def test_it_uses_the_system_nameservers_when_none_are_set(settings):
     settings.DNS_NAMESERVERS = []
     assert make_resolver().nameservers == dns.resolver.Resolver().nameservers
 
 
 @pytest.mark.parametrize("entry", ["dns.example.com", "192.0.2.1:dns", "192.0.2.1:0", "[::1]x"])
-def test_make_resolver_rejects_malformed_nameservers(settings, entry):
+def test_it_rejects_malformed_nameservers(settings, entry):
     settings.DNS_NAMESERVERS = [entry]
     with pytest.raises(ImproperlyConfigured):
         make_resolver()
@@ -784,7 +786,7 @@ def test_make_resolver_rejects_malformed_nameservers(settings, entry):
 # ---------------------------------------------------------------------------- the sandbox
 
 
-def test_a_dkim_answer_too_big_for_udp_is_read_over_tcp(dns_sandbox):
+def test_it_reads_a_dkim_answer_too_big_for_udp_over_tcp(dns_sandbox):
     # selector1 of msft.test is a CNAME to a 2048-bit key: with the CNAME, the answer is
     # over the 512 bytes of classic UDP.
     name = "selector1._domainkey.msft.test"

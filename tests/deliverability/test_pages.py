@@ -37,7 +37,7 @@ def check(mailbox: Mailbox, scope: str = DomainCheckRun.Scope.ALL) -> DomainChec
     return domain_check_run(run_id=run.pk)
 
 
-def test_the_mailbox_page_shows_each_check_and_the_record_to_add(
+def test_it_shows_each_check_and_the_record_to_add_on_the_mailbox_page(
     client, dns_settings, rep, sequence, django_assert_num_queries
 ):
     check(sequence.mailbox)
@@ -60,7 +60,7 @@ def test_the_mailbox_page_shows_each_check_and_the_record_to_add(
     assert 'name="selectors"' not in page  # only admins change the DKIM selectors
 
 
-def test_support_sees_a_newly_failing_check_on_the_account_page(
+def test_it_shows_support_a_newly_failing_check_on_the_account_page(
     client, dns_settings, support, sequence
 ):
     check(sequence.mailbox)
@@ -76,7 +76,7 @@ def test_support_sees_a_newly_failing_check_on_the_account_page(
     assert "Check SPF, DKIM and DMARC" not in mailbox_page
 
 
-def test_a_check_asked_for_shows_progress_then_its_results(client, dns_settings, rep, sequence):
+def test_it_shows_a_requested_checks_progress_then_its_results(client, dns_settings, rep, sequence):
     client.force_login(rep)
 
     response = client.post(
@@ -107,7 +107,7 @@ def test_a_check_asked_for_shows_progress_then_its_results(client, dns_settings,
     assert "checked: 3 passed, 0 warnings, 1 failed" in brief
 
 
-def test_an_unknown_scope_is_refused(client, rep, sequence):
+def test_it_refuses_an_unknown_scope(client, rep, sequence):
     client.force_login(rep)
 
     response = client.post(
@@ -136,7 +136,7 @@ def emails_tab_with_a_refusal(client, rep, sequence, make_failed_email):
     return get
 
 
-def test_the_emails_tab_offers_the_checks_for_an_authentication_failure(
+def test_it_offers_the_checks_on_the_emails_tab_for_an_auth_failure(
     emails_tab_with_a_refusal,
 ):
     page = emails_tab_with_a_refusal()
@@ -146,7 +146,7 @@ def test_the_emails_tab_offers_the_checks_for_an_authentication_failure(
     assert "What the last check of nospf.test found" not in page  # never checked yet
 
 
-def test_the_popover_of_a_refusal_says_what_the_last_check_found(
+def test_it_says_what_the_last_check_found_in_a_refusals_popover(
     dns_settings, sequence, emails_tab_with_a_refusal
 ):
     check(sequence.mailbox)
@@ -158,7 +158,7 @@ def test_the_popover_of_a_refusal_says_what_the_last_check_found(
     assert f"SPF (new): {escape(spf.explanation)}" in page
 
 
-def test_an_admin_sets_the_dkim_selectors_to_check(client, admin_user, sequence):
+def test_it_lets_an_admin_set_the_dkim_selectors_to_check(client, admin_user, sequence):
     client.force_login(admin_user)
     url = reverse("deliverability:dkim_selectors", args=[sequence.mailbox_id])
 
@@ -172,7 +172,7 @@ def test_an_admin_sets_the_dkim_selectors_to_check(client, admin_user, sequence)
     assert "Selectors are DNS labels" in refused
 
 
-def test_dns_text_is_shown_as_text(client, rep, sequence):
+def test_it_shows_dns_text_as_text_not_html(client, rep, sequence):
     run = domain_check_start(
         mailbox=sequence.mailbox,
         scope=DomainCheckRun.Scope.ALL,
@@ -196,7 +196,9 @@ def test_dns_text_is_shown_as_text(client, rep, sequence):
     assert b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page.content
 
 
-def test_support_sees_each_account_with_its_failing_checks(client, dns_settings, support, sequence):
+def test_it_shows_support_each_account_with_its_failing_checks(
+    client, dns_settings, support, sequence
+):
     check(sequence.mailbox)  # nospf.test: SPF fails, the first time
     check(sequence.mailbox)  # still failing: no longer new
     Mailbox.objects.filter(pk=sequence.mailbox_id).update(email="rita@nodmarc.test")

@@ -60,7 +60,7 @@ def changing(rep, make_mailbox) -> Mailbox:
     return make_mailbox(rep, email="rita@changing.test")
 
 
-def test_a_check_that_starts_failing_is_marked_new_once(settings, changing):
+def test_it_marks_a_check_that_starts_failing_as_new_once(settings, changing):
     with serving(settings, CHANGING + SPF):
         first = run(changing)
     assert first.results.get(kind=Check.SPF).verdict == Verdict.PASS
@@ -87,7 +87,7 @@ def test_a_check_that_starts_failing_is_marked_new_once(settings, changing):
     assert [result.kind for result in listed.failing] == [Check.SPF]
 
 
-def test_a_blocklist_check_keeps_the_dns_results_current(settings, changing):
+def test_it_keeps_the_dns_results_current_after_a_blocklist_check(settings, changing):
     with serving(settings, CHANGING + SPF):
         auth = run(changing)
         blocklists = run(changing, Scope.BLOCKLIST)
@@ -102,7 +102,7 @@ def test_a_blocklist_check_keeps_the_dns_results_current(settings, changing):
     assert {result.kind for result in current.filter(run=blocklists)} == {Check.BLOCKLIST}
 
 
-def test_a_run_records_its_results_only_once(settings, changing):
+def test_it_records_a_runs_results_only_once(settings, changing):
     with serving(settings, CHANGING + SPF):
         check = run(changing)
         again = domain_check_run(run_id=check.pk)
@@ -111,7 +111,9 @@ def test_a_run_records_its_results_only_once(settings, changing):
     assert DomainCheckResult.objects.filter(run=check).count() == 4
 
 
-def test_a_server_that_never_answers_gives_results_not_errors(dns_settings, rep, make_mailbox):
+def test_it_records_unchecked_results_when_the_server_never_answers(
+    dns_settings, rep, make_mailbox
+):
     mailbox = make_mailbox(rep, email="rita@slow.test")
 
     check = run(mailbox)
@@ -122,7 +124,7 @@ def test_a_server_that_never_answers_gives_results_not_errors(dns_settings, rep,
     assert "timeout" in check.results.get(kind=Check.SPF).explanation.lower()
 
 
-def test_a_mailbox_is_due_once_a_day(rep, make_mailbox):
+def test_it_makes_a_mailbox_due_for_a_check_once_a_day(rep, make_mailbox):
     now = timezone.now()
     checked, stale, never = (make_mailbox(rep, email=f"{n}@example.test") for n in "abc")
     for mailbox, age in ((checked, dt.timedelta(hours=2)), (stale, dt.timedelta(hours=25))):
@@ -135,7 +137,7 @@ def test_a_mailbox_is_due_once_a_day(rep, make_mailbox):
     assert list(selectors.mailboxes_due_for_check(now=now)) == [never, stale]  # never checked first
 
 
-def test_asking_for_a_check_is_audited(rep, make_mailbox, django_capture_on_commit_callbacks):
+def test_it_audits_a_check_someone_asks_for(rep, make_mailbox, django_capture_on_commit_callbacks):
     mailbox = make_mailbox(rep, email="rita@good.test")
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -149,7 +151,9 @@ def test_asking_for_a_check_is_audited(rep, make_mailbox, django_capture_on_comm
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_checks_each_mailbox_not_checked_today(workers, dns_sandbox, rep, make_mailbox):
+def test_it_has_a_worker_check_each_mailbox_not_checked_today(
+    workers, dns_sandbox, rep, make_mailbox
+):
     good = make_mailbox(rep, email="rita@good.test")
     good.provider, good.smtp_host = Mailbox.Provider.GMAIL, "smtp.good.test"
     good.save()
@@ -178,7 +182,7 @@ def test_a_worker_checks_each_mailbox_not_checked_today(workers, dns_sandbox, re
     assert not selectors.mailboxes_due_for_check(now=timezone.now()).exists()
 
 
-def test_a_second_click_follows_the_check_already_running(
+def test_it_follows_the_check_already_running_on_a_second_click(
     rep, make_mailbox, django_capture_on_commit_callbacks
 ):
     mailbox = make_mailbox(rep, email="rita@good.test")
@@ -198,7 +202,7 @@ def test_a_second_click_follows_the_check_already_running(
     assert domain_check_request(actor=rep, mailbox=mailbox, scope=Scope.DNS_AUTH) != first
 
 
-def test_the_history_lists_the_latest_run_first_with_its_counts(settings, changing):
+def test_it_lists_the_latest_run_first_with_its_counts(settings, changing):
     with serving(settings, CHANGING + SPF):
         older = run(changing)
     with serving(settings, CHANGING):
@@ -221,7 +225,7 @@ def record(mailbox: Mailbox, verdict: str, looked_up_at: dt.datetime) -> DomainC
     return check.results.get()
 
 
-def test_a_slow_run_recorded_last_does_not_hide_a_later_lookup(changing):
+def test_it_keeps_a_later_lookup_current_over_a_slow_run_recorded_last(changing):
     now = timezone.now()
     fixed = record(changing, Verdict.PASS, looked_up_at=now)
     slow = record(changing, Verdict.FAIL, looked_up_at=now - dt.timedelta(seconds=30))
@@ -234,7 +238,7 @@ def test_a_slow_run_recorded_last_does_not_hide_a_later_lookup(changing):
     assert listed.failing == []  # the older failure is history, not what fails now
 
 
-def test_a_failure_seen_through_a_timeout_is_not_new(changing):
+def test_it_does_not_mark_a_failure_new_across_a_timeout(changing):
     now = timezone.now()
     record(changing, Verdict.FAIL, looked_up_at=now - dt.timedelta(days=2))
     record(changing, Verdict.UNCHECKED, looked_up_at=now - dt.timedelta(days=1))
@@ -244,7 +248,7 @@ def test_a_failure_seen_through_a_timeout_is_not_new(changing):
     assert (again.current, again.newly_failing) == (True, False)
 
 
-def test_a_scan_starts_the_longest_unchecked_first_and_a_batch_at_most(
+def test_it_starts_the_longest_unchecked_first_and_a_batch_at_most(
     settings, rep, make_mailbox, django_capture_on_commit_callbacks
 ):
     settings.DOMAIN_CHECK_BATCH_SIZE = 2
@@ -266,7 +270,7 @@ def test_a_scan_starts_the_longest_unchecked_first_and_a_batch_at_most(
     assert {check.mailbox for check in fresh} == {never, older}
 
 
-def test_a_run_of_a_deleted_mailbox_is_dropped(rep, make_mailbox):
+def test_it_drops_the_run_of_a_deleted_mailbox(rep, make_mailbox):
     mailbox = make_mailbox(rep, email="rita@good.test")
     check = domain_check_start(mailbox=mailbox, scope=Scope.ALL, trigger="schedule")
     Mailbox.objects.filter(pk=mailbox.pk).delete()
