@@ -82,6 +82,37 @@ def test_it_lists_sequences_in_a_constant_number_of_queries(
         client.get(reverse("sequences:list"))
 
 
+@pytest.mark.parametrize("count", [1, 6])
+def test_it_lists_mailboxes_in_a_constant_number_of_queries(
+    client, admin_user, make_mailbox, count, django_assert_num_queries
+):
+    for n in range(count):
+        make_mailbox(admin_user, email=f"box{n}@example.test")
+    client.force_login(admin_user)
+
+    # session, user, membership, mailboxes with their owners, their failing checks
+    with django_assert_num_queries(5):
+        response = client.get(reverse("sequences:mailbox_list"))
+
+    assert response.text.count("@example.test</a>") >= count
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_it_lists_contacts_in_a_constant_number_of_queries(
+    client, admin_user, make_sequence, make_email, count, django_assert_num_queries
+):
+    sequence = make_sequence(admin_user, steps=1)
+    for n in range(count):
+        make_email(sequence, email=f"c{n}@example.test")
+    client.force_login(admin_user)
+
+    # session, user, membership, the count, the page
+    with django_assert_num_queries(5):
+        response = client.get(reverse("sequences:contact_list"))
+
+    assert all(f"c{n}@example.test" in response.text for n in range(count))
+
+
 def test_it_sends_support_staff_to_the_organizations(client, support):
     client.force_login(support)
 
