@@ -68,9 +68,10 @@ INSERT INTO sequences_contact (organization_id, email, first_name, last_name, co
 SELECT 1, 'c' || n || '@example.test', 'First' || n, 'Last' || n, 'Co', '', 'UTC',
        'active', '', now()
 FROM generate_series(1, {ENROLLMENTS}) n;
-INSERT INTO sequences_enrollment (sequence_id, contact_id, state, stopped_reason, enrolled_at)
+INSERT INTO sequences_enrollment (sequence_id, contact_id, state, stop_cause, stopped_reason,
+                                  enrolled_at)
 SELECT CASE WHEN n <= {ENROLLMENTS // 10} THEN 1 ELSE 2 + n % {SEQUENCES - 1} END, n,
-       'active', '', now() - (n % 60) * interval '1 day'
+       'active', '', '', now() - (n % 60) * interval '1 day'
 FROM generate_series(1, {ENROLLMENTS}) n;
 INSERT INTO sequences_scheduledemail (enrollment_id, step_id, sequence_id, contact_id,
     mailbox_id, status, status_reason, scheduled_for, next_attempt_at, attempt_count,
