@@ -27,7 +27,7 @@ run: install
 	@echo "  Open http://$(HOST):$(PORT)/ and sign in with one of the demo logins above."
 	@echo
 	trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py smtp_sandbox & \
+	$(BIN)/python manage.py smtp_sandbox --smtputf8 & \
 	$(BIN)/python manage.py dns_sandbox & \
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

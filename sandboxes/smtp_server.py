@@ -17,6 +17,10 @@ Rules (exact replies):
 - More than ``rate`` accepted messages from one login in any 60 seconds: ``451 4.4.5``
   to MAIL (and to DATA, for sessions of the same login racing past MAIL together).
 
+SMTPUTF8 (RFC 6531) is offered only when the sandbox is started with ``smtputf8``: the
+sending pipeline is tested both with a server that takes non-ASCII addresses and with
+one that does not.
+
 Mail sent without AUTH is accepted like real relays on a trusted network would, under the
 empty login (one rate bucket for all unauthenticated sessions).
 
@@ -177,6 +181,8 @@ class _Handler:
     def __init__(self, maildir: mailbox.Maildir, limiter: SlidingWindowLimiter) -> None:
         self.maildir = maildir
         self.limiter = limiter
+        # Successful sign-ins: how often a client had to connect and authenticate.
+        self.logins = 0
 
     def authenticate(
         self,
@@ -192,6 +198,7 @@ class _Handler:
             # handled=False: aiosmtpd then sends `message` itself (handled=True would mean
             # this function already replied, and the client would wait forever).
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
+        self.logins += 1
         return AuthResult(success=True, auth_data=auth_data)
 
     async def handle_MAIL(
@@ -331,13 +338,16 @@ class SmtpSandbox(BackgroundServer):
         port: int = 0,
         max_size: int = DEFAULT_MAX_SIZE,
         rate: int = DEFAULT_RATE,
+        smtputf8: bool = False,
     ) -> None:
         self.store = Path(store)
         self.host = host
         self.port = port
         self.max_size = max_size
         self.rate = rate
+        self.smtputf8 = smtputf8
         self._controller: _Controller | None = None
+        self._handler: _Handler | None = None
 
     def start(self) -> None:
         # mailbox.Maildir(create=True) makes tmp/new/cur only when the folder itself is
@@ -356,9 +366,11 @@ class SmtpSandbox(BackgroundServer):
             authenticator=handler.authenticate,
             auth_require_tls=False,
             tls_context=_self_signed_tls_context(SERVER_NAME),
+            enable_SMTPUTF8=self.smtputf8,
         )
         controller.start()
         self._controller = controller
+        self._handler = handler
         self.port = controller.port
 
     def stop(self) -> None:
@@ -368,3 +380,8 @@ class SmtpSandbox(BackgroundServer):
 
     def messages(self) -> list[EmailMessage]:
         return read_messages(self.store)
+
+    @property
+    def logins(self) -> int:
+        """Sign-ins accepted since start."""
+        return self._handler.logins if self._handler is not None else 0

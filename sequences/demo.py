@@ -32,7 +32,11 @@ from sequences.models import (
     Sequence,
     Step,
 )
-from sequences.services.contacts import contact_bounce, contacts_unsubscribe
+from sequences.services.contacts import (
+    contact_bounce,
+    contact_normalize_email,
+    contacts_unsubscribe,
+)
 from sequences.services.mailboxes import mailbox_mark_broken
 
 # The errors of the product's source documents, an unchanged copy of the shared file.
@@ -354,7 +358,10 @@ class _EmailPlan:
             contacts.append(
                 Contact(
                     organization=self.organization,
-                    email=f"{local}.{i}@{domain}" if i >= len(COMPANIES) else f"{local}@{domain}",
+                    # The one address rule, as every way in applies it (accents are fine).
+                    email=contact_normalize_email(
+                        f"{local}.{i}@{domain}" if i >= len(COMPANIES) else f"{local}@{domain}"
+                    ),
                     first_name=first,
                     last_name=last,
                     company=company,
@@ -366,7 +373,7 @@ class _EmailPlan:
             contacts += [
                 Contact(
                     organization=self.organization,
-                    email=f"{first.lower()}@{domain}",
+                    email=contact_normalize_email(f"{first.lower()}@{domain}"),
                     first_name=first,
                     last_name=last,
                     company=f"Sandbox ({domain})",

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from diagnostics.vocabulary import Category, Retry
+from sequences.addresses import validate_contact_address
 from sequences.crypto import decrypt_secret, encrypt_secret
 
 
@@ -331,7 +332,7 @@ class Contact(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="contacts"
     )
-    email = models.CharField(max_length=320)
+    email = models.CharField(max_length=320, validators=[validate_contact_address])
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     company = models.CharField(max_length=200, blank=True)

@@ -19,7 +19,7 @@ when no code does (precedence: diagnostics.diagnosis).
 
 from __future__ import annotations
 
-from diagnostics.catalog import api, nylas, smtp, words
+from diagnostics.catalog import api, nylas, pipeline, smtp, words
 from diagnostics.catalog.codes import (
     BASIC,
     ENHANCED,
@@ -36,6 +36,9 @@ from diagnostics.catalog.entry import Entry, TextIndex, words_of
 # Moving words.py before any module fails examples of tests/diagnostics/test_catalog_examples.py;
 # the order of the first three is a tie-break that no example needs today.
 PRECEDENCE = (
+    # Our own refusals first: written by the pipeline when it sent nothing, in our words,
+    # they must never be read as a server's reply that happens to share a word.
+    pipeline,
     # Nylas (and the Datananas wrapper) first: its `[status] message - source_error` is the
     # outermost layer of the text and quotes the provider's error inside it, and the
     # product's table (seed 000) prescribes the fix for the wrapper's message. It words its

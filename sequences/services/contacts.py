@@ -7,15 +7,14 @@ cancels its pending emails here, and nowhere else.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from email_validator import EmailNotValidError, validate_email
 
 from diagnostics.diagnosis import Diagnosis
 from diagnostics.vocabulary import Category
+from sequences.addresses import recipient
 from sequences.models import AuditEntry, Contact, Enrollment, ScheduledEmail
 from sequences.services.audit import audit_record
 from sequences.services.emails import emails_reschedule
@@ -34,22 +33,7 @@ RECIPIENT_CATEGORIES = (
 
 def contact_normalize_email(address: str) -> str:
     """The address as we will send to it, or a ValidationError that says why not."""
-    address = address.strip()
-    if not address.isascii():
-        raise ValidationError(
-            "This address contains non-ASCII characters. Our sending path cannot deliver to "
-            "such addresses: use the contact's plain ASCII address."
-        )
-    try:
-        result = validate_email(
-            address,
-            check_deliverability=False,
-            allow_smtputf8=False,
-            test_environment=settings.CONTACT_ALLOW_TEST_DOMAINS,
-        )
-    except EmailNotValidError as error:
-        raise ValidationError(f"This is not a valid email address: {error}") from error
-    return result.normalized
+    return recipient(address).address
 
 
 def _stop(

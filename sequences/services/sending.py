@@ -18,10 +18,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.template import Context, Template
@@ -29,6 +31,7 @@ from django.utils import timezone
 
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.vocabulary import Category, Retry
+from sequences.addresses import Recipient, invalid_address_refusal, recipient
 from sequences.models import (
     Enrollment,
     Mailbox,
@@ -183,14 +186,15 @@ def emails_send_batch(
         for offset in range(0, len(email_ids), SEND_CHUNK):
             started = _attempts_start(email_ids[offset : offset + SEND_CHUNK], claimed_at)
             delivered = []
-            for index, (email, attempt, message) in enumerate(started):
+            for index, (email, attempt) in enumerate(started):
                 try:
-                    session.send(message)
+                    message, to = prepare_message(email, attempt.message_id)
+                    session.send(message, to)
                 except SmtpFailure as failure:
                     diagnosis = diagnose(failure.raw)
                     if _stops_mailbox(diagnosis):
                         # Not sent, and we are alive to say so: no uncertainty to keep.
-                        _attempts_abandon([a for _, a, _ in started[index + 1 :]])
+                        _attempts_abandon([a for _, a in started[index + 1 :]])
                     result.by_status[_record_failure(email, attempt, diagnosis)] += 1
                     if _stops_mailbox(diagnosis):
                         _record_successes(delivered)
@@ -206,7 +210,7 @@ def emails_send_batch(
 
 def _attempts_start(
     email_ids: list[int] | tuple[int, ...], claimed_at: dt.datetime
-) -> list[tuple[ScheduledEmail, SendAttempt, EmailMessage]]:
+) -> list[tuple[ScheduledEmail, SendAttempt]]:
     """Commit attempt rows before talking to SMTP, for the emails this claim still holds."""
     now = timezone.now()
     with transaction.atomic():
@@ -227,7 +231,6 @@ def _attempts_start(
                 # A previous run died mid-send: the server may have the message already.
                 _mark_uncertain(email)
                 continue
-            message = render_message(email)
             email.attempt_count += 1
             attempt = SendAttempt(
                 email=email,
@@ -235,11 +238,11 @@ def _attempts_start(
                 number=email.attempt_count,
                 started_at=now,
                 outcome=SendAttempt.Outcome.STARTED,
-                message_id=message["Message-ID"],
+                message_id=make_msgid(domain=email.mailbox.domain or None),
             )
-            started.append((email, attempt, message))
-        SendAttempt.objects.bulk_create([attempt for _, attempt, _ in started])
-        ScheduledEmail.objects.filter(pk__in=[email.pk for email, _, _ in started]).update(
+            started.append((email, attempt))
+        SendAttempt.objects.bulk_create([attempt for _, attempt in started])
+        ScheduledEmail.objects.filter(pk__in=[email.pk for email, _ in started]).update(
             attempt_count=F("attempt_count") + 1, updated_at=now
         )
     return started
@@ -281,17 +284,48 @@ def render_subject(email: ScheduledEmail) -> str:
     return " ".join(compiled(email.step.subject).render(message_context(email)).split())
 
 
-def render_message(email: ScheduledEmail) -> EmailMessage:
-    """The step's subject and body rendered for the contact, as plain text."""
+def _one_line(text: str) -> str:
+    """A display name as one line: a newline in a name must not start a header."""
+    return " ".join(text.split())
+
+
+def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> EmailMessage:
+    """The step's subject and body rendered for the contact, as plain text.
+
+    Names and subject are encoded by the email package (a comma or a quote in a name stays
+    in the name); the envelope recipient is given to SMTP apart, never read back from To.
+    """
     contact, mailbox = email.contact, email.mailbox
     message = EmailMessage()
-    message["From"] = formataddr((mailbox.display_name, mailbox.email))
-    message["To"] = formataddr((contact.full_name, contact.email))
+    message["From"] = Address(_one_line(mailbox.display_name), addr_spec=mailbox.email)
+    # By its parts: parsing a non-ASCII local part as an addr_spec is a defect to the email
+    # package, though SMTPUTF8 carries it (smtplib then writes the headers in UTF-8).
+    local, _, domain = to.envelope.rpartition("@")
+    message["To"] = Address(_one_line(contact.full_name), username=local, domain=domain)
     message["Subject"] = render_subject(email)
     message["Date"] = format_datetime(timezone.now())
-    message["Message-ID"] = make_msgid(domain=mailbox.email.rpartition("@")[2] or None)
+    message["Message-ID"] = message_id
     message.set_content(compiled(email.step.body).render(message_context(email)))
     return message
+
+
+def prepare_message(email: ScheduledEmail, message_id: str) -> tuple[EmailMessage, Recipient]:
+    """The message and its one recipient, or SmtpFailure saying why nothing can be sent.
+
+    Anything that goes wrong here is this email's problem (an address that is not one, a
+    step template that cannot render, a name no header can hold): it is recorded on this
+    email, and the batch goes on.
+    """
+    try:
+        to = recipient(email.contact.email)
+    except ValidationError as error:
+        raise SmtpFailure(invalid_address_refusal(email.contact.email, error)) from error
+    try:
+        return render_message(email, to, message_id), to
+    except Exception as error:  # a template, a header: recorded verbatim, never raised
+        raise SmtpFailure(
+            f"Not sent: the message could not be written: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _record_successes(delivered: list[tuple[ScheduledEmail, SendAttempt]]) -> None:

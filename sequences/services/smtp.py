@@ -7,6 +7,7 @@ import ssl
 from email.message import EmailMessage
 from types import TracebackType
 
+from sequences.addresses import Recipient, smtputf8_refusal
 from sequences.models import Mailbox
 
 TIMEOUT_SECONDS = 30
@@ -80,11 +81,15 @@ class MailboxSession:
             raise SmtpFailure(raw_error(exc)) from exc
         self._smtp = smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, to: Recipient) -> None:
+        """Send to `to` only: the envelope is explicit, never read from the headers."""
         if self._smtp is None:
             self.open()
+        if to.needs_smtputf8 and not self._smtp.has_extn("smtputf8"):
+            raise SmtpFailure(smtputf8_refusal(to.address))
         try:
-            self._smtp.send_message(message)
+            # smtplib adds SMTPUTF8 (and 8BITMIME) to MAIL FROM for a non-ASCII address.
+            self._smtp.send_message(message, from_addr=self.mailbox.email, to_addrs=[to.envelope])
         except (smtplib.SMTPException, OSError, UnicodeError) as exc:
             if _connection_lost(exc):
                 self.close()
@@ -100,8 +105,15 @@ class MailboxSession:
 
 
 def _connection_lost(exc: Exception) -> bool:
-    if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+    """Whether the session is over (reconnect for the next email), or only this one failed.
+
+    Checked in this order because smtplib's exceptions are OSErrors too: a 550 for one
+    recipient keeps the session (signing in again per refusal trips servers' rate limits).
+    """
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return any(code == 421 for code, _ in exc.recipients.values())
-    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return not isinstance(exc, smtplib.SMTPException) and isinstance(exc, OSError)

@@ -155,7 +155,7 @@ def test_it_corrects_an_address_and_resends(client, admin_user, sequence, blocke
 @pytest.mark.parametrize(
     ("address", "message"),
     [
-        ("josé@example.test", "non-ASCII characters"),
+        ("bob,nobody@example.test", "invalid characters before the @-sign: &#x27;,&#x27;"),
         ("pat@@example.test", "not a valid email address"),
         ("taken@example.test", "already has this address"),
     ],
@@ -176,6 +176,23 @@ def test_it_refuses_a_bad_address_and_changes_nothing(
     email.refresh_from_db()
     assert (email.contact.email, email.status) == ("pat@example.test", Status.BLOCKED)
     assert not AuditEntry.objects.exists()
+
+
+def test_it_accepts_an_international_address(client, admin_user, sequence, blocked):
+    email = blocked("pat@example.test")
+    client.force_login(admin_user)
+
+    _post(
+        client,
+        "contact_edit_email",
+        [sequence.pk, email.contact_id],
+        {"address": "josé@example.test"},
+        **HTMX,
+    )
+
+    # Sent where the mailbox's server offers SMTPUTF8; else blocked then, with the reason.
+    email.refresh_from_db()
+    assert (email.contact.email, email.status) == ("josé@example.test", Status.SCHEDULED)
 
 
 def test_it_lets_reps_edit_addresses_only_where_the_organization_allows(

@@ -26,6 +26,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rate", type=int, default=DEFAULT_RATE, help="Messages per minute per login."
         )
+        parser.add_argument(
+            "--smtputf8",
+            action="store_true",
+            help="Offer SMTPUTF8 (RFC 6531): accept addresses with non-ASCII local parts.",
+        )
 
     def handle(
         self,
@@ -35,10 +40,13 @@ class Command(BaseCommand):
         store: Path,
         max_size: int,
         rate: int,
+        smtputf8: bool,
         **options: object,
     ) -> None:
         self._log_to_stdout()
-        sandbox = SmtpSandbox(host=host, port=port, store=store, max_size=max_size, rate=rate)
+        sandbox = SmtpSandbox(
+            host=host, port=port, store=store, max_size=max_size, rate=rate, smtputf8=smtputf8
+        )
         sandbox.start()
         try:
             self.stdout.write(

@@ -1,0 +1,54 @@
+"""The product's own refusals: what the sending pipeline wrote, when it did not send.
+
+These are our words (sequences.addresses and the send loop write them), so they are
+matched exactly and first: a refusal that never reached a server must not be read as one
+of its replies.
+"""
+
+from __future__ import annotations
+
+from diagnostics.catalog.entry import Entry
+from diagnostics.vocabulary import Category as C
+
+SOURCE = "the sending pipeline's own refusals (sequences.addresses)"
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "pipeline.recipient_invalid",
+        C.RECIPIENT_ADDRESS_INVALID,
+        "The contact's address is not a valid email address",
+        match=r"not sent: the contact's address",
+        explanation="The contact's address is not one valid email address, so nothing was "
+        "sent to anyone. Correct the address and the email is rescheduled.",
+        next_steps=(
+            "Read the reason below: it names what is wrong with the address.",
+            "Correct the contact's address (or suppress the contact).",
+        ),
+        examples=(
+            "Not sent: the contact's address 'bob,nobody@mta.test' is not a valid email "
+            "address: The email address contains invalid characters before the @-sign: ','.",
+            "Not sent: the contact's address 'alice' is not a valid email address: An email "
+            "address must have an @-sign.",
+        ),
+        source=SOURCE,
+    ),
+    Entry(
+        "pipeline.recipient_needs_smtputf8",
+        C.RECIPIENT_ADDRESS_INVALID,
+        "The mailbox's server cannot send to this non-ASCII address",
+        match=r"not sent: the address",
+        explanation="The address has non-ASCII characters before the @-sign. Only servers "
+        "that offer SMTPUTF8 (RFC 6531) can carry it, and this mailbox's server does not. "
+        "Nothing was sent.",
+        next_steps=(
+            "Use the contact's plain ASCII address if they have one.",
+            "Or send from a mailbox whose provider supports international addresses "
+            "(Google and Microsoft do).",
+        ),
+        examples=(
+            "Not sent: the address josé@example.test has non-ASCII characters before the "
+            "@-sign, and the mailbox's server does not offer SMTPUTF8 (RFC 6531).",
+        ),
+        source=SOURCE,
+    ),
+)
