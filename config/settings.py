@@ -179,6 +179,9 @@ if env_bool("BEHIND_TLS_PROXY", default=False):
 # Sending. A claim older than this is recovered: longer than a batch may run (the send
 # task's time limit), so a live worker is never second-guessed.
 SEND_BATCH_TIME_LIMIT = int(os.environ.get("SEND_BATCH_TIME_LIMIT", "300"))
+# Seconds one SMTP read or connection may wait. A silence after the final dot of DATA
+# makes that email "delivery uncertain", never retried by itself.
+SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
 SENDING_CLAIM_TIMEOUT = int(os.environ.get("SENDING_CLAIM_TIMEOUT", "600"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
 # Each mailbox's domain is checked again once its last check is this old (a day); beat

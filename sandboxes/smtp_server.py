@@ -12,6 +12,9 @@ Rules (exact replies):
 - A recipient at one of the domains of ``RECIPIENT_REPLIES`` gets that reply to RCPT;
   after ``421`` the server closes the connection, as RFC 5321 says.
 - A decoded text part of the body containing ``FREE MONEY``: ``550 5.1.6`` after DATA.
+- A recipient at ``slowdata.test``: the message is stored, and answered only after
+  ``slow_data_seconds``; at ``dropdata.test``: stored, then the connection closes without
+  a reply. Either way the server has the message and the client cannot know it.
 - A message over ``max_size`` bytes: ``552 5.3.4``, after MAIL when the client announces
   its SIZE (smtplib does), after DATA otherwise.
 - More than ``rate`` accepted messages from one login in any 60 seconds: ``451 4.4.5``
@@ -32,6 +35,7 @@ from SMTP's CRLF into the LF mail readers expect in a Maildir, after prepended
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import logging
@@ -84,6 +88,14 @@ RECIPIENT_REPLIES: dict[str, str] = {
     "busy.test": "421 4.7.0 Service temporarily unavailable",
     "blocked.test": "550 5.7.26 Service refused: sending domain blocked",
 }
+
+# Recipients whose message is kept, then answered late or not at all: the server has it,
+# the client cannot know. (Postfix warns of this: "message may be sent more than once".)
+SLOW_DATA_DOMAIN = "slowdata.test"
+DROP_DATA_DOMAIN = "dropdata.test"
+DEFAULT_SLOW_DATA_SECONDS = 5.0
+# handle_DATA's answer that means: close the connection without a reply.
+_DROP = "DROP"
 
 LOGIN_HEADER = "X-Sandbox-Login"
 MAIL_FROM_HEADER = "X-Sandbox-Mail-From"
@@ -178,9 +190,12 @@ def _sandbox_headers(login: str, envelope: Envelope) -> bytes:
 class _Handler:
     """The sandbox's rules, shared by the sessions (all run in the server's one thread)."""
 
-    def __init__(self, maildir: mailbox.Maildir, limiter: SlidingWindowLimiter) -> None:
+    def __init__(
+        self, maildir: mailbox.Maildir, limiter: SlidingWindowLimiter, slow_data_seconds: float
+    ) -> None:
         self.maildir = maildir
         self.limiter = limiter
+        self.slow_data_seconds = slow_data_seconds
         # Successful sign-ins: how often a client had to connect and authenticate.
         self.logins = 0
 
@@ -258,6 +273,11 @@ class _Handler:
         content = raw.replace(b"\r\n", b"\n")
         self.maildir.add(_sandbox_headers(login, envelope) + content)
         log.info("accepted %s", summary)
+        domains = {address.rpartition("@")[2].lower() for address in envelope.rcpt_tos}
+        if DROP_DATA_DOMAIN in domains:
+            return _DROP
+        if SLOW_DATA_DOMAIN in domains:
+            await asyncio.sleep(self.slow_data_seconds)
         return ACCEPTED
 
 
@@ -265,6 +285,10 @@ class _SandboxSMTP(SMTP):
     """aiosmtpd's protocol, with the providers' size reply and the close after a 421."""
 
     async def push(self, status: str | bytes) -> None:
+        if status == _DROP:
+            if self.transport is not None:
+                self.transport.close()
+            return
         if status in _AIOSMTPD_SIZE_REPLIES:
             log.info(
                 "refused login=%r from=%r: %s",
@@ -339,6 +363,7 @@ class SmtpSandbox(BackgroundServer):
         max_size: int = DEFAULT_MAX_SIZE,
         rate: int = DEFAULT_RATE,
         smtputf8: bool = False,
+        slow_data_seconds: float = DEFAULT_SLOW_DATA_SECONDS,
     ) -> None:
         self.store = Path(store)
         self.host = host
@@ -346,6 +371,7 @@ class SmtpSandbox(BackgroundServer):
         self.max_size = max_size
         self.rate = rate
         self.smtputf8 = smtputf8
+        self.slow_data_seconds = slow_data_seconds
         self._controller: _Controller | None = None
         self._handler: _Handler | None = None
 
@@ -355,7 +381,9 @@ class SmtpSandbox(BackgroundServer):
         for folder in ("tmp", "new", "cur"):
             (self.store / folder).mkdir(parents=True, exist_ok=True)
         handler = _Handler(
-            mailbox.Maildir(self.store, create=False), SlidingWindowLimiter(self.rate)
+            mailbox.Maildir(self.store, create=False),
+            SlidingWindowLimiter(self.rate),
+            self.slow_data_seconds,
         )
         controller = _Controller(
             handler,

@@ -14,6 +14,28 @@ SOURCE = "the sending pipeline's own refusals (sequences.addresses)"
 
 ENTRIES: tuple[Entry, ...] = (
     Entry(
+        "pipeline.delivery_uncertain",
+        C.UNKNOWN,
+        "Delivery uncertain: the server may have the message",
+        match=r"delivery uncertain",
+        explanation="The whole message was handed to the mailbox's SMTP server, and then no "
+        "reply came (a timeout, a dropped connection, or our worker stopped). The server may "
+        "have accepted it, so it is not resent by itself: sending it again could deliver it "
+        "twice.",
+        next_steps=(
+            "Look for the Message-ID below in the mailbox's Sent folder.",
+            "Found: nothing to do. Not found: reschedule the email.",
+        ),
+        examples=(
+            "Delivery uncertain: sending stopped after the message was handed to the SMTP "
+            "server (Message-ID <1.2@acme.test>). It may have been delivered; check the "
+            "mailbox's Sent folder before rescheduling.",
+            "Delivery uncertain: the message was handed to the SMTP server, which then gave "
+            "no reply (TimeoutError: timed out). It may have been delivered.",
+        ),
+        source=SOURCE,
+    ),
+    Entry(
         "pipeline.recipient_invalid",
         C.RECIPIENT_ADDRESS_INVALID,
         "The contact's address is not a valid email address",

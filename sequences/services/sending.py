@@ -44,7 +44,12 @@ from sequences.services.contacts import contact_bounce
 from sequences.services.mailboxes import mailbox_hold, mailbox_pause
 from sequences.services.pacing import DAY, MINUTE, mailbox_capacity
 from sequences.services.sequences import sequence_check_bounce_rate
-from sequences.services.smtp import MailboxSession, SmtpFailure
+from sequences.services.smtp import (
+    ConnectionFailed,
+    DeliveryUncertain,
+    MailboxSession,
+    SmtpFailure,
+)
 
 Status = ScheduledEmail.Status
 UNCERTAIN_CODE = "pipeline.delivery_uncertain"
@@ -54,6 +59,9 @@ BACKOFF_CAP_SECONDS = 6 * 3600
 # Provider pauses where the diagnosis gives no delay of its own.
 DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
 PENDING = (Status.SCHEDULED, Status.RETRYING, Status.SENDING)
+# After a failure to connect, greet, start TLS or sign in, the mailbox's other emails wait
+# this long (one attempt per mailbox, not one per email, while its server is down).
+CONNECTION_PAUSE = 60
 # Attempts started (and successes recorded) together: at most this many are uncertain
 # after a crash.
 SEND_CHUNK = 20
@@ -190,13 +198,25 @@ def emails_send_batch(
                 try:
                     message, to = prepare_message(email, attempt.message_id)
                     session.send(message, to)
+                except DeliveryUncertain as uncertain:
+                    with transaction.atomic():
+                        _mark_uncertain(email, why=uncertain.raw.removesuffix("."))
+                    result.by_status[Status.BLOCKED] += 1
                 except SmtpFailure as failure:
                     diagnosis = diagnose(failure.raw)
-                    if _stops_mailbox(diagnosis):
+                    # The mailbox's problem (its connection, its sign-in, its rate): the
+                    # other emails would only fail the same way, so they are not tried.
+                    stops = _stops_mailbox(diagnosis) or isinstance(failure, ConnectionFailed)
+                    if stops:
                         # Not sent, and we are alive to say so: no uncertainty to keep.
                         _attempts_abandon([a for _, a in started[index + 1 :]])
                     result.by_status[_record_failure(email, attempt, diagnosis)] += 1
-                    if _stops_mailbox(diagnosis):
+                    if isinstance(failure, ConnectionFailed) and not _stops_mailbox(diagnosis):
+                        mailbox_pause(
+                            mailbox_id=mailbox_id,
+                            until=timezone.now() + dt.timedelta(seconds=CONNECTION_PAUSE),
+                        )
+                    if stops:
                         _record_successes(delivered)
                         result.by_status[Status.SENT] += len(delivered)
                         _release(email_ids[offset:], mailbox_id=mailbox_id)
@@ -439,16 +459,20 @@ def _unclaim(claimed: QuerySet[ScheduledEmail], *, when: dt.datetime) -> None:
     )
 
 
-def _mark_uncertain(email: ScheduledEmail) -> None:
-    """A send that started and never finished: the server may have the message.
+def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
+    """A send that was handed over and never confirmed: the server may have the message.
 
     Resending could deliver it twice, so the email waits for a person, with the
-    Message-ID to look for in the mailbox's Sent folder.
+    Message-ID to look for in the mailbox's Sent folder. `why` is what happened, when we
+    saw it (a timeout after the final dot); without it, the worker stopped mid-send.
     """
     now = timezone.now()
     attempt = email.attempts.filter(outcome=SendAttempt.Outcome.STARTED).get()
     raw = (
-        "Delivery uncertain: sending stopped after the message was handed to the SMTP "
+        f"{why} (Message-ID {attempt.message_id}); check the mailbox's Sent folder before "
+        "rescheduling."
+        if why
+        else "Delivery uncertain: sending stopped after the message was handed to the SMTP "
         f"server (Message-ID {attempt.message_id}). It may have been delivered; check the "
         "mailbox's Sent folder before rescheduling."
     )

@@ -7,10 +7,12 @@ import ssl
 from email.message import EmailMessage
 from types import TracebackType
 
+from django.conf import settings
+
 from sequences.addresses import Recipient, smtputf8_refusal
 from sequences.models import Mailbox
 
-TIMEOUT_SECONDS = 30
+_END_OF_DATA = b"\r\n.\r\n"
 
 
 class SmtpFailure(Exception):
@@ -19,6 +21,38 @@ class SmtpFailure(Exception):
     def __init__(self, raw: str) -> None:
         super().__init__(raw)
         self.raw = raw
+
+
+class DeliveryUncertain(SmtpFailure):
+    """The whole message went out, then no reply came: the server may have accepted it.
+
+    A resend could deliver it twice, so it is never retried by itself.
+    """
+
+
+class ConnectionFailed(SmtpFailure):
+    """Connecting, greeting, starting TLS or signing in failed: the mailbox's problem, which
+    every other email of the batch would meet the same way."""
+
+
+class _HandOver:
+    """Notes when the final dot of DATA has been written: after it, the server may have
+    the message whatever happens to its reply (smtplib does not say which side failed)."""
+
+    handed_over = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(_END_OF_DATA):
+            self.handed_over = True
+
+
+class _SMTP(_HandOver, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_HandOver, smtplib.SMTP_SSL):
+    pass
 
 
 def _reply(code: int, message: bytes | str) -> str:
@@ -60,14 +94,14 @@ class MailboxSession:
         mailbox = self.mailbox
         try:
             if mailbox.smtp_security == Mailbox.Security.TLS:
-                smtp = smtplib.SMTP_SSL(
+                smtp = _SMTP_SSL(
                     mailbox.smtp_host,
                     mailbox.smtp_port,
-                    timeout=TIMEOUT_SECONDS,
+                    timeout=settings.SMTP_TIMEOUT,
                     context=ssl.create_default_context(),
                 )
             else:
-                smtp = smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=TIMEOUT_SECONDS)
+                smtp = _SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=settings.SMTP_TIMEOUT)
             try:
                 smtp.ehlo()
                 if mailbox.smtp_security == Mailbox.Security.STARTTLS:
@@ -78,7 +112,7 @@ class MailboxSession:
                 smtp.close()
                 raise
         except (smtplib.SMTPException, OSError) as exc:
-            raise SmtpFailure(raw_error(exc)) from exc
+            raise ConnectionFailed(raw_error(exc)) from exc
         self._smtp = smtp
 
     def send(self, message: EmailMessage, to: Recipient) -> None:
@@ -87,12 +121,20 @@ class MailboxSession:
             self.open()
         if to.needs_smtputf8 and not self._smtp.has_extn("smtputf8"):
             raise SmtpFailure(smtputf8_refusal(to.address))
+        smtp = self._smtp
+        smtp.handed_over = False
         try:
             # smtplib adds SMTPUTF8 (and 8BITMIME) to MAIL FROM for a non-ASCII address.
-            self._smtp.send_message(message, from_addr=self.mailbox.email, to_addrs=[to.envelope])
+            smtp.send_message(message, from_addr=self.mailbox.email, to_addrs=[to.envelope])
         except (smtplib.SMTPException, OSError, UnicodeError) as exc:
-            if _connection_lost(exc):
+            lost = _connection_lost(exc)
+            if lost:
                 self.close()
+            if lost and smtp.handed_over:
+                raise DeliveryUncertain(
+                    "Delivery uncertain: the message was handed to the SMTP server, which "
+                    f"then gave no reply ({raw_error(exc)}). It may have been delivered."
+                ) from exc
             raise SmtpFailure(raw_error(exc)) from exc
 
     def close(self) -> None:

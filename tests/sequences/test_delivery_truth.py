@@ -1,0 +1,86 @@
+"""What the server did, not what we hoped: silence after the message, dead servers.
+
+The real pipeline in this process (`manage.py dispatch --once`) against the SMTP sandbox.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from sandboxes.smtp_server import RCPT_TO_HEADER
+from sequences.models import Mailbox, ScheduledEmail, SendAttempt
+from tests.support import send_through
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = ScheduledEmail.Status
+
+
+@pytest.fixture
+def fast_timeout(settings):
+    settings.SMTP_TIMEOUT = 1
+    return settings
+
+
+@pytest.fixture
+def outbound(rep, make_sequence, start_sandbox, fast_timeout):
+    sandbox = start_sandbox(slow_data_seconds=3)
+    sequence = make_sequence(rep, steps=1)
+    send_through(sequence.mailbox_id, sandbox)
+    sequence.sandbox = sandbox
+    return sequence
+
+
+@pytest.fixture
+def due(outbound, make_email):
+    def make(address: str) -> ScheduledEmail:
+        now = timezone.now()
+        return make_email(outbound, email=address, scheduled_for=now, next_attempt_at=now)
+
+    return make
+
+
+def _dispatch() -> None:
+    call_command("dispatch", "--once", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+@pytest.mark.parametrize("domain", ["slowdata.test", "dropdata.test"])
+def test_it_calls_a_message_without_reply_uncertain_and_never_resends_it(due, outbound, domain):
+    email = due(f"pat@{domain}")
+    after = due("sam@example.test")
+
+    _dispatch()
+    _dispatch()  # a later cycle must not pick it up again
+
+    email.refresh_from_db()
+    assert (email.status, email.error_code) == (Status.BLOCKED, "pipeline.delivery_uncertain")
+    assert "Delivery uncertain" in email.last_error
+    assert email.attempts.get().message_id in email.last_error
+    assert email.attempts.get().outcome == SendAttempt.Outcome.UNCERTAIN
+    # The server has it once: no copy was sent again.
+    copies = [m for m in outbound.sandbox.messages() if m[RCPT_TO_HEADER] == f"pat@{domain}"]
+    assert len(copies) == 1
+    after.refresh_from_db()
+    assert after.status == Status.SENT
+
+
+def test_it_tries_a_dead_server_once_per_mailbox_not_once_per_email(due, outbound, make_email):
+    emails = [due(f"c{n}@example.test") for n in range(5)]
+    outbound.sandbox.stop()
+
+    _dispatch()
+
+    attempts = SendAttempt.objects.filter(email__in=emails)
+    assert attempts.count() == 1
+    assert "Connection refused" in attempts.get().raw_error
+    statuses = sorted(
+        ScheduledEmail.objects.filter(pk__in=[e.pk for e in emails]).values_list(
+            "status", flat=True
+        )
+    )
+    assert statuses == [Status.RETRYING] + [Status.SCHEDULED] * 4
+    mailbox = Mailbox.objects.get(pk=outbound.mailbox_id)
+    assert mailbox.paused_until > timezone.now()
+    untouched = ScheduledEmail.objects.filter(pk__in=[e.pk for e in emails], attempt_count=0)
+    assert all(e.next_attempt_at >= mailbox.paused_until for e in untouched)
