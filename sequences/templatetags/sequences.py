@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 
 from django import template
+from django.template import TemplateSyntaxError
 from django.urls import reverse
 
 from sequences.models import ScheduledEmail
@@ -13,8 +14,15 @@ register = template.Library()
 
 @register.filter
 def subject(email: ScheduledEmail) -> str:
-    """The email's subject as its contact receives it."""
-    return render_subject(email)
+    """The email's subject as its contact receives it, or as written if it cannot render.
+
+    A broken step template blocks its emails when they are sent (with the error); the
+    pages listing them must still open.
+    """
+    try:
+        return render_subject(email)
+    except TemplateSyntaxError:
+        return email.step.subject
 
 
 # A sentinel id in a reversed URL, replaced by each row's: one reverse() per page and

@@ -12,6 +12,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from diagnostics.diagnosis import diagnose
@@ -194,3 +195,20 @@ def test_it_holds_what_was_scheduled_for_an_address_saved_before_the_rule(
     good.refresh_from_db()
     assert good.status == Status.SCHEDULED
     assert Contact.objects.get(pk=bad.contact_id).email == "bob,nobody@mta.test"  # kept
+
+
+def test_it_still_lists_an_email_whose_step_subject_cannot_render(
+    client, rep, due, outbound, sandbox
+):
+    email = due("pat@example.test")
+    Step.objects.filter(pk=email.step_id).update(subject="Hi {% if %}")
+    client.force_login(rep)
+
+    _dispatch()
+    response = client.get(reverse("sequences:emails", args=[outbound.pk]))
+
+    assert response.status_code == 200
+    assert "Hi {% if %}" in response.text
+    email.refresh_from_db()
+    assert email.status == Status.BLOCKED
+    assert "TemplateSyntaxError" in email.last_error
