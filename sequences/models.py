@@ -301,6 +301,20 @@ class Sequence(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def hold_reason(self, position: int) -> str:
+        """Why this sequence holds its emails of step `position` back now, or "".
+
+        The rule of sending.held_steps, for a sequence already loaded.
+        """
+        if self.state == SequenceState.PAUSED:
+            return "the sequence is paused. It goes out once the sequence resumes."
+        if self.first_steps_paused_at is not None and position == 1:
+            return (
+                "first emails of this sequence are paused by the bounce-rate guard. It goes "
+                "out once an admin resumes them."
+            )
+        return ""
+
 
 class Step(models.Model):
     """One email of a sequence. Subject and body are Django templates over the contact."""

@@ -6,7 +6,7 @@ from django import template
 from django.template import TemplateSyntaxError
 from django.urls import reverse
 
-from sequences.models import ScheduledEmail
+from sequences.models import ScheduledEmail, Sequence
 from sequences.services.sending import render_subject
 
 register = template.Library()
@@ -23,6 +23,14 @@ def subject(email: ScheduledEmail) -> str:
         return render_subject(email)
     except TemplateSyntaxError:
         return email.step.subject
+
+
+@register.filter
+def hold_reason(sequence: Sequence, email: ScheduledEmail) -> str:
+    """Why the sequence holds this email back now ("" when it does not, or it is not due)."""
+    if email.status not in ScheduledEmail.DUE_STATUSES:
+        return ""
+    return sequence.hold_reason(email.step.position)
 
 
 # A sentinel id in a reversed URL, replaced by each row's: one reverse() per page and

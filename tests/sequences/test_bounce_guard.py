@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sequences.models import AuditEntry, SendAttempt, Sequence
+from sequences.models import AuditEntry, ScheduledEmail, SendAttempt, Sequence
 from sequences.services.sequences import sequence_check_bounce_rate
+
+Status = ScheduledEmail.Status
 
 
 @pytest.fixture
@@ -76,3 +80,47 @@ def test_it_refuses_to_resume_a_sequence_that_is_not_paused(client, admin_user, 
     assert response.status_code == 400
     assert "are not paused" in response.text
     assert not AuditEntry.objects.exists()
+
+
+@pytest.fixture
+def guarded(history, make_email):
+    """A sequence the guard paused, with a first email retrying at a time now past."""
+    sequence = history(total=50, hard=5)
+    sequence_check_bounce_rate(sequence_id=sequence.pk)
+    past = timezone.now() - dt.timedelta(hours=1)
+    retrying = make_email(
+        sequence,
+        email="later@example.test",
+        status=Status.RETRYING,
+        next_attempt_at=past,
+        last_error="421 4.7.0 Service temporarily unavailable",
+        error_code="smtp.421.service_unavailable",
+        error_category="temporary_failure",
+        attempt_count=1,
+    )
+    return sequence, retrying
+
+
+def test_it_shows_the_guards_pause_in_the_list_and_the_header(client, rep, guarded):
+    sequence, _ = guarded
+    client.force_login(rep)
+
+    listed = client.get(reverse("sequences:list")).text
+    tab = client.get(reverse("sequences:emails", args=[sequence.pk])).text
+
+    assert "First steps paused" in listed
+    assert "First steps paused" in tab
+    assert "An admin of Acme resumes them" in tab
+    assert "resume first emails" not in tab  # a rep may not
+
+
+def test_it_says_the_guard_holds_an_email_instead_of_a_past_retry_time(client, rep, guarded):
+    sequence, retrying = guarded
+    client.force_login(rep)
+
+    tab = client.get(reverse("sequences:emails", args=[sequence.pk])).text
+    timeline = client.get(reverse("sequences:email_timeline", args=[sequence.pk, retrying.pk])).text
+
+    for page in (tab, timeline):
+        assert "Held: first emails of this sequence are paused by the bounce-rate guard" in page
+    assert "Next automatic try" not in tab
