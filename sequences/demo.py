@@ -33,6 +33,7 @@ from sequences.models import (
     Step,
 )
 from sequences.services.contacts import (
+    BOUNCED,
     contact_bounce,
     contact_normalize_email,
     contacts_unsubscribe,
@@ -477,7 +478,7 @@ class _EmailPlan:
             elif step.position == 1 and diagnosis is not None:
                 _fail(email, diagnosis, self.now)
                 if diagnosis.retry == Retry.NEVER:
-                    stopped = f"Contact bounced: {diagnosis.title}"
+                    stopped = BOUNCED
             elif when > self.now:
                 if self.sending_left and step.position == 1:
                     self.sending_left -= 1
@@ -487,6 +488,10 @@ class _EmailPlan:
                 _fail(email, diagnose(BROKEN_MAILBOX_ERROR), self.now)
             else:
                 _sent(email, self.organization.slug, self.now)
+            previous_sent = not emails or emails[-1].status == ScheduledEmail.Status.SENT
+            if email.status in ScheduledEmail.DUE_STATUSES and not previous_sent:
+                # As the pipeline keeps it: a follow-up waits for its step to be sent.
+                email.status, email.next_attempt_at = ScheduledEmail.Status.WAITING, None
             emails.append(email)
         return emails
 

@@ -84,6 +84,8 @@ class EnrollmentStopCause(models.TextChoices):
 
 
 class ScheduledEmailStatus(models.TextChoices):
+    # A follow-up whose previous step is not sent yet: it is scheduled once that one is.
+    WAITING = "waiting", "Waiting for the previous step"
     SCHEDULED = "scheduled", "Scheduled"
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
@@ -427,6 +429,8 @@ class ScheduledEmail(models.Model):
 
     # Statuses the dispatcher picks up once `next_attempt_at` has come.
     DUE_STATUSES = (Status.SCHEDULED, Status.RETRYING)
+    # Still to go out, one day: due, waiting for the previous step, or being sent.
+    PENDING_STATUSES = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.SENDING)
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="emails")
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="emails")

@@ -80,7 +80,10 @@ def sequences_with_counts(*, sequences: QuerySet[Sequence]) -> QuerySet[Sequence
     return sequences.annotate(
         contact_count=Count("emails__enrollment", distinct=True),
         sent_count=Count("emails", filter=Q(emails__status=status.SENT)),
-        scheduled_count=Count("emails", filter=Q(emails__status__in=ScheduledEmail.DUE_STATUSES)),
+        scheduled_count=Count(
+            "emails",
+            filter=Q(emails__status__in=[*ScheduledEmail.DUE_STATUSES, status.WAITING]),
+        ),
         problem_count=Count(
             "emails", filter=Q(emails__status__in=[status.BLOCKED, status.FAILED, status.RETRYING])
         ),

@@ -17,12 +17,14 @@ from diagnostics.vocabulary import Category
 from sequences.addresses import recipient
 from sequences.models import AuditEntry, Contact, Enrollment, ScheduledEmail
 from sequences.services.audit import audit_record
-from sequences.services.emails import emails_reschedule
+from sequences.services.emails import emails_release_waiting, emails_reschedule
 from sequences.services.errors import WrongState
 
 Status = ScheduledEmail.Status
 # Emails that would still go out to the contact, unless cancelled.
-PENDING_STATUSES = (Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
+PENDING_STATUSES = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
+# Why a bounce cancelled an email: what a corrected address brings back.
+BOUNCED = "Contact bounced"
 # Failures that a corrected address can cure.
 RECIPIENT_CATEGORIES = (
     Category.RECIPIENT_ADDRESS_INVALID,
@@ -64,7 +66,7 @@ def contact_bounce(*, contact_id: int, diagnosis: Diagnosis, email_id: int | Non
         contacts,
         cause=Enrollment.StopCause.BOUNCED,
         reason=reason,
-        cancel_reason="Contact bounced",
+        cancel_reason=BOUNCED,
         keep=email_id,
     )
 
@@ -141,6 +143,10 @@ def contact_update_email(
             contact.enrollments.filter(
                 state=Enrollment.State.STOPPED, stop_cause=Enrollment.StopCause.BOUNCED
             ).update(state=Enrollment.State.ACTIVE, stop_cause="", stopped_reason="")
+            # What the bounce cancelled comes back, each follow-up waiting for its step.
+            bounced = contact.emails.filter(status=Status.CANCELLED, status_reason=BOUNCED)
+            bounced.update(status=Status.WAITING, status_reason="")
+            emails_release_waiting(emails=contact.emails.all())
         audit_record(
             actor=actor,
             organization_id=contact.organization_id,

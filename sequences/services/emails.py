@@ -1,4 +1,8 @@
-"""Scheduled emails: putting them back in the queue, at the mailbox's next free moment."""
+"""Scheduled emails: putting them back in the queue, and follow-ups that wait for their step.
+
+A sequence's step k+1 goes out `wait_days` after step k was sent, never before: until then
+it is `waiting`. When step k fails for good, its follow-ups are cancelled with the reason.
+"""
 
 from __future__ import annotations
 
@@ -54,3 +58,44 @@ def emails_reschedule(
                 emails=ids,
             )
     return list(ScheduledEmail.objects.filter(pk__in=[e.pk for e in chosen]))
+
+
+def emails_release_waiting(
+    *, emails: QuerySet[ScheduledEmail], now: dt.datetime | None = None
+) -> list[ScheduledEmail]:
+    """Schedule the waiting emails whose turn has come: a first step, or the step after one
+    that was sent (`wait_days` after it was sent, in the mailbox's window). Returns them.
+    """
+    now = now or timezone.now()
+    waiting = list(emails.filter(status=Status.WAITING).select_related("step", "mailbox"))
+    if not waiting:
+        return []
+    previous = {
+        (email.enrollment_id, email.step.position): email
+        for email in ScheduledEmail.objects.filter(
+            enrollment_id__in={email.enrollment_id for email in waiting}
+        ).select_related("step")
+    }
+    released = []
+    for email in waiting:
+        before = previous.get((email.enrollment_id, email.step.position - 1))
+        if email.step.position == 1 or before is None:
+            after = now
+        elif before.status == Status.SENT:
+            after = max(now, before.sent_at + dt.timedelta(days=email.step.wait_days))
+        else:
+            continue
+        email.status, email.status_reason, email.updated_at = Status.SCHEDULED, "", now
+        email.scheduled_for = email.next_attempt_at = next_sending_time(email.mailbox, after)
+        released.append(email)
+    ScheduledEmail.objects.bulk_update(
+        released, ["status", "status_reason", "scheduled_for", "next_attempt_at", "updated_at"]
+    )
+    return released
+
+
+def emails_cancel_followers(*, email: ScheduledEmail, reason: str) -> int:
+    """Step `email` will never be sent: its waiting follow-ups are cancelled, saying why."""
+    return ScheduledEmail.objects.filter(
+        enrollment_id=email.enrollment_id, status=Status.WAITING
+    ).update(status=Status.CANCELLED, status_reason=reason[:500], next_attempt_at=None)

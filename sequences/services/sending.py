@@ -41,6 +41,7 @@ from sequences.models import (
     Step,
 )
 from sequences.services.contacts import contact_bounce
+from sequences.services.emails import emails_cancel_followers, emails_release_waiting
 from sequences.services.mailboxes import mailbox_hold, mailbox_pause
 from sequences.services.pacing import DAY, MINUTE, mailbox_capacity
 from sequences.services.sequences import sequence_check_bounce_rate
@@ -58,7 +59,6 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600
 # Provider pauses where the diagnosis gives no delay of its own.
 DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
-PENDING = (Status.SCHEDULED, Status.RETRYING, Status.SENDING)
 # After a failure to connect, greet, start TLS or sign in, the mailbox's other emails wait
 # this long (one attempt per mailbox, not one per email, while its server is down).
 CONNECTION_PAUSE = 60
@@ -372,10 +372,18 @@ def _record_successes(delivered: list[tuple[ScheduledEmail, SendAttempt]]) -> No
                 "updated_at",
             ],
         )
+        # Their follow-ups' turn: `wait_days` after this send.
+        emails_release_waiting(
+            emails=ScheduledEmail.objects.filter(
+                enrollment_id__in={email.enrollment_id for email, _ in delivered},
+                status=Status.WAITING,
+            ),
+            now=now,
+        )
         # An enrollment whose last email went out is finished.
         Enrollment.objects.filter(
             pk__in={email.enrollment_id for email, _ in delivered}, state=Enrollment.State.ACTIVE
-        ).exclude(emails__status__in=[*PENDING, Status.BLOCKED]).update(
+        ).exclude(emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]).update(
             state=Enrollment.State.FINISHED
         )
 
@@ -416,6 +424,8 @@ def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diag
         if diagnosis.retry == Retry.NEVER:
             contact_bounce(contact_id=email.contact_id, diagnosis=diagnosis, email_id=email.pk)
             sequence_check_bounce_rate(sequence_id=email.sequence_id)
+        elif status == Status.FAILED:  # given up after retrying: no later step follows it
+            emails_cancel_followers(email=email, reason=f"Step {email.step.position}: {reason}")
     return status
 
 
