@@ -265,7 +265,29 @@ def _attempts_start(
         ScheduledEmail.objects.filter(pk__in=[email.pk for email, _ in started]).update(
             attempt_count=F("attempt_count") + 1, updated_at=now
         )
+    _attach_threads([email for email, _ in started])
     return started
+
+
+def _attach_threads(emails: list[ScheduledEmail]) -> None:
+    """Each follow-up's `thread`: the Message-IDs its enrollment sent before it, in order,
+    so that the contact's mail client shows one conversation. One query per chunk."""
+    sent: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for enrollment_id, position, message_id in (
+        ScheduledEmail.objects.filter(
+            enrollment_id__in={e.enrollment_id for e in emails if e.step.position > 1},
+            status=Status.SENT,
+        )
+        .order_by("step__position")
+        .values_list("enrollment_id", "step__position", "message_id")
+    ):
+        sent[enrollment_id].append((position, message_id))
+    for email in emails:
+        email.thread = [
+            message_id
+            for position, message_id in sent.get(email.enrollment_id, [])
+            if position < email.step.position
+        ]
 
 
 def _attempts_abandon(attempts: list[SendAttempt]) -> None:
@@ -325,6 +347,10 @@ def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> Ema
     message["Subject"] = render_subject(email)
     message["Date"] = format_datetime(timezone.now())
     message["Message-ID"] = message_id
+    thread = getattr(email, "thread", [])
+    if thread:  # a follow-up answers the step before it (RFC 5322 3.6.4)
+        message["In-Reply-To"] = thread[-1]
+        message["References"] = " ".join(thread)
     message.set_content(compiled(email.step.body).render(message_context(email)))
     return message
 

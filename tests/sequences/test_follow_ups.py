@@ -174,3 +174,22 @@ def test_it_makes_follow_ups_planned_before_this_rule_wait(outbound, make_email)
     assert _reload([due_follow_up])[0].status == Status.WAITING
     assert _reload([lone])[0].status == Status.SCHEDULED  # a first step waits for nothing
     assert _reload([first])[0].status == Status.BLOCKED
+
+
+def test_it_threads_a_follow_up_to_the_steps_before_it(enrolled, sandbox):
+    first, second, _ = enrolled("pat@example.test")
+    _dispatch()
+    first.refresh_from_db()
+    now = timezone.now()
+    ScheduledEmail.objects.filter(pk=second.pk).update(scheduled_for=now, next_attempt_at=now)
+
+    _dispatch()
+
+    second.refresh_from_db()
+    assert second.status == Status.SENT
+    replies = [m for m in sandbox.messages() if m["Message-ID"] == second.message_id]
+    (reply,) = replies
+    assert reply["In-Reply-To"] == first.message_id
+    assert reply["References"] == first.message_id
+    (opening,) = [m for m in sandbox.messages() if m["Message-ID"] == first.message_id]
+    assert opening["In-Reply-To"] is None
