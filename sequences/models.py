@@ -429,6 +429,8 @@ class ScheduledEmail(models.Model):
 
     # Statuses the dispatcher picks up once `next_attempt_at` has come.
     DUE_STATUSES = (Status.SCHEDULED, Status.RETRYING)
+    # The diagnosis code of a send that was handed over and never confirmed.
+    DELIVERY_UNCERTAIN = "pipeline.delivery_uncertain"
     # Still to go out, one day: due, waiting for the previous step, or being sent.
     PENDING_STATUSES = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.SENDING)
 

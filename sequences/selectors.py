@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Model, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -261,24 +262,54 @@ class TriageGroup:
     category: str
     mailbox: Mailbox
     count: int
+    # Handed to the server and never confirmed: a person checks before anything is resent.
+    uncertain: bool = False
+
+    @property
+    def stuck(self) -> bool:
+        """Claimed for sending longer than a send may take: its worker stopped."""
+        return self.status == ScheduledEmail.Status.SENDING
 
     @property
     def category_label(self) -> str:
+        if self.uncertain:
+            return "Delivery uncertain: check the mailbox's Sent folder before rescheduling"
+        if self.stuck:
+            return (
+                "for longer than a send may take: its worker stopped. The next dispatch "
+                "puts them back, or marks them uncertain"
+            )
         return Category(self.category).label if self.category else "No diagnosis"
 
 
-def email_triage(*, sequence: Sequence) -> list[TriageGroup]:
-    """The sequence's problems grouped by cause and mailbox, the largest first."""
+def email_triage(*, sequence: Sequence, now: dt.datetime) -> list[TriageGroup]:
+    """The sequence's problems grouped by cause and mailbox, the largest first.
+
+    Uncertain deliveries are a group of their own (no bulk resend: each may have been
+    delivered), and so are emails stuck in sending past the claim timeout.
+    """
+    stuck_since = now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
     rows = (
-        ScheduledEmail.objects.filter(sequence=sequence, status__in=PROBLEM_STATUSES)
-        .values("status", "error_category", "mailbox_id")
+        ScheduledEmail.objects.filter(sequence=sequence)
+        .filter(
+            Q(status__in=PROBLEM_STATUSES)
+            | Q(status=ScheduledEmail.Status.SENDING, claimed_at__lte=stuck_since)
+        )
+        .annotate(uncertain=Q(error_code=ScheduledEmail.DELIVERY_UNCERTAIN))
+        .values("status", "error_category", "mailbox_id", "uncertain")
         .annotate(n=Count("id"))
         .order_by("-n")
     )
     groups = list(rows)
     mailboxes = Mailbox.objects.in_bulk({row["mailbox_id"] for row in groups})
     return [
-        TriageGroup(row["status"], row["error_category"], mailboxes[row["mailbox_id"]], row["n"])
+        TriageGroup(
+            row["status"],
+            row["error_category"],
+            mailboxes[row["mailbox_id"]],
+            row["n"],
+            uncertain=row["uncertain"],
+        )
         for row in groups
     ]
 
@@ -443,7 +474,10 @@ def emails_to_reschedule(
 ) -> QuerySet[ScheduledEmail]:
     """The emails a reschedule asks for: those picked by id, or a whole triage group."""
     if status:
-        return sequence.emails.filter(status=status, error_category=category)
+        # Never uncertain deliveries in bulk: each is rescheduled after a look, alone.
+        return sequence.emails.filter(status=status, error_category=category).exclude(
+            error_code=ScheduledEmail.DELIVERY_UNCERTAIN
+        )
     return sequence.emails.filter(pk__in=list(ids))
 
 

@@ -53,7 +53,6 @@ from sequences.services.smtp import (
 )
 
 Status = ScheduledEmail.Status
-UNCERTAIN_CODE = "pipeline.delivery_uncertain"
 GIVE_UP_AFTER = dt.timedelta(hours=72)
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600
@@ -521,7 +520,7 @@ def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
         next_attempt_at=None,
         status_reason="Delivery uncertain",
         last_error=raw,
-        error_code=UNCERTAIN_CODE,
+        error_code=ScheduledEmail.DELIVERY_UNCERTAIN,
         error_category=Category.UNKNOWN,
         updated_at=now,
     )

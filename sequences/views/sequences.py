@@ -76,7 +76,7 @@ def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "sequences/sequence_emails.html#emails-table", context)
     context |= _page_context(request, sequence, "emails") | {
-        "triage": selectors.email_triage(sequence=sequence),
+        "triage": selectors.email_triage(sequence=sequence, now=timezone.now()),
         "statuses": ScheduledEmail.Status.choices,
         "categories": Category.choices,
     }

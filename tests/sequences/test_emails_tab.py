@@ -24,10 +24,14 @@ def emails_url(sequence):
 
 @pytest.fixture
 def blocked(make_failed_email):
-    def make(sequence, address: str, raw: str) -> ScheduledEmail:
-        return make_failed_email(
-            sequence, email=address, raw=raw, code="smtp.5.7.1", category="content_rejected"
-        )
+    def make(
+        sequence,
+        address: str,
+        raw: str,
+        code: str = "smtp.5.7.1",
+        category: str = "content_rejected",
+    ) -> ScheduledEmail:
+        return make_failed_email(sequence, email=address, raw=raw, code=code, category=category)
 
     return make
 
@@ -197,3 +201,46 @@ def test_it_hides_another_organizations_contacts_tab(client, outsider, sequence)
     client.force_login(outsider)
 
     assert client.get(reverse("sequences:contacts", args=[sequence.pk])).status_code == 404
+
+
+def test_it_lists_uncertain_and_stuck_emails_apart_without_a_bulk_resend(
+    client, rep, sequence, make_email, blocked, emails_url
+):
+    for n in range(2):
+        blocked(
+            sequence,
+            f"u{n}@example.test",
+            "Delivery uncertain: sending stopped after the message was handed to the SMTP "
+            "server (Message-ID <x@y>).",
+            code=ScheduledEmail.DELIVERY_UNCERTAIN,
+            category="unknown",
+        )
+    other = blocked(sequence, "o@example.test", "Weird reply", code="unknown", category="unknown")
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    make_email(
+        sequence,
+        email="s@example.test",
+        status="sending",
+        claimed_at=long_ago,
+        next_attempt_at=None,
+    )
+    client.force_login(rep)
+
+    page = client.get(emails_url).text
+    client.post(
+        reverse("sequences:emails_reschedule", args=[sequence.pk]),
+        {"status": "blocked", "category": "unknown"},
+    )
+
+    assert "<strong>2</strong> blocked: Delivery uncertain" in page
+    assert "<strong>1</strong> sending: for longer than a send may take" in page
+    assert "Reschedule all 2" not in page
+    # The group of other unknown refusals is rescheduled; the uncertain ones are not.
+    other.refresh_from_db()
+    assert other.status == "scheduled"
+    assert (
+        ScheduledEmail.objects.filter(
+            error_code=ScheduledEmail.DELIVERY_UNCERTAIN, status="blocked"
+        ).count()
+        == 2
+    )
