@@ -36,6 +36,26 @@ ENTRIES: tuple[Entry, ...] = (
         source=SOURCE,
     ),
     Entry(
+        "pipeline.mailbox_secret_unreadable",
+        C.MAILBOX_CONNECTION,
+        "The mailbox's stored password cannot be read",
+        match=r"not sent: the mailbox's stored password",
+        explanation="The mailbox's password is stored encrypted, and none of the server's "
+        "keys opens it any more (a key was rotated away). The mailbox's emails are held "
+        "until it is reconnected.",
+        next_steps=(
+            "Reconnect the mailbox with its password.",
+            "Operators: keep the old key in MAILBOX_SECRET_KEYS until every mailbox is "
+            "re-encrypted.",
+        ),
+        examples=(
+            "Not sent: the mailbox's stored password cannot be decrypted with the keys of "
+            "MAILBOX_SECRET_KEYS (a key was rotated away?). Reconnect the mailbox with its "
+            "password.",
+        ),
+        source=SOURCE,
+    ),
+    Entry(
         "pipeline.recipient_invalid",
         C.RECIPIENT_ADDRESS_INVALID,
         "The contact's address is not a valid email address",

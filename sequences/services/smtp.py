@@ -7,12 +7,17 @@ import ssl
 from email.message import EmailMessage
 from types import TracebackType
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 
 from sequences.addresses import Recipient, smtputf8_refusal
 from sequences.models import Mailbox
 
 _END_OF_DATA = b"\r\n.\r\n"
+SECRET_UNREADABLE = (
+    "Not sent: the mailbox's stored password cannot be decrypted with the keys of "
+    "MAILBOX_SECRET_KEYS (a key was rotated away?). Reconnect the mailbox with its password."
+)
 
 
 class SmtpFailure(Exception):
@@ -107,7 +112,7 @@ class MailboxSession:
                 if mailbox.smtp_security == Mailbox.Security.STARTTLS:
                     smtp.starttls(context=ssl.create_default_context())
                     smtp.ehlo()
-                smtp.login(mailbox.smtp_username, mailbox.password)
+                smtp.login(mailbox.smtp_username, _password(mailbox))
             except BaseException:
                 smtp.close()
                 raise
@@ -144,6 +149,15 @@ class MailboxSession:
             except (smtplib.SMTPException, OSError):
                 self._smtp.close()
             self._smtp = None
+
+
+def _password(mailbox: Mailbox) -> str:
+    """The mailbox's password, or ConnectionFailed when no key of MAILBOX_SECRET_KEYS opens
+    it (a key rotated away): the whole mailbox is held once, not each email failed."""
+    try:
+        return mailbox.password
+    except InvalidToken as error:
+        raise ConnectionFailed(SECRET_UNREADABLE) from error
 
 
 def _connection_lost(exc: Exception) -> bool:

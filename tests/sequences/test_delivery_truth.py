@@ -6,6 +6,7 @@ The real pipeline in this process (`manage.py dispatch --once`) against the SMTP
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -84,3 +85,23 @@ def test_it_tries_a_dead_server_once_per_mailbox_not_once_per_email(due, outboun
     assert mailbox.paused_until > timezone.now()
     untouched = ScheduledEmail.objects.filter(pk__in=[e.pk for e in emails], attempt_count=0)
     assert all(e.next_attempt_at >= mailbox.paused_until for e in untouched)
+
+
+def test_it_holds_the_mailbox_once_when_its_password_cannot_be_decrypted(due, outbound, make_email):
+    emails = [due(f"c{n}@example.test") for n in range(4)]
+    foreign = Fernet(Fernet.generate_key()).encrypt(b"pw").decode()
+    Mailbox.objects.filter(pk=outbound.mailbox_id).update(smtp_secret=foreign)
+
+    _dispatch()
+
+    assert SendAttempt.objects.filter(email__in=emails).count() == 1
+    statuses = set(
+        ScheduledEmail.objects.filter(pk__in=[e.pk for e in emails]).values_list(
+            "status", "error_category"
+        )
+    )
+    assert statuses == {(Status.BLOCKED, "mailbox_connection")}  # none stuck in sending
+    mailbox = Mailbox.objects.get(pk=outbound.mailbox_id)
+    assert mailbox.state == Mailbox.State.INVALID_CREDENTIALS
+    assert "cannot be decrypted" in mailbox.last_error
+    assert outbound.sandbox.logins == 0
