@@ -118,8 +118,8 @@ def contact_update_email(
     """Correct a contact's address and reschedule the emails the old one blocked.
 
     A bounced contact becomes active again, and the enrollments its bounce stopped resume.
-    Refuses (ValidationError) an invalid address, a non-ASCII one, or one that another
-    contact of the organization already has.
+    Refuses (ValidationError) an address that is not one valid recipient
+    (sequences.addresses), or one that another contact of the organization already has.
     """
     normalized = contact_normalize_email(address)
     duplicate = (
