@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sequences
 
-.PHONY: install run test lint format bench browser
+.PHONY: install run test lint format bench browser peers
 
 $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON=/path/to/python3.13"; exit 1; }
@@ -36,7 +36,16 @@ run: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: install browser
+# The mail servers the tests and the benchmark run as peers: Debian's Postfix (a private
+# instance per test, with Cyrus SASL: tests/postfix.py) and its smtp-sink. Preseeded to
+# "No configuration" so that installing it does not set up a system mail server.
+peers:
+	@test -x /usr/sbin/postfix -a -x /usr/sbin/saslpasswd2 || { \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix sasl2-bin libsasl2-modules; }
+
+test: install browser peers
 	@# CONN_MAX_AGE=0: the live server's request threads must not keep connections open,
 	@# or the test database cannot be dropped at the end.
 	DATABASE_URL=$(TEST_DATABASE_URL) CONN_MAX_AGE=0 $(BIN)/pytest $(PYTEST_ARGS)
@@ -49,7 +58,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install peers
 	$(BIN)/python bench/bench_diagnose.py
 	$(BIN)/python bench/bench_sending.py
 	$(BIN)/python bench/bench_domain_checks.py

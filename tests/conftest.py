@@ -30,6 +30,7 @@ from sequences.models import (
     Step,
 )
 from sequences.services.mailboxes import mailbox_resync_request
+from tests.postfix import Postfix
 from tests.support import TEST_BROKER_URL, Workers
 
 
@@ -353,3 +354,38 @@ def signed_in(browser, live_server, client):
     yield sign_in
     for context in pages:
         context.close()
+
+
+# The login and password the `postfix` fixture takes (a mailbox of make_mailbox's defaults).
+POSTFIX_USERS = {"rita@example.test": "s3cret"}
+
+
+@pytest.fixture
+def start_postfix(
+    tmp_path: Path, start_sandbox: Callable[..., SmtpSandbox]
+) -> Iterator[Callable[..., Postfix]]:
+    """Starts private Postfix instances (tests/postfix.py) on free loopback ports, relaying
+    to `relay` (a new SMTP sandbox when not given); stops them after.
+
+    Fails, never skips, when Postfix is not installed: `make test` installs it.
+    """
+    started: list[Postfix] = []
+
+    def start(*, relay: SmtpSandbox | None = None, **options: object) -> Postfix:
+        relay = relay or start_sandbox()
+        server = Postfix(tmp_path / f"postfix-{len(started)}", relay_port=relay.port, **options)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        print(f"--- postfix {server.port} ---\n{server.log()[-4000:]}")  # shown when a test fails
+
+
+@pytest.fixture
+def postfix(start_postfix: Callable[..., Postfix], sandbox: SmtpSandbox) -> Postfix:
+    """A Postfix taking AUTH PLAIN/LOGIN for POSTFIX_USERS, relaying what it accepts to
+    `sandbox`."""
+    return start_postfix(relay=sandbox, users=POSTFIX_USERS)
