@@ -56,6 +56,25 @@ ENTRIES: tuple[Entry, ...] = (
         source=SOURCE,
     ),
     Entry(
+        "pipeline.mailbox_unreachable",
+        C.MAILBOX_CONNECTION,
+        "The mailbox's SMTP server cannot be reached",
+        match=r"not sent: the mailbox's smtp server could not be reached",
+        explanation="The mailbox's SMTP server refused, dropped or ignored several connections "
+        "in a row, so its emails are held instead of each being tried. It is tried again every "
+        "few minutes, and its emails are rescheduled as soon as it answers.",
+        next_steps=(
+            "Nothing to do if the server was down for a while: sending resumes by itself.",
+            "If it lasts, check the mailbox's SMTP host and port, then Resynchronize.",
+        ),
+        examples=(
+            "Not sent: the mailbox's SMTP server could not be reached 3 times in a row (last: "
+            "ConnectionRefusedError: [Errno 111] Connection refused). Its emails wait until it "
+            "connects again.",
+        ),
+        source=SOURCE,
+    ),
+    Entry(
         "pipeline.recipient_invalid",
         C.RECIPIENT_ADDRESS_INVALID,
         "The contact's address is not a valid email address",

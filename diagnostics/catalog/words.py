@@ -250,6 +250,32 @@ RELAY_DENIED = Entry(
     explanation="The SMTP server refused to relay this email: the mailbox is not signed in "
     "or not allowed to send through it. An admin must check the SMTP setup.",
 )
+SERVER_SETTINGS = Entry(
+    "mailbox.server_settings",
+    C.ACCOUNT_SETUP,
+    "The mailbox's SMTP settings do not match its server",
+    match=r"certificate verify failed|sslcertverificationerror|wrong version number"
+    r"|tlsv1 alert|unknown protocol|must issue a starttls|starttls command first"
+    r"|starttls extension not supported|auth extension not supported|client host rejected",
+    examples=(
+        "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+        "self-signed certificate (_ssl.c:1029)",
+        "SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1029)",
+        "530 5.7.0 Must issue a STARTTLS command first",
+        "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
+        "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied",
+    ),
+    source="Python ssl and smtplib; Postfix smtpd replies (tried against Debian's postfix)",
+    fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+    explanation="The mailbox's own SMTP server refused the way we connect: its TLS setting "
+    "or port is wrong, its certificate is not trusted, it offers no sign-in on this port, "
+    "or it does not accept connections from our sending host. The mailbox's emails wait.",
+    next_steps=(
+        "Ask an admin to check the mailbox's SMTP host, port and TLS setting (and that the "
+        "server accepts our sending host).",
+        "Then Resynchronize the mailbox.",
+    ),
+)
 API_SETUP = Entry(
     "account.api_setup",
     C.ACCOUNT_SETUP,
@@ -288,7 +314,7 @@ AUTH_FAILED = Entry(
     r"|access token has expired|invalid (?:access |refresh )?token"
     r"|invalidauthenticationtoken|revoked|reauthenticate|re-authenticate|reauthorize"
     r"|not authenticated|application-specific password|app password"
-    r"|log in via your web browser|password (?:has )?expired|auth extension not supported",
+    r"|log in via your web browser|password (?:has )?expired",
     examples=(
         "550 5.7.1 Authentication failed",
         "535 5.7.8 Username and Password not accepted. Learn more at "
@@ -299,7 +325,6 @@ AUTH_FAILED = Entry(
         "550 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM",
         '{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is '
         'not yet valid."}}',
-        "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
     ),
     source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Microsoft: "
     "send email from a device or application with Microsoft 365; Exchange Online NDRs; Microsoft "
@@ -422,7 +447,7 @@ RATE = Entry(
     r"|too many requests|too many connections|too many concurrent|too many messages"
     r"|too many emails|too many recipients|too many recipient|too frequent|too fast"
     r"|too quickly|concurrency|concurrent (?:requests|connections)|slow down|per second"
-    r"|relay limit"
+    r"|relay limit|too much mail from"
     r"|unexpected volume|unusual rate",
     examples=(
         "450 4.2.1 Peak SMTP relay limit exceeded for this customer.",
@@ -435,6 +460,7 @@ RATE = Entry(
         'Exceeded"}}',
         "smtplib.SMTPConnectError: (421, b'Too many connections, try again later')",
         "452 4.4.5 Messages per second limit exceeded",
+        "450 4.7.1 Error: too much mail from 127.0.0.1",
     ),
     source="Gmail SMTP errors and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
     "and troubleshooting; Gmail API, resolve errors; Oracle Cloud Email Delivery troubleshooting; "
@@ -489,6 +515,7 @@ ENTRIES: tuple[Entry, ...] = (
     SENDER_ADDRESS,
     BAD_ADDRESS,
     RELAY_DENIED,
+    SERVER_SETTINGS,
     API_SETUP,
     AUTH_FAILED,
     QUOTA_DAILY,
