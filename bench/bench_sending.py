@@ -2,9 +2,14 @@
 
     .venv/bin/python bench/bench_sending.py [--emails 20000] [--mailboxes 200] [--workers 2]
 
-Needs PostgreSQL and Redis on loopback (as `make test` does). Uses its own database
-(`sequences_bench`, dropped and created) and Redis database 14; runs the SMTP sandbox and
-the Celery workers as processes on loopback. Prints numbers; asserts nothing.
+Against two servers: the SMTP sandbox (Python, aiosmtpd), and Postfix's `smtp-sink` (C, the
+fastest peer this machine has: what is left is the client's own cost). The pipeline's
+rate is compared with a plain smtplib loop sending the same messages to the same server.
+
+Needs PostgreSQL and Redis on loopback (as `make test` does) and smtp-sink (`make peers`).
+Uses its own database (`sequences_bench`, dropped and created) and Redis database 14; runs
+the servers and the Celery workers as processes on loopback, with DEBUG off as in
+production (DEBUG keeps every query in memory). Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
 os.environ["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/14"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# Production-like: DEBUG off, with the secrets it then requires (throwaway ones).
+os.environ["DEBUG"] = "false"
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("MAILBOX_SECRET_KEYS", "YmVuY2gtbWFpbGJveC1rZXktMzItYnl0ZXMtbG9uZyE=")
+os.environ["CONTACT_ALLOW_TEST_DOMAINS"] = "true"
 sys.path.insert(0, str(ROOT))
 
 import django  # noqa: E402
@@ -83,8 +94,12 @@ def reset() -> None:
         cursor.execute(f"TRUNCATE {tables}, auth_user RESTART IDENTITY CASCADE")
 
 
-def populate(*, emails: int, mailboxes: int, port: int, history: int = 0) -> list[Mailbox]:
-    """`emails` due now over `mailboxes`, plus `history` already sent, in bulk."""
+def populate(
+    *, emails: int, mailboxes: int, port: int, history: int = 0, sign_in: bool = True
+) -> list[Mailbox]:
+    """`emails` due now over `mailboxes`, plus `history` already sent, in bulk.
+
+    Without `sign_in` the mailboxes send no AUTH (smtp-sink accepts none)."""
     from django.contrib.auth import get_user_model
 
     organization = Organization.objects.create(name="Bench", slug="bench")
@@ -106,7 +121,11 @@ def populate(*, emails: int, mailboxes: int, port: int, history: int = 0) -> lis
     boxes = Mailbox.objects.bulk_create(
         Mailbox(
             **{f.attname: getattr(template, f.attname) for f in Mailbox._meta.concrete_fields}
-            | {"id": None, "email": f"box{n}@bench.test", "smtp_username": f"box{n}@bench.test"}
+            | {
+                "id": None,
+                "email": f"box{n}@bench.test",
+                "smtp_username": f"box{n}@bench.test" if sign_in else "",
+            }
         )
         for n in range(mailboxes)
     )
@@ -162,9 +181,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start(args: list[str], log: Path, *, ready: str) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], log: Path, *, ready: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 30
     while ready not in log.read_text(errors="replace"):
@@ -174,9 +199,11 @@ def start(args: list[str], log: Path, *, ready: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def run_pipeline(emails: int, mailboxes: int, workers: int, port: int, logs: Path) -> dict:
+def run_pipeline(
+    emails: int, mailboxes: int, workers: int, port: int, logs: Path, *, sign_in: bool
+) -> dict:
     reset()
-    populate(emails=emails, mailboxes=mailboxes, port=port)
+    populate(emails=emails, mailboxes=mailboxes, port=port, sign_in=sign_in)
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     procs = [
         start(
@@ -216,12 +243,13 @@ def run_pipeline(emails: int, mailboxes: int, workers: int, port: int, logs: Pat
     return {"elapsed": elapsed, "rate": emails / elapsed, "cpu_ms": 1000 * cpu / emails}
 
 
-def run_plain_loop(emails: int, mailboxes: int, port: int) -> dict:
+def run_plain_loop(emails: int, mailboxes: int, port: int, *, sign_in: bool) -> dict:
     """The same messages over the same number of persistent connections, no database."""
     connections = []
     for n in range(mailboxes):
         client = smtplib.SMTP("127.0.0.1", port, timeout=30)
-        client.login(f"plain{n}@bench.test", PASSWORD)
+        if sign_in:
+            client.login(f"plain{n}@bench.test", PASSWORD)
         connections.append(client)
     began = time.perf_counter()
     for n in range(emails):
@@ -288,6 +316,32 @@ def claim_timings(total: int, mailboxes: int, runs: int = 200) -> dict:
     return {"query_p95_ms": p95(query), "claim_p95_ms": p95(whole)}
 
 
+def start_smtp_sink(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Postfix's smtp-sink: accepts everything, stores nothing; -a: no AUTH offered."""
+    process = subprocess.Popen(
+        ["smtp-sink", "-a", "-u", "nobody", f"127.0.0.1:{port}", "1000"],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return process
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"smtp-sink did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def report(server: str, options: argparse.Namespace, pipeline: dict, plain: dict) -> None:
+    print(
+        f"{server}: pipeline {options.emails} emails over {options.mailboxes} mailboxes, "
+        f"{options.workers} workers: {pipeline['elapsed']:.1f} s, "
+        f"{pipeline['rate']:.0f} emails/s, {pipeline['cpu_ms']:.2f} worker CPU ms/email"
+    )
+    print(f"{server}: plain smtplib loop: {plain['elapsed']:.1f} s, {plain['rate']:.0f} emails/s")
+    print(f"{server}: ratio pipeline/plain: {pipeline['rate'] / plain['rate']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=20_000)
@@ -296,6 +350,7 @@ def main() -> None:
     parser.add_argument("--claim-rows", type=int, default=1_000_000)
     options = parser.parse_args()
     call_command("migrate", verbosity=0)
+    runs = (options.emails, options.mailboxes, options.workers)
     with tempfile.TemporaryDirectory() as tmp:
         logs, store, port = Path(tmp), Path(tmp) / "mail", free_port()
         sandbox = start(
@@ -311,22 +366,26 @@ def main() -> None:
             ],
             logs / "sandbox.log",
             ready="listening",
+            env={"DEBUG": "true"},  # the sandboxes are development tools (not installed)
         )
         try:
-            pipeline = run_pipeline(options.emails, options.mailboxes, options.workers, port, logs)
-            plain = run_plain_loop(options.emails, options.mailboxes, port)
+            pipeline = run_pipeline(*runs, port, logs, sign_in=True)
+            plain = run_plain_loop(options.emails, options.mailboxes, port, sign_in=True)
             worst, who = busiest_minute(store)
         finally:
             sandbox.terminate()
             sandbox.wait()
-    print(
-        f"pipeline: {options.emails} emails over {options.mailboxes} mailboxes, "
-        f"{options.workers} workers: {pipeline['elapsed']:.1f} s, "
-        f"{pipeline['rate']:.0f} emails/s, {pipeline['cpu_ms']:.2f} worker CPU ms/email"
-    )
-    print(f"plain smtplib loop: {plain['elapsed']:.1f} s, {plain['rate']:.0f} emails/s")
-    print(f"ratio pipeline/plain: {pipeline['rate'] / plain['rate']:.2f}")
-    print(f"busiest sliding minute at the sandbox: {worst} messages ({who}), cap 600")
+        report("sandbox", options, pipeline, plain)
+        print(f"busiest sliding minute at the sandbox: {worst} messages ({who}), cap 600")
+        port = free_port()
+        sink = start_smtp_sink(port, logs / "smtp-sink.log")
+        try:
+            pipeline = run_pipeline(*runs, port, logs, sign_in=False)
+            plain = run_plain_loop(options.emails, options.mailboxes, port, sign_in=False)
+        finally:
+            sink.terminate()
+            sink.wait()
+        report("smtp-sink", options, pipeline, plain)
     # Few mailboxes, so that each claim finds a full batch in both tables: what differs
     # is only the history around the due rows.
     small = claim_timings(options.claim_rows // 100, mailboxes=10)
