@@ -179,9 +179,20 @@ if env_bool("BEHIND_TLS_PROXY", default=False):
 # Sending. A claim older than this is recovered: longer than a batch may run (the send
 # task's time limit), so a live worker is never second-guessed.
 SEND_BATCH_TIME_LIMIT = int(os.environ.get("SEND_BATCH_TIME_LIMIT", "300"))
-# Seconds one SMTP read or connection may wait. A silence after the final dot of DATA
-# makes that email "delivery uncertain", never retried by itself.
+# Seconds a send batch may take: the product's own limit, whatever the worker pool enforces,
+# before the task's time limits strike. No reply is waited for past it, no email starts
+# with less than SMTP_TIMEOUT left, and what was not started goes back on the schedule.
+SEND_BATCH_DEADLINE = float(
+    os.environ.get("SEND_BATCH_DEADLINE", str(max(1, SEND_BATCH_TIME_LIMIT - 60)))
+)
+# Seconds one SMTP read or connection may wait at most (less near the batch's deadline). A
+# silence after the final dot of DATA makes that email "delivery uncertain", never retried
+# by itself.
 SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
+# Consecutive failures to connect, greet, start TLS or sign in after which a mailbox shows
+# a sync error and holds its emails; it is tried again every MAILBOX_RECHECK_SECONDS.
+MAILBOX_CONNECTION_FAILURES = int(os.environ.get("MAILBOX_CONNECTION_FAILURES", "3"))
+MAILBOX_RECHECK_SECONDS = int(os.environ.get("MAILBOX_RECHECK_SECONDS", "300"))
 SENDING_CLAIM_TIMEOUT = int(os.environ.get("SENDING_CLAIM_TIMEOUT", "600"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
 # Each mailbox's domain is checked again once its last check is this old (a day); beat
@@ -221,6 +232,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": DISPATCH_INTERVAL_SECONDS,
         # A dispatch that waited longer than its interval is superseded by the next one.
         "options": {"expires": DISPATCH_INTERVAL_SECONDS},
+    },
+    "recheck-mailboxes": {
+        "task": "sequences.tasks.recheck_mailboxes",
+        "schedule": 60,
+        "options": {"expires": 60},
     },
     "check-mailbox-domains": {
         "task": "deliverability.tasks.check_stale_domains",

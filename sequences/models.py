@@ -183,6 +183,14 @@ class Mailbox(models.Model):
 
     Security = MailboxSecurity
 
+    # What a refusal of these kinds is about: the mailbox itself (its sign-in, its
+    # server's settings, its account), so the mailbox holds all its emails until a resync.
+    HOLDING_CATEGORIES = (
+        Category.MAILBOX_CONNECTION,
+        Category.ACCOUNT_SETUP,
+        Category.ACCOUNT_SUSPENDED,
+    )
+
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="mailboxes"
     )
@@ -197,7 +205,8 @@ class Mailbox(models.Model):
     smtp_security = models.CharField(
         max_length=16, choices=Security.choices, default=Security.STARTTLS
     )
-    smtp_username = models.CharField(max_length=255)
+    # Empty: the server relays for this host without a sign-in (no AUTH is sent).
+    smtp_username = models.CharField(max_length=255, blank=True)
     # A Fernet token, never the password itself: see `password`.
     smtp_secret = models.TextField(editable=False)
     state = models.CharField(max_length=32, choices=State.choices, default=State.CONNECTED)
@@ -206,6 +215,9 @@ class Mailbox(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     # Set when the provider says "too many" or "quota used up": nothing is sent before.
     paused_until = models.DateTimeField(null=True, blank=True)
+    # Failures to connect, greet, start TLS or sign in since the last success; at
+    # MAILBOX_CONNECTION_FAILURES the mailbox holds its emails (sync error).
+    connection_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     daily_limit = models.PositiveIntegerField(default=500, validators=[MinValueValidator(1)])
     per_minute_limit = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -444,6 +456,7 @@ class ScheduledEmail(models.Model):
     scheduled_for = models.DateTimeField()
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When a dispatcher claimed it for sending: a stale claim is recovered, never resent.
+    # Kept on a sent email until its follow-ups are released (sending.emails_settle).
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -451,6 +464,8 @@ class ScheduledEmail(models.Model):
     error_category = models.CharField(max_length=32, choices=Category.choices, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
+    # The subject as sent (follow-ups answer it: "Re: " and the first email's subject).
+    subject = models.CharField(max_length=998, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -487,6 +502,13 @@ class ScheduledEmail(models.Model):
             ),
         ]
         indexes = [
+            # Claims: emails being sent, and sent ones whose follow-ups are not yet settled
+            # (the stale-claim recovery finds both).
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(claimed_at__isnull=False),
+                name="scheduled_email_claimed",
+            ),
             # The dispatcher's per-mailbox batches: due rows only, a small index even when
             # history is 90% of the table.
             models.Index(

@@ -487,11 +487,11 @@ def contact_for_sequence(*, sequence: Sequence, pk: int) -> Contact | None:
 
 
 def mailbox_held_emails(*, mailbox: Mailbox) -> QuerySet[ScheduledEmail]:
-    """The emails a broken connection of this mailbox is holding back."""
+    """The emails a broken mailbox is holding back (its sign-in, its settings, its account)."""
     return ScheduledEmail.objects.filter(
         mailbox=mailbox,
         status=ScheduledEmail.Status.BLOCKED,
-        error_category=Category.MAILBOX_CONNECTION,
+        error_category__in=Mailbox.HOLDING_CATEGORIES,
     )
 
 

@@ -54,3 +54,9 @@ def send_batch(mailbox_id: int, email_ids: list[int], claimed_at: str) -> dict[s
 def resync_mailbox(mailbox_id: int, request_id: int | None = None) -> dict[str, object]:
     result = mailboxes.mailbox_resync(mailbox_id=mailbox_id, request_id=request_id)
     return result.as_json()
+
+
+@shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def recheck_mailboxes() -> int:
+    """Try the mailboxes held as unreachable again; returns how many connected."""
+    return sum(result.connected for result in mailboxes.mailboxes_recheck())

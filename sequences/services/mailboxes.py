@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Value
@@ -27,6 +28,12 @@ from sequences.services.smtp import MailboxSession, SmtpFailure
 Status = ScheduledEmail.Status
 # What a broken mailbox holds: everything not yet handed to a server.
 HOLDABLE = (Status.SCHEDULED, Status.RETRYING, Status.SENDING)
+# After a failure to connect, greet, start TLS or sign in, the mailbox's other emails wait
+# this long (one attempt per mailbox, not one per email, while its server is down).
+CONNECTION_PAUSE = 60
+# The diagnosis of a mailbox held for failing to connect again and again (diagnostics'
+# pipeline entries); the periodic re-check tries these mailboxes again.
+UNREACHABLE_CODE = "pipeline.mailbox_unreachable"
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ def mailbox_mark_broken(*, mailbox_id: int, diagnosis: Diagnosis, now: dt.dateti
     """The mailbox cannot send: a refused sign-in, or another connection failure."""
     Mailbox.objects.filter(pk=mailbox_id).update(
         state=Mailbox.State.INVALID_CREDENTIALS
-        if diagnosis.category == Category.MAILBOX_CONNECTION
+        if diagnosis.category == Category.MAILBOX_CONNECTION and diagnosis.code != UNREACHABLE_CODE
         else Mailbox.State.SYNC_ERROR,
         last_error=diagnosis.raw,
         last_error_code=diagnosis.code,
@@ -84,6 +91,55 @@ def mailbox_hold(*, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime) -> 
 def mailbox_pause(*, mailbox_id: int, until: dt.datetime) -> None:
     """Send nothing from the mailbox before `until` (the provider said too many, or quota)."""
     Mailbox.objects.filter(pk=mailbox_id).update(paused_until=until)
+
+
+def mailbox_connection_failed(*, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime) -> int:
+    """The mailbox's server could not be reached (refused, silent, dropped) for a moment.
+
+    The mailbox waits CONNECTION_PAUSE; after MAILBOX_CONNECTION_FAILURES such failures in
+    a row it is held as unreachable (a sync error the periodic re-check and a resync lift).
+    Returns how many failures in a row it has now.
+    """
+    Mailbox.objects.filter(pk=mailbox_id).update(
+        connection_failures=F("connection_failures") + 1,
+        paused_until=now + dt.timedelta(seconds=CONNECTION_PAUSE),
+    )
+    failures = Mailbox.objects.values_list("connection_failures", flat=True).get(pk=mailbox_id)
+    if failures >= settings.MAILBOX_CONNECTION_FAILURES:
+        mailbox_hold(
+            mailbox_id=mailbox_id,
+            diagnosis=diagnose(unreachable_refusal(failures, diagnosis.raw)),
+            now=now,
+        )
+    return failures
+
+
+def mailbox_connected(*, mailbox_id: int) -> None:
+    """The mailbox's server took a message: its run of connection failures is over."""
+    Mailbox.objects.filter(pk=mailbox_id, connection_failures__gt=0).update(connection_failures=0)
+
+
+def unreachable_refusal(failures: int, last: str) -> str:
+    """What a mailbox held for failing to connect says (diagnostics reads it)."""
+    return (
+        f"Not sent: the mailbox's SMTP server could not be reached {failures} times in a row "
+        f"(last: {last}). Its emails wait until it connects again."
+    )
+
+
+def mailboxes_recheck(*, now: dt.datetime | None = None) -> list[ResyncResult]:
+    """Try again the mailboxes held for being unreachable, once their last try is old enough.
+
+    A server that was down comes back without anyone clicking Resynchronize; a refused
+    sign-in is not retried with the same secret (that only locks accounts).
+    """
+    now = now or timezone.now()
+    due = Mailbox.objects.filter(
+        state=Mailbox.State.SYNC_ERROR,
+        last_error_code=UNREACHABLE_CODE,
+        last_checked_at__lte=now - dt.timedelta(seconds=settings.MAILBOX_RECHECK_SECONDS),
+    )
+    return [_resync(mailbox) for mailbox in due]
 
 
 def mailbox_resync_request(*, actor: AbstractBaseUser, mailbox: Mailbox) -> AuditEntry:
@@ -134,6 +190,7 @@ def _resync(mailbox: Mailbox) -> ResyncResult:
     with transaction.atomic():
         Mailbox.objects.filter(pk=mailbox.pk).update(
             state=Mailbox.State.CONNECTED,
+            connection_failures=0,
             last_error="",
             last_error_code="",
             last_checked_at=now,

@@ -40,13 +40,20 @@ from sequences.models import (
     Sequence,
     Step,
 )
+from sequences.services import ledger
 from sequences.services.contacts import contact_bounce
 from sequences.services.emails import emails_cancel_followers, emails_release_waiting
-from sequences.services.mailboxes import mailbox_hold, mailbox_pause
+from sequences.services.mailboxes import (
+    mailbox_connected,
+    mailbox_connection_failed,
+    mailbox_hold,
+    mailbox_pause,
+)
 from sequences.services.pacing import DAY, MINUTE, mailbox_capacity
 from sequences.services.sequences import sequence_check_bounce_rate
 from sequences.services.smtp import (
     ConnectionFailed,
+    Deadline,
     DeliveryUncertain,
     MailboxSession,
     SmtpFailure,
@@ -58,12 +65,12 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600
 # Provider pauses where the diagnosis gives no delay of its own.
 DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
-# After a failure to connect, greet, start TLS or sign in, the mailbox's other emails wait
-# this long (one attempt per mailbox, not one per email, while its server is down).
-CONNECTION_PAUSE = 60
-# Attempts started (and successes recorded) together: at most this many are uncertain
-# after a crash.
-SEND_CHUNK = 20
+# Sends whose follow-ups are released together (a crash leaves them to the recovery).
+SETTLE_EVERY = 20
+UNCERTAIN_STOPPED = (
+    "Delivery uncertain: the worker was stopped after the message was handed to the SMTP "
+    "server, before it confirmed"
+)
 
 
 @dataclass(frozen=True)
@@ -182,111 +189,176 @@ def emails_send_batch(
 ) -> BatchResult:
     """Send claimed emails of one mailbox over one SMTP session, recording each outcome.
 
-    Attempts are started (committed) a chunk at a time before the SMTP conversation, and
-    successes recorded a chunk at a time after it: a crash leaves at most one chunk
-    uncertain. Safe to run twice with the same claim: an email is sent only while this
+    Each email's attempt is committed just before its SMTP conversation, and the server's
+    acceptance right after it (sequences.services.ledger): a worker killed at any moment
+    leaves at most the email it was sending uncertain. The batch ends by its deadline
+    (SEND_BATCH_DEADLINE) whatever the worker's pool enforces, and gives back what it did
+    not start. Safe to run twice with the same claim: an email is sent only while this
     claim holds it and no attempt of it is in progress.
     """
-    result = BatchResult()
-    mailbox = Mailbox.objects.get(pk=mailbox_id)
-    with MailboxSession(mailbox) as session:
-        for offset in range(0, len(email_ids), SEND_CHUNK):
-            started = _attempts_start(email_ids[offset : offset + SEND_CHUNK], claimed_at)
-            delivered = []
-            for index, (email, attempt) in enumerate(started):
-                try:
-                    message, to = prepare_message(email, attempt.message_id)
-                    session.send(message, to)
-                except DeliveryUncertain as uncertain:
-                    with transaction.atomic():
-                        _mark_uncertain(email, why=uncertain.raw.removesuffix("."))
-                    result.by_status[Status.BLOCKED] += 1
-                except SmtpFailure as failure:
-                    diagnosis = diagnose(failure.raw)
-                    # The mailbox's problem (its connection, its sign-in, its rate): the
-                    # other emails would only fail the same way, so they are not tried.
-                    stops = _stops_mailbox(diagnosis) or isinstance(failure, ConnectionFailed)
-                    if stops:
-                        # Not sent, and we are alive to say so: no uncertainty to keep.
-                        _attempts_abandon([a for _, a in started[index + 1 :]])
-                    result.by_status[_record_failure(email, attempt, diagnosis)] += 1
-                    if isinstance(failure, ConnectionFailed) and not _stops_mailbox(diagnosis):
-                        mailbox_pause(
-                            mailbox_id=mailbox_id,
-                            until=timezone.now() + dt.timedelta(seconds=CONNECTION_PAUSE),
-                        )
-                    if stops:
-                        _record_successes(delivered)
-                        result.by_status[Status.SENT] += len(delivered)
-                        _release(email_ids[offset:], mailbox_id=mailbox_id)
-                        return result
-                else:
-                    delivered.append((email, attempt))
-            _record_successes(delivered)
-            result.by_status[Status.SENT] += len(delivered)
-    return result
+    run = _Run(Mailbox.objects.get(pk=mailbox_id), claimed_at)
+    try:
+        with MailboxSession(run.mailbox, deadline=run.deadline) as session:
+            for email in run.claimed(email_ids):
+                if run.deadline.reached() or not run.send(session, email):
+                    break
+    finally:
+        run.finish(email_ids)
+    return run.result
 
 
-def _attempts_start(
-    email_ids: list[int] | tuple[int, ...], claimed_at: dt.datetime
-) -> list[tuple[ScheduledEmail, SendAttempt]]:
-    """Commit attempt rows before talking to SMTP, for the emails this claim still holds."""
-    now = timezone.now()
-    with transaction.atomic():
+class _Run:
+    """One batch as it goes: what the server accepted and is not yet recorded, and the
+    recorded sends whose follow-ups are still to release."""
+
+    def __init__(self, mailbox: Mailbox, claimed_at: dt.datetime) -> None:
+        self.mailbox, self.claimed_at = mailbox, claimed_at
+        self.deadline = Deadline(settings.SEND_BATCH_DEADLINE)
+        self.result = BatchResult()
+        self.accepted: tuple[ScheduledEmail, SendAttempt] | None = None
+        self.delivered: list[ScheduledEmail] = []
+
+    def claimed(self, email_ids: list[int] | tuple[int, ...]) -> list[ScheduledEmail]:
+        """The emails this claim still holds. One whose attempt is in progress is left to
+        the stale-claim recovery: its worker may still be talking to the server."""
         emails = list(
-            ScheduledEmail.objects.select_for_update(of=("self",))
-            .select_related("contact", "step", "mailbox")
-            .filter(pk__in=email_ids, status=Status.SENDING, claimed_at=claimed_at)
+            ScheduledEmail.objects.select_related("contact", "step", "mailbox")
+            .filter(pk__in=email_ids, status=Status.SENDING, claimed_at=self.claimed_at)
+            .exclude(attempts__outcome=SendAttempt.Outcome.STARTED)
             .order_by("id")
         )
-        interrupted = set(
-            SendAttempt.objects.filter(
-                email__in=emails, outcome=SendAttempt.Outcome.STARTED
-            ).values_list("email_id", flat=True)
+        _attach_threads(emails)
+        return emails
+
+    def send(self, session: MailboxSession, email: ScheduledEmail) -> bool:
+        """Send one email and record what happened; False when the rest would only fail
+        the same way (the mailbox's connection, its sign-in, its rate)."""
+        attempt = self._begin(email)
+        if attempt is None:  # another run of this claim took it
+            return True
+        try:
+            message, to = prepare_message(email, attempt.message_id)
+            session.send(message, to)
+        except DeliveryUncertain as uncertain:
+            with transaction.atomic():
+                _mark_uncertain(email, why=uncertain.raw.removesuffix("."))
+            self.result.by_status[Status.BLOCKED] += 1
+        except SmtpFailure as failure:
+            return self._failed(email, attempt, failure)
+        except BaseException as stopped:  # a time limit or a shutdown, mid-conversation
+            if session.handed_over:
+                with transaction.atomic():
+                    _mark_uncertain(email, why=f"{UNCERTAIN_STOPPED} ({type(stopped).__name__})")
+            else:
+                _attempts_abandon([attempt])
+            raise
+        else:
+            email.subject = message["Subject"]
+            self.accepted = (email, attempt)
+        return True
+
+    def _begin(self, email: ScheduledEmail) -> SendAttempt | None:
+        """Record the previous acceptance, then start this email's attempt."""
+        now = timezone.now()
+        self._record_accepted(now)
+        message_id = make_msgid(domain=self.mailbox.domain or None)
+        attempt_id = ledger.attempt_start(
+            email, claimed_at=self.claimed_at, message_id=message_id, now=now
         )
-        started = []
-        for email in emails:
-            if email.pk in interrupted:
-                # A previous run died mid-send: the server may have the message already.
-                _mark_uncertain(email)
-                continue
-            email.attempt_count += 1
-            attempt = SendAttempt(
-                email=email,
-                mailbox_id=email.mailbox_id,
-                number=email.attempt_count,
-                started_at=now,
-                outcome=SendAttempt.Outcome.STARTED,
-                message_id=make_msgid(domain=email.mailbox.domain or None),
+        if attempt_id is None:
+            return None
+        return SendAttempt(
+            pk=attempt_id,
+            email=email,
+            mailbox_id=email.mailbox_id,
+            number=email.attempt_count,
+            started_at=now,
+            outcome=SendAttempt.Outcome.STARTED,
+            message_id=message_id,
+        )
+
+    def _record_accepted(self, now: dt.datetime) -> None:
+        if self.accepted is None:
+            return
+        email, attempt = self.accepted
+        self.accepted = None
+        ledger.email_sent(
+            email,
+            attempt_id=attempt.pk,
+            message_id=attempt.message_id,
+            subject=email.subject,
+            now=now,
+        )
+        email.status, email.sent_at = Status.SENT, now
+        if not self.delivered and self.mailbox.connection_failures:
+            mailbox_connected(mailbox_id=self.mailbox.pk)
+        self.delivered.append(email)
+        self.result.by_status[Status.SENT] += 1
+        if len(self.delivered) >= SETTLE_EVERY:
+            with transaction.atomic():
+                emails_settle(self.delivered, now=now)
+            self.delivered = []
+
+    def _failed(self, email: ScheduledEmail, attempt: SendAttempt, failure: SmtpFailure) -> bool:
+        diagnosis = diagnose(failure.raw)
+        self.result.by_status[_record_failure(email, attempt, diagnosis)] += 1
+        if isinstance(failure, ConnectionFailed) and diagnosis.retry == Retry.AUTO:
+            # Down or silent for now: the mailbox waits, and is held if it goes on.
+            mailbox_connection_failed(
+                mailbox_id=self.mailbox.pk, diagnosis=diagnosis, now=timezone.now()
             )
-            started.append((email, attempt))
-        SendAttempt.objects.bulk_create([attempt for _, attempt in started])
-        ScheduledEmail.objects.filter(pk__in=[email.pk for email, _ in started]).update(
-            attempt_count=F("attempt_count") + 1, updated_at=now
-        )
-    _attach_threads([email for email, _ in started])
-    return started
+            return False
+        return not (isinstance(failure, ConnectionFailed) or _stops_mailbox(diagnosis))
+
+    def finish(self, email_ids: list[int] | tuple[int, ...]) -> None:
+        """Record the last acceptance, release follow-ups, and give back what was not
+        started (also when the batch is cut short by an exception)."""
+        now = timezone.now()
+        with transaction.atomic():
+            self._record_accepted(now)
+            emails_settle(self.delivered, now=now)
+            self.delivered = []
+            _release(email_ids, mailbox_id=self.mailbox.pk, claimed_at=self.claimed_at)
+
+
+def emails_settle(emails: list[ScheduledEmail], *, now: dt.datetime) -> None:
+    """What sends change beyond their own emails: each follow-up's turn comes `wait_days`
+    after its step was sent, and an enrollment whose last email went out is finished.
+
+    Then the claim is dropped: a sent email still claimed is one a crash left unsettled,
+    and the stale-claim recovery settles it.
+    """
+    if not emails:
+        return
+    enrollments = {email.enrollment_id for email in emails}
+    emails_release_waiting(
+        emails=ScheduledEmail.objects.filter(enrollment_id__in=enrollments, status=Status.WAITING),
+        now=now,
+    )
+    Enrollment.objects.filter(pk__in=enrollments, state=Enrollment.State.ACTIVE).exclude(
+        emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]
+    ).update(state=Enrollment.State.FINISHED)
+    ScheduledEmail.objects.filter(pk__in=[email.pk for email in emails]).update(claimed_at=None)
 
 
 def _attach_threads(emails: list[ScheduledEmail]) -> None:
     """Each follow-up's `thread`: the Message-IDs its enrollment sent before it, in order,
-    so that the contact's mail client shows one conversation. One query per chunk."""
-    sent: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for enrollment_id, position, message_id in (
+    and `first_subject`, the subject its first sent email had, so that the contact's mail
+    client shows one conversation. One query for the batch."""
+    sent: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for enrollment_id, position, message_id, subject in (
         ScheduledEmail.objects.filter(
             enrollment_id__in={e.enrollment_id for e in emails if e.step.position > 1},
             status=Status.SENT,
         )
         .order_by("step__position")
-        .values_list("enrollment_id", "step__position", "message_id")
+        .values_list("enrollment_id", "step__position", "message_id", "subject")
     ):
-        sent[enrollment_id].append((position, message_id))
+        sent[enrollment_id].append((position, message_id, subject))
     for email in emails:
-        email.thread = [
-            message_id
-            for position, message_id in sent.get(email.enrollment_id, [])
-            if position < email.step.position
-        ]
+        earlier = [row for row in sent.get(email.enrollment_id, []) if row[0] < email.step.position]
+        email.thread = [message_id for _, message_id, _ in earlier]
+        email.first_subject = earlier[0][2] if earlier else ""
 
 
 def _attempts_abandon(attempts: list[SendAttempt]) -> None:
@@ -322,7 +394,14 @@ def compiled(source: str) -> Template:
 
 
 def render_subject(email: ScheduledEmail) -> str:
-    return " ".join(compiled(email.step.subject).render(message_context(email)).split())
+    """The step's subject for the contact; a follow-up whose subject is a reply ("Re: …",
+    or empty) answers with the subject its first email was sent with, so that the contact's
+    mail client keeps one conversation even if the contact's details changed since."""
+    own = " ".join(compiled(email.step.subject).render(message_context(email)).split())
+    first = getattr(email, "first_subject", "")
+    if first and (not own or own[:3].lower() == "re:"):
+        return first if first[:3].lower() == "re:" else f"Re: {first}"
+    return own
 
 
 def _one_line(text: str) -> str:
@@ -373,46 +452,6 @@ def prepare_message(email: ScheduledEmail, message_id: str) -> tuple[EmailMessag
         ) from error
 
 
-def _record_successes(delivered: list[tuple[ScheduledEmail, SendAttempt]]) -> None:
-    if not delivered:
-        return
-    now = timezone.now()
-    with transaction.atomic():
-        SendAttempt.objects.filter(pk__in=[a.pk for _, a in delivered]).update(
-            outcome=SendAttempt.Outcome.SENT, finished_at=now
-        )
-        for email, attempt in delivered:
-            email.status, email.sent_at, email.message_id = Status.SENT, now, attempt.message_id
-            email.claimed_at = email.next_attempt_at = None
-            email.status_reason, email.updated_at = "", now
-        ScheduledEmail.objects.bulk_update(
-            [email for email, _ in delivered],
-            [
-                "status",
-                "sent_at",
-                "message_id",
-                "claimed_at",
-                "next_attempt_at",
-                "status_reason",
-                "updated_at",
-            ],
-        )
-        # Their follow-ups' turn: `wait_days` after this send.
-        emails_release_waiting(
-            emails=ScheduledEmail.objects.filter(
-                enrollment_id__in={email.enrollment_id for email, _ in delivered},
-                status=Status.WAITING,
-            ),
-            now=now,
-        )
-        # An enrollment whose last email went out is finished.
-        Enrollment.objects.filter(
-            pk__in={email.enrollment_id for email, _ in delivered}, state=Enrollment.State.ACTIVE
-        ).exclude(emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]).update(
-            state=Enrollment.State.FINISHED
-        )
-
-
 def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diagnosis) -> str:
     """Store the reply verbatim with its diagnosis and move the email to what it means."""
     now = timezone.now()
@@ -441,7 +480,7 @@ def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diag
             error_category=diagnosis.category,
             updated_at=now,
         )
-        if diagnosis.category == Category.MAILBOX_CONNECTION:
+        if diagnosis.category in Mailbox.HOLDING_CATEGORIES:
             mailbox_hold(mailbox_id=email.mailbox_id, diagnosis=diagnosis, now=now)
         elif diagnosis.category in DEFAULT_PAUSE:
             pause = diagnosis.retry_after or DEFAULT_PAUSE[diagnosis.category]
@@ -473,15 +512,20 @@ def _next_state(
 
 def _stops_mailbox(diagnosis: Diagnosis) -> bool:
     """Whether the rest of the batch would only fail the same way."""
-    return diagnosis.category in (Category.MAILBOX_CONNECTION, *DEFAULT_PAUSE)
+    return diagnosis.category in (*Mailbox.HOLDING_CATEGORIES, *DEFAULT_PAUSE)
 
 
-def _release(email_ids: list[int], *, mailbox_id: int) -> None:
-    """Give back claimed emails that were not attempted (a held mailbox blocked them already)."""
+def _release(
+    email_ids: list[int] | tuple[int, ...], *, mailbox_id: int, claimed_at: dt.datetime
+) -> None:
+    """Give back what this claim holds and did not start (a held mailbox blocked them
+    already), at the time the mailbox may send again."""
     paused_until = Mailbox.objects.values_list("paused_until", flat=True).get(pk=mailbox_id)
     _unclaim(
-        ScheduledEmail.objects.filter(pk__in=email_ids, status=Status.SENDING),
-        when=paused_until or timezone.now(),
+        ScheduledEmail.objects.filter(
+            pk__in=email_ids, status=Status.SENDING, claimed_at=claimed_at
+        ).exclude(attempts__outcome=SendAttempt.Outcome.STARTED),
+        when=max(paused_until or timezone.now(), timezone.now()),
     )
 
 
@@ -527,10 +571,16 @@ def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
 
 
 def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
-    """Claims older than the send time limit: give back the unstarted, flag the started."""
+    """Claims older than the send time limit: give back the unstarted, flag the started,
+    settle the sent."""
     now = timezone.now()
     if stale_after is None:
         stale_after = dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
+    # Sent by a worker that died before releasing their follow-ups.
+    emails_settle(
+        list(ScheduledEmail.objects.filter(status=Status.SENT, claimed_at__lte=now - stale_after)),
+        now=now,
+    )
     stale = ScheduledEmail.objects.filter(status=Status.SENDING, claimed_at__lte=now - stale_after)
     recovered = 0
     for email in stale.select_related("mailbox"):

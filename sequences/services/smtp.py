@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from types import TracebackType
 
@@ -18,6 +19,32 @@ SECRET_UNREADABLE = (
     "Not sent: the mailbox's stored password cannot be decrypted with the keys of "
     "MAILBOX_SECRET_KEYS (a key was rotated away?). Reconnect the mailbox with its password."
 )
+
+
+class Deadline:
+    """When a batch must be done: whatever the worker's pool enforces (the solo pool
+    enforces no time limit), no reply is waited for past it.
+
+    Each wait for a reply gets SMTP_TIMEOUT, or what is left if that is less; no email is
+    started with less than a full wait left, so a slow but working server is given its
+    time, and a conversation cut by the deadline is the rare one that straddles it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self._at - time.monotonic()
+
+    def timeout(self) -> float:
+        """The longest the next wait may take (never 0: that would make the socket
+        non-blocking)."""
+        return max(0.001, min(settings.SMTP_TIMEOUT, self.left()))
+
+    def reached(self) -> bool:
+        """Whether no email should start now."""
+        return self.left() < min(settings.SMTP_TIMEOUT, self._seconds / 4)
 
 
 class SmtpFailure(Exception):
@@ -40,10 +67,12 @@ class ConnectionFailed(SmtpFailure):
     every other email of the batch would meet the same way."""
 
 
-class _HandOver:
-    """Notes when the final dot of DATA has been written: after it, the server may have
-    the message whatever happens to its reply (smtplib does not say which side failed)."""
+class _Conversation:
+    """smtplib, watched: each wait for a reply ends by the deadline, and `handed_over`
+    notes when the final dot of DATA was written (after it, the server may have the message
+    whatever happens to its reply; smtplib does not say which side failed)."""
 
+    deadline: Deadline | None = None  # set once connected (the greeting waits `timeout`)
     handed_over = False
 
     def send(self, s: bytes | str) -> None:
@@ -51,12 +80,17 @@ class _HandOver:
         if isinstance(s, bytes) and s.endswith(_END_OF_DATA):
             self.handed_over = True
 
+    def getreply(self) -> tuple[int, bytes]:
+        if self.deadline is not None and self.sock is not None:
+            self.sock.settimeout(self.deadline.timeout())
+        return super().getreply()
 
-class _SMTP(_HandOver, smtplib.SMTP):
+
+class _SMTP(_Conversation, smtplib.SMTP):
     pass
 
 
-class _SMTP_SSL(_HandOver, smtplib.SMTP_SSL):
+class _SMTP_SSL(_Conversation, smtplib.SMTP_SSL):
     pass
 
 
@@ -79,11 +113,13 @@ class MailboxSession:
     """An SMTP connection for one mailbox, opened on first use and reused for a batch.
 
     A server that answers 421 or drops the line is reconnected on the next send, as
-    RFC 5321 expects a client to do.
+    RFC 5321 expects a client to do. Socket timeouts come from `deadline` (SMTP_TIMEOUT
+    at most).
     """
 
-    def __init__(self, mailbox: Mailbox) -> None:
+    def __init__(self, mailbox: Mailbox, *, deadline: Deadline | None = None) -> None:
         self.mailbox = mailbox
+        self.deadline = deadline or Deadline(settings.SEND_BATCH_DEADLINE)
         self._smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> MailboxSession:
@@ -97,22 +133,27 @@ class MailboxSession:
     def open(self) -> None:
         """Connect, greet and authenticate; raises SmtpFailure with the server's reply."""
         mailbox = self.mailbox
+        # Connecting and the greeting wait this long; each later reply, what the deadline
+        # leaves then.
+        timeout = self.deadline.timeout()
         try:
             if mailbox.smtp_security == Mailbox.Security.TLS:
                 smtp = _SMTP_SSL(
                     mailbox.smtp_host,
                     mailbox.smtp_port,
-                    timeout=settings.SMTP_TIMEOUT,
+                    timeout=timeout,
                     context=ssl.create_default_context(),
                 )
             else:
-                smtp = _SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=settings.SMTP_TIMEOUT)
+                smtp = _SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout)
+            smtp.deadline = self.deadline
             try:
                 smtp.ehlo()
                 if mailbox.smtp_security == Mailbox.Security.STARTTLS:
                     smtp.starttls(context=ssl.create_default_context())
                     smtp.ehlo()
-                smtp.login(mailbox.smtp_username, _password(mailbox))
+                if mailbox.smtp_username:  # a relay that knows the host needs no sign-in
+                    smtp.login(mailbox.smtp_username, _password(mailbox))
             except BaseException:
                 smtp.close()
                 raise
@@ -141,6 +182,11 @@ class MailboxSession:
                     f"then gave no reply ({raw_error(exc)}). It may have been delivered."
                 ) from exc
             raise SmtpFailure(raw_error(exc)) from exc
+
+    @property
+    def handed_over(self) -> bool:
+        """Whether the last send wrote the final dot: the server may have the message."""
+        return self._smtp is not None and self._smtp.handed_over
 
     def close(self) -> None:
         if self._smtp is not None:

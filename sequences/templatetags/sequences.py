@@ -14,11 +14,14 @@ register = template.Library()
 
 @register.filter
 def subject(email: ScheduledEmail) -> str:
-    """The email's subject as its contact receives it, or as written if it cannot render.
+    """The email's subject as it was sent, as its contact will receive it, or as written
+    if it cannot render.
 
     A broken step template blocks its emails when they are sent (with the error); the
     pages listing them must still open.
     """
+    if email.subject:
+        return email.subject
     try:
         return render_subject(email)
     except TemplateSyntaxError:

@@ -5,13 +5,16 @@ The real pipeline in this process (`manage.py dispatch --once`) against the SMTP
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
 from sandboxes.smtp_server import RCPT_TO_HEADER
-from sequences.models import Mailbox, ScheduledEmail, SendAttempt
+from sequences.models import Mailbox, ScheduledEmail, SendAttempt, Sequence
+from sequences.services.sending import emails_claim_due, emails_send_batch
 from tests.support import send_through
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,3 +108,74 @@ def test_it_holds_the_mailbox_once_when_its_password_cannot_be_decrypted(due, ou
     assert mailbox.state == Mailbox.State.INVALID_CREDENTIALS
     assert "cannot be decrypted" in mailbox.last_error
     assert outbound.sandbox.logins == 0
+
+
+@pytest.fixture
+def slow_outbound(rep, make_sequence, start_sandbox, settings):
+    """A mailbox whose server takes `slow_data_seconds` to accept each message."""
+
+    def make(seconds: float, *, deadline: float) -> Sequence:
+        settings.SEND_BATCH_DEADLINE = deadline
+        sandbox = start_sandbox(slow_data_seconds=seconds)
+        sequence = make_sequence(rep, steps=1)
+        send_through(sequence.mailbox_id, sandbox)
+        sequence.sandbox = sandbox
+        return sequence
+
+    return make
+
+
+def test_it_ends_a_batch_at_its_deadline_and_gives_the_rest_back(slow_outbound, make_email):
+    outbound = slow_outbound(0.4, deadline=2)
+    now = timezone.now()
+    emails = [
+        make_email(outbound, email=f"c{n}@slowdata.test", scheduled_for=now, next_attempt_at=now)
+        for n in range(12)
+    ]
+
+    _dispatch_one_batch(outbound.mailbox_id)
+
+    by_status = Counter(
+        ScheduledEmail.objects.filter(pk__in=[e.pk for e in emails]).values_list(
+            "status", flat=True
+        )
+    )
+    # About 2 s of 0.4 s sends: the batch stopped, what it did not start is due again.
+    assert 1 <= by_status[Status.SENT] < 12
+    assert by_status[Status.SENT] + by_status[Status.SCHEDULED] == 12
+    assert SendAttempt.objects.filter(email__in=emails).count() == by_status[Status.SENT]
+    assert len(outbound.sandbox.messages()) == by_status[Status.SENT]
+
+
+def test_it_waits_for_no_reply_past_the_batch_deadline(slow_outbound, make_email, settings):
+    # The server accepts after 5 s, sooner than SMTP_TIMEOUT, but later than the deadline.
+    outbound = slow_outbound(5, deadline=1.5)
+    settings.SMTP_TIMEOUT = 30
+    now = timezone.now()
+    email = make_email(outbound, email="pat@slowdata.test", scheduled_for=now, next_attempt_at=now)
+
+    _dispatch_one_batch(outbound.mailbox_id)
+
+    email.refresh_from_db()
+    # Cut by the deadline after the message was handed over: uncertain, never resent.
+    assert (email.status, email.error_code) == (Status.BLOCKED, "pipeline.delivery_uncertain")
+
+
+def test_a_delivery_ends_a_run_of_connection_failures(due, outbound):
+    Mailbox.objects.filter(pk=outbound.mailbox_id).update(connection_failures=2)
+    email = due("pat@example.test")
+
+    _dispatch()
+
+    email.refresh_from_db()
+    assert email.status == Status.SENT
+    assert Mailbox.objects.get(pk=outbound.mailbox_id).connection_failures == 0
+
+
+def _dispatch_one_batch(mailbox_id: int) -> None:
+    """One claim of the mailbox, sent in this process (not `dispatch`, which claims again)."""
+    (claim,) = emails_claim_due()
+    assert claim.mailbox_id == mailbox_id
+    emails_send_batch(
+        mailbox_id=claim.mailbox_id, email_ids=claim.email_ids, claimed_at=claim.claimed_at
+    )

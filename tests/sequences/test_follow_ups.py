@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from diagnostics.diagnosis import diagnose
-from sequences.models import Contact, ScheduledEmail, SendAttempt
+from sequences.models import Contact, ScheduledEmail, SendAttempt, Step
 from sequences.services.contacts import contact_bounce
+from sequences.services.sending import emails_recover_stale
 from tests.support import send_through
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,3 +194,51 @@ def test_it_threads_a_follow_up_to_the_steps_before_it(enrolled, sandbox):
     assert reply["References"] == first.message_id
     (opening,) = [m for m in sandbox.messages() if m["Message-ID"] == first.message_id]
     assert opening["In-Reply-To"] is None
+
+
+def test_it_answers_with_the_subject_the_first_email_was_sent_with(enrolled, sandbox):
+    first, second, _ = enrolled("pat@example.test")
+    Step.objects.filter(pk=first.step_id).update(subject="Quick question about {{ company }}")
+    Step.objects.filter(pk=second.step_id).update(subject="Re: Quick question about {{ company }}")
+    Contact.objects.filter(pk=first.contact_id).update(company="Acme")
+    _dispatch()
+    # The contact's company is corrected between the two steps.
+    Contact.objects.filter(pk=first.contact_id).update(company="Acme Corporation")
+    now = timezone.now()
+    ScheduledEmail.objects.filter(pk=second.pk).update(scheduled_for=now, next_attempt_at=now)
+
+    _dispatch()
+
+    first, second = _reload([first, second])
+    assert first.subject == "Quick question about Acme"
+    assert second.subject == "Re: Quick question about Acme"
+    subjects = {m["Message-ID"]: m["Subject"] for m in sandbox.messages()}
+    assert subjects[second.message_id] == "Re: Quick question about Acme"
+
+
+def test_it_keeps_a_follow_up_subject_that_is_not_a_reply(enrolled, sandbox):
+    _, second, _ = enrolled("pat@example.test")
+    _dispatch()
+    now = timezone.now()
+    ScheduledEmail.objects.filter(pk=second.pk).update(scheduled_for=now, next_attempt_at=now)
+
+    _dispatch()
+
+    second.refresh_from_db()
+    assert second.subject == "Step 2 for Pat"  # a new subject starts a new topic, as written
+
+
+def test_it_releases_the_follow_ups_of_a_send_a_crash_left_unsettled(enrolled):
+    first, second, _ = enrolled("pat@example.test")
+    # What a worker killed right after recording the acceptance leaves: sent, still claimed.
+    sent_at = timezone.now() - dt.timedelta(hours=1)
+    ScheduledEmail.objects.filter(pk=first.pk).update(
+        status=Status.SENT, sent_at=sent_at, message_id="<1@x.test>", claimed_at=sent_at
+    )
+
+    emails_recover_stale()
+
+    first, second = _reload([first, second])
+    assert first.claimed_at is None
+    assert second.status == Status.SCHEDULED
+    assert second.next_attempt_at >= sent_at + dt.timedelta(days=3)
