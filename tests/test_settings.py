@@ -79,3 +79,13 @@ def test_it_passes_the_deployment_checks_in_production_mode():
 def test_it_installs_the_sandboxes_only_for_development():
     assert "'sandboxes'" in _setting("INSTALLED_APPS")
     assert "'sandboxes'" not in _setting("INSTALLED_APPS", **PRODUCTION)
+
+
+def test_every_beat_entry_runs_a_task_the_workers_know():
+    from django.conf import settings
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["task"] in app.tasks, f"beat entry {name!r} names no task"
