@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from diagnostics.catalog.entry import Entry
 from diagnostics.vocabulary import Category as C
+from diagnostics.vocabulary import Fix as F
+from diagnostics.vocabulary import Side
 
 SOURCE = "the sending pipeline's own refusals (sequences.addresses)"
 
@@ -71,6 +73,48 @@ ENTRIES: tuple[Entry, ...] = (
             "Not sent: the mailbox's SMTP server could not be reached 3 times in a row (last: "
             "ConnectionRefusedError: [Errno 111] Connection refused). Its emails wait until it "
             "connects again.",
+        ),
+        source=SOURCE,
+    ),
+    Entry(
+        "pipeline.step_variable_missing",
+        C.REQUEST_INVALID,
+        "The step uses a detail this contact does not have",
+        match=r"not sent: the step's",
+        side=Side.MESSAGE,
+        fixes=(F.RESCHEDULE, F.REVIEW_CONTENT),
+        explanation="The step prints a contact detail (such as {{ company }}) that is empty "
+        "for this contact, or a variable that does not exist. Sent as it was, the contact "
+        'would have read "Hi , about ", so nothing was sent.',
+        next_steps=(
+            "Fill in the missing detail on the contact, or give the variable a fallback in "
+            'the step ({{ company|default:"your team" }}).',
+            "Then reschedule the email.",
+        ),
+        examples=(
+            "Not sent: the step's body uses {{ company }}, and the contact Pat Lee "
+            "<pat@acme.test> has none. Fill it in on the contact, or give it a fallback in "
+            'the step: {{ company|default:"…" }}.',
+            "Not sent: the step's subject uses {{ frist_name }}, which is not a variable a "
+            "step can use (they are: first_name, last_name, full_name, company, job_title, "
+            "email, sender_name).",
+        ),
+        source=SOURCE,
+    ),
+    Entry(
+        "pipeline.message_unwritable",
+        C.REQUEST_INVALID,
+        "The step's template could not be written out",
+        match=r"not sent: the message could not be written",
+        side=Side.MESSAGE,
+        fixes=(F.REVIEW_CONTENT,),
+        explanation="The step's subject or body has a template error (an unclosed tag, an "
+        "unknown filter), so the email could not be written and nothing was sent. The error "
+        "below says where.",
+        next_steps=("Correct the step's template.", "Then reschedule its blocked emails."),
+        examples=(
+            "Not sent: the message could not be written: TemplateSyntaxError: Unclosed tag on "
+            "line 1: 'if'. Looking for one of: elif, else, endif.",
         ),
         source=SOURCE,
     ),

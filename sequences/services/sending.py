@@ -27,7 +27,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.template import Context, Template
+from django.template import Context, Template, Variable, VariableDoesNotExist
+from django.template.base import NodeList, VariableNode
+from django.template.defaulttags import IfNode
 from django.utils import timezone
 
 from diagnostics.diagnosis import Diagnosis, diagnose
@@ -394,6 +396,54 @@ def compiled(source: str) -> Template:
     return Template(source)
 
 
+# Filters that give a variable a fallback: an empty value is then what the step wants.
+FALLBACK_FILTERS = frozenset({"default", "default_if_none"})
+
+
+@functools.lru_cache(maxsize=512)
+def required_variables(source: str) -> tuple[tuple[str, Variable], ...]:
+    """The variables a step prints with nothing to fall back on: `{{ company }}`, but not
+    `{{ company|default:"your team" }}`, nor one inside `{% if company %}`."""
+
+    def unguarded(nodes: NodeList) -> list[Variable]:
+        found = []
+        for node in nodes:
+            if isinstance(node, VariableNode):
+                expression = node.filter_expression
+                if isinstance(expression.var, Variable) and not any(
+                    function.__name__ in FALLBACK_FILTERS for function, _ in expression.filters
+                ):
+                    found.append(expression.var)
+            elif not isinstance(node, IfNode):
+                for attribute in node.child_nodelists:
+                    found += unguarded(getattr(node, attribute, None) or [])
+        return found
+
+    return tuple({v.var: (v.var, v) for v in unguarded(compiled(source).nodelist)}.values())
+
+
+def missing_variable_refusal(email: ScheduledEmail, context: Context) -> str | None:
+    """Why the step cannot be written for this contact (a variable it prints is empty or
+    unknown), or None. Sent as it is, the contact would read "Hi , about "."""
+    for part, source in (("subject", email.step.subject), ("body", email.step.body)):
+        for name, variable in required_variables(source):
+            try:
+                value = variable.resolve(context)
+            except VariableDoesNotExist:
+                known = ", ".join(context.dicts[-1])  # message_context's own layer
+                return (
+                    f"Not sent: the step's {part} uses {{{{ {name} }}}}, which is not a "
+                    f"variable a step can use (they are: {known})."
+                )
+            if value in ("", None):
+                return (
+                    f"Not sent: the step's {part} uses {{{{ {name} }}}}, and the contact "
+                    f"{email.contact} has none. Fill it in on the contact, or give it a "
+                    f'fallback in the step: {{{{ {name}|default:"…" }}}}.'
+                )
+    return None
+
+
 def render_subject(email: ScheduledEmail) -> str:
     """The step's subject for the contact; a follow-up whose subject is a reply ("Re: …",
     or empty) answers with the subject its first email was sent with, so that the contact's
@@ -459,15 +509,20 @@ def prepare_message(email: ScheduledEmail, message_id: str) -> tuple[EmailMessag
     """The message and its one recipient, or SmtpFailure saying why nothing can be sent.
 
     Anything that goes wrong here is this email's problem (an address that is not one, a
-    step template that cannot render, a name no header can hold): it is recorded on this
-    email, and the batch goes on.
+    step template that cannot render or prints a variable this contact has no value for,
+    a name no header can hold): it is recorded on this email, and the batch goes on.
     """
     try:
         to = recipient(email.contact.email)
     except ValidationError as error:
         raise SmtpFailure(invalid_address_refusal(email.contact.email, error)) from error
     try:
+        missing = missing_variable_refusal(email, message_context(email))
+        if missing:
+            raise SmtpFailure(missing)
         return render_message(email, to, message_id), to
+    except SmtpFailure:
+        raise
     except Exception as error:  # a template, a header: recorded verbatim, never raised
         raise SmtpFailure(
             f"Not sent: the message could not be written: {type(error).__name__}: {error}"

@@ -154,6 +154,55 @@ def test_it_records_a_step_that_cannot_render_and_sends_the_rest(due, outbound, 
     assert not ScheduledEmail.objects.filter(status=Status.SENDING).exists()
 
 
+def test_it_blocks_an_email_whose_step_prints_a_detail_the_contact_lacks(
+    due, outbound, sandbox
+):
+    Step.objects.filter(sequence=outbound).update(body="Hi {{ first_name }}, about {{ company }}")
+    lacking = due("pat@example.test", first_name="Pat", last_name="Lee", company="")
+    complete = due("sam@example.test", company="Acme")
+
+    _dispatch()
+
+    lacking.refresh_from_db()
+    assert lacking.status == Status.BLOCKED
+    assert lacking.error_code == "pipeline.step_variable_missing"
+    # The reason names the variable and the contact, and says what to do.
+    assert "{{ company }}" in lacking.last_error
+    assert "Pat Lee <pat@example.test>" in lacking.last_error
+    assert "Fill it in on the contact" in lacking.last_error
+    complete.refresh_from_db()
+    assert complete.status == Status.SENT
+    assert _recipients(sandbox) == ["sam@example.test"]  # no "Hi Pat, about " went out
+
+
+def test_it_sends_a_step_whose_empty_details_have_a_fallback(due, outbound, sandbox):
+    Step.objects.filter(sequence=outbound).update(
+        subject="A question",
+        body='Hi {{ first_name|default:"there" }}{% if company %} at {{ company }}{% endif %}',
+    )
+    email = due("pat@example.test", first_name="", company="")
+
+    _dispatch()
+
+    email.refresh_from_db()
+    assert email.status == Status.SENT
+    (message,) = sandbox.messages()
+    assert message.get_content().strip() == "Hi there"
+
+
+def test_it_blocks_an_email_whose_step_uses_an_unknown_variable(due, outbound, sandbox):
+    Step.objects.filter(sequence=outbound).update(subject="Hello {{ frist_name }}")
+    email = due("pat@example.test")
+
+    _dispatch()
+
+    email.refresh_from_db()
+    assert (email.status, email.error_code) == (Status.BLOCKED, "pipeline.step_variable_missing")
+    assert "{{ frist_name }}, which is not a variable" in email.last_error
+    assert "first_name" in email.last_error
+    assert sandbox.messages() == []
+
+
 def test_it_keeps_the_session_after_one_recipient_is_refused(due, sandbox):
     refused = due("uma@unknown.test")
     accepted = due("pat@example.test")
