@@ -114,6 +114,7 @@ class AuditEntryAction(models.TextChoices):
     REVIEW_ACCOUNT = "review_account", "Reviewed the account (support)"
     CHECK_DOMAIN = "check_domain", "Checked a mailbox's domain"
     SET_DKIM_SELECTORS = "set_dkim_selectors", "Changed the DKIM selectors checked"
+    RESEND_UNCERTAIN = "resend_uncertain", "Sent an uncertain email again"
 
 
 class Organization(models.Model):

@@ -54,6 +54,11 @@ def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -
     )
 
 
+def may_resend_uncertain(membership: Membership | None, sequence: Sequence) -> bool:
+    """Send again an email that was probably delivered (a second copy, perhaps): admins."""
+    return _is_admin_of(membership, sequence.organization_id)
+
+
 def may_manage_sequence(membership: Membership | None, sequence: Sequence) -> bool:
     """Pause or resume a whole sequence: the organization's admins."""
     return _is_admin_of(membership, sequence.organization_id)

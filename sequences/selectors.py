@@ -474,10 +474,7 @@ def emails_to_reschedule(
 ) -> QuerySet[ScheduledEmail]:
     """The emails a reschedule asks for: those picked by id, or a whole triage group."""
     if status:
-        # Never uncertain deliveries in bulk: each is rescheduled after a look, alone.
-        return sequence.emails.filter(status=status, error_category=category).exclude(
-            error_code=ScheduledEmail.DELIVERY_UNCERTAIN
-        )
+        return sequence.emails.filter(status=status, error_category=category)
     return sequence.emails.filter(pk__in=list(ids))
 
 

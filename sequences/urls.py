@@ -17,6 +17,11 @@ urlpatterns = [
         name="email_timeline",
     ),
     path(
+        "sequences/<int:pk>/emails/<int:email_pk>/resend/",
+        sequences.email_resend_uncertain,
+        name="email_resend_uncertain",
+    ),
+    path(
         "sequences/<int:pk>/emails/reschedule/",
         sequences.emails_reschedule_view,
         name="emails_reschedule",

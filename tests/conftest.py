@@ -251,13 +251,54 @@ def make_failed_email(make_email: Callable[..., ScheduledEmail]) -> Callable[...
     return make
 
 
+@pytest.fixture
+def make_uncertain_email(
+    make_email: Callable[..., ScheduledEmail],
+) -> Callable[..., ScheduledEmail]:
+    """An email handed to the server that never confirmed, as the pipeline records it."""
+
+    def make(sequence: Sequence, *, email: str) -> ScheduledEmail:
+        message_id = f"<uncertain.{email}>"
+        raw = (
+            "Delivery uncertain: the message was handed to the SMTP server, which then gave no "
+            f"reply (TimeoutError: timed out) (Message-ID {message_id}); check the mailbox's "
+            "Sent folder before rescheduling."
+        )
+        uncertain = make_email(
+            sequence,
+            email=email,
+            status=ScheduledEmail.Status.BLOCKED,
+            next_attempt_at=None,
+            status_reason="Delivery uncertain",
+            last_error=raw,
+            error_code=ScheduledEmail.DELIVERY_UNCERTAIN,
+            error_category="unknown",
+            message_id=message_id,
+            attempt_count=1,
+        )
+        SendAttempt.objects.create(
+            email=uncertain,
+            mailbox=uncertain.mailbox,
+            number=1,
+            started_at=timezone.now(),
+            outcome=SendAttempt.Outcome.UNCERTAIN,
+            message_id=message_id,
+            raw_error=raw,
+        )
+        return uncertain
+
+    return make
+
+
 @dataclass
 class Fixables:
-    """What the fixes act on: a sequence, its blocked email and contact, a run of its
-    mailbox's domain checks and a resynchronization asked for."""
+    """What the fixes act on: a sequence, its blocked email and contact, an email whose
+    delivery is uncertain, a run of its mailbox's domain checks and a resynchronization
+    asked for."""
 
     sequence: Sequence
     email: ScheduledEmail
+    uncertain: ScheduledEmail
     check: DomainCheckRun
     resync: AuditEntry
 
@@ -267,7 +308,9 @@ class Fixables:
 
 
 @pytest.fixture
-def make_fixables(make_sequence, make_failed_email) -> Callable[[object], Fixables]:
+def make_fixables(
+    make_sequence, make_failed_email, make_uncertain_email
+) -> Callable[[object], Fixables]:
     """`Fixables` of a one-step sequence that `owner` owns (its email's address is invalid)."""
 
     def make(owner: object) -> Fixables:
@@ -284,8 +327,9 @@ def make_fixables(make_sequence, make_failed_email) -> Callable[[object], Fixabl
             scope=DomainCheckRun.Scope.ALL,
             trigger=DomainCheckRun.Trigger.SCHEDULE,
         )
+        uncertain = make_uncertain_email(sequence, email="sam@example.test")
         resync = mailbox_resync_request(actor=owner, mailbox=sequence.mailbox)
-        return Fixables(sequence, email, check, resync)
+        return Fixables(sequence, email, uncertain, check, resync)
 
     return make
 

@@ -39,6 +39,13 @@ ENDPOINTS = {
         '<div id="emails-table"',
         ("redirect", "sequences:emails", "1 rescheduled"),
     ),
+    "send an uncertain email again": (
+        "post",
+        lambda o: reverse("sequences:email_resend_uncertain", args=[o.sequence.pk, o.uncertain.pk]),
+        {},
+        '<div id="emails-table"',
+        ("redirect", "sequences:emails", "Sent again anyway"),
+    ),
     "correct address": (
         "post",
         lambda o: reverse("sequences:contact_edit_email", args=[o.sequence.pk, o.email.contact_id]),
@@ -152,6 +159,7 @@ def test_it_names_every_htmx_endpoint_of_the_url_conf():
     htmx_views = {
         "sequences:emails",
         "sequences:emails_reschedule",
+        "sequences:email_resend_uncertain",
         "sequences:contact_edit_email",
         "sequences:contact_suppress",
         "sequences:mailbox_resync",

@@ -63,6 +63,13 @@ MATRIX = {
         lambda o: reverse("sequences:emails_reschedule", args=[o.sequence.pk]),
         (200, 404, 200, 403, 404),
     ),
+    "send an uncertain email again": (
+        "post",
+        lambda o: reverse(
+            "sequences:email_resend_uncertain", args=[o.sequence.pk, o.uncertain.pk]
+        ),
+        (403, 404, 200, 403, 404),
+    ),
     "correct address": (
         "post",
         lambda o: reverse("sequences:contact_edit_email", args=[o.sequence.pk, o.contact.pk]),

@@ -18,15 +18,16 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "pipeline.delivery_uncertain",
         C.UNKNOWN,
-        "Delivery uncertain: the server may have the message",
+        "Probably delivered, not confirmed",
         match=r"delivery uncertain",
-        explanation="The whole message was handed to the mailbox's SMTP server, and then no "
-        "reply came (a timeout, a dropped connection, or our worker stopped). The server may "
-        "have accepted it, so it is not resent by itself: sending it again could deliver it "
-        "twice.",
+        side=Side.PROVIDER,
+        fixes=(),
+        explanation="We handed this email to your mail server and lost the connection (or "
+        "our worker stopped) before it confirmed. It was probably delivered, so it is not "
+        "sent again by itself: that could give the contact two copies.",
         next_steps=(
-            "Look for the Message-ID below in the mailbox's Sent folder.",
-            "Found: nothing to do. Not found: reschedule the email.",
+            "Look for its Message-ID in the mailbox's Sent folder.",
+            "Found: nothing to do. Not found: an admin can send it again anyway.",
         ),
         examples=(
             "Delivery uncertain: sending stopped after the message was handed to the SMTP "

@@ -23,14 +23,22 @@ RESCHEDULABLE = (Status.SCHEDULED, Status.RETRYING, Status.BLOCKED, Status.FAILE
 
 
 def emails_reschedule(
-    *, actor: AbstractBaseUser, emails: QuerySet[ScheduledEmail], now: dt.datetime | None = None
+    *,
+    actor: AbstractBaseUser,
+    emails: QuerySet[ScheduledEmail],
+    now: dt.datetime | None = None,
+    uncertain: bool = False,
 ) -> list[ScheduledEmail]:
     """Put emails back at the next free moment of their mailbox's sending window.
 
     Sent, sending and cancelled emails, and emails to contacts who are not active, are
-    left as they are. Returns the rescheduled ones.
+    left as they are; so are uncertain deliveries (probably delivered: a resend may be a
+    second copy), unless `uncertain`, an admin's "Send again anyway", audited as such.
+    Returns the rescheduled ones.
     """
     now = now or timezone.now()
+    if not uncertain:
+        emails = emails.exclude(error_code=ScheduledEmail.DELIVERY_UNCERTAIN)
     with transaction.atomic():
         # Never back to an address that bounced, or a contact who asked not to be emailed.
         chosen = list(
@@ -53,7 +61,9 @@ def emails_reschedule(
             audit_record(
                 actor=actor,
                 organization_id=sequence.organization_id,
-                action=AuditEntry.Action.RESCHEDULE,
+                action=AuditEntry.Action.RESEND_UNCERTAIN
+                if uncertain
+                else AuditEntry.Action.RESCHEDULE,
                 target=sequence,
                 emails=ids,
             )

@@ -639,6 +639,8 @@ def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
         status=Status.BLOCKED,
         claimed_at=None,
         next_attempt_at=None,
+        # What to look for in the Sent folder (and what a bounce will quote).
+        message_id=attempt.message_id,
         status_reason="Delivery uncertain",
         last_error=raw,
         error_code=ScheduledEmail.DELIVERY_UNCERTAIN,

@@ -115,6 +115,9 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
             size=access.page_size(params),
         ),
         "fixes": permissions.allowed_fixes(access.membership(request), sequence),
+        "may_resend_uncertain": permissions.may_resend_uncertain(
+            access.membership(request), sequence
+        ),
         "held": selectors.mailbox_held_emails(mailbox=sequence.mailbox).count(),
         "reschedulable": RESCHEDULABLE,
         # Read only if a popover shows a refusal that DNS records or blocklists explain.
@@ -163,6 +166,30 @@ def emails_reschedule_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
     done = emails_reschedule(actor=request.user, emails=emails)
     return _after_fix(request, sequence, f"{len(done)} rescheduled, {when(done)}.")
+
+
+@require_POST
+def email_resend_uncertain(request: HttpRequest, pk: int, email_pk: int) -> HttpResponse:
+    """An admin's "Send again anyway" for an email that was probably delivered."""
+    sequence = access.get_sequence_for_user(request, pk)
+    if not permissions.may_resend_uncertain(access.membership(request), sequence):
+        raise PermissionDenied("Only an admin may send an uncertain email again.")
+    email = access.found(
+        sequence.emails.filter(
+            pk=email_pk,
+            status=ScheduledEmail.Status.BLOCKED,
+            error_code=ScheduledEmail.DELIVERY_UNCERTAIN,
+        ).first()
+    )
+    done = emails_reschedule(
+        actor=request.user, emails=ScheduledEmail.objects.filter(pk=email.pk), uncertain=True
+    )
+    return _after_fix(
+        request,
+        sequence,
+        f"Sent again anyway, {when(done)}: if the first one arrived, {email.contact.email} "
+        "gets two copies.",
+    )
 
 
 def _contact_to_fix(

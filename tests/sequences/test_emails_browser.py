@@ -199,3 +199,29 @@ def test_it_checks_the_sender_domain_from_an_authentication_failure(
     assert "Fail" in spf.locator(".badge").first.inner_text()
     assert 'nospf.test. TXT "v=spf1 include:_spf.google.com' in spf.locator(".record").inner_text()
     page.screenshot(path=str(ARTIFACTS / "domain-check-popover.png"))
+
+
+def test_it_explains_an_uncertain_delivery_and_sends_it_again_only_when_asked(
+    signed_in, admin_user, live_server, sequence, make_uncertain_email
+):
+    uncertain = make_uncertain_email(sequence, email="sam@example.test")
+    page = _open_tab(signed_in(admin_user), live_server, sequence, "?status=blocked")
+    page.locator(f'[aria-controls="why-{uncertain.pk}"]').hover()
+    popover = _popover(page, uncertain)
+    popover.wait_for(state="visible")
+
+    text = popover.inner_text()
+    assert "Probably delivered, not confirmed" in text
+    assert "Look for Message-ID <uncertain.sam@example.test>" in text
+    assert popover.locator("button", has_text="Reschedule").count() == 0
+    # Copy case carries the Message-ID to look for.
+    case = page.locator(f"#case-{uncertain.pk}").evaluate("t => t.content.textContent")
+    assert "Message-ID: <uncertain.sam@example.test>" in case
+
+    page.once("dialog", lambda dialog: dialog.accept())  # "… may give two copies …"
+    popover.locator("button", has_text="Send again anyway").click()
+
+    page.locator(".toast").first.wait_for()
+    assert "two copies" in page.locator(".toast").first.inner_text()
+    uncertain.refresh_from_db()
+    assert uncertain.status == Status.SCHEDULED

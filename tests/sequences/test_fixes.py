@@ -314,3 +314,70 @@ def test_it_resynchronizes_a_mailbox_and_reports_the_outcome(
     held.refresh_from_db()
     assert held.status == Status.SCHEDULED
     assert AuditEntry.objects.get().action == "resync_mailbox"
+
+
+@pytest.fixture
+def uncertain(sequence, make_uncertain_email):
+    return make_uncertain_email(sequence, email="sam@example.test")
+
+
+def test_it_never_reschedules_an_uncertain_delivery_as_a_plain_fix(
+    client, rep, sequence, uncertain
+):
+    client.force_login(rep)
+
+    response = client.post(
+        reverse("sequences:emails_reschedule", args=[sequence.pk]),
+        {"email": [uncertain.pk]},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    uncertain.refresh_from_db()
+    assert uncertain.status == Status.BLOCKED  # one click must not send a second copy
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.RESCHEDULE).exists()
+
+
+def test_it_lets_an_admin_send_an_uncertain_email_again_knowingly(
+    client, admin_user, sequence, uncertain
+):
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("sequences:email_resend_uncertain", args=[sequence.pk, uncertain.pk]),
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    uncertain.refresh_from_db()
+    assert uncertain.status == Status.SCHEDULED
+    (entry,) = AuditEntry.objects.filter(action=AuditEntry.Action.RESEND_UNCERTAIN)
+    assert entry.actor == admin_user
+    assert entry.detail["emails"] == [uncertain.pk]
+    assert "two copies" in response.headers["HX-Trigger"]
+
+
+@pytest.mark.parametrize(
+    ("who", "offered", "absent"),
+    [
+        ("rep", "Ask an admin to send it again", "Send again anyway"),
+        ("admin_user", "Send again anyway (may duplicate)", "Ask an admin"),
+    ],
+)
+def test_it_offers_no_plain_reschedule_for_an_uncertain_delivery(
+    client, request, who, offered, absent, sequence, uncertain
+):
+    client.force_login(request.getfixturevalue(who))
+
+    page = client.get(reverse("sequences:emails", args=[sequence.pk]) + "?status=blocked")
+
+    html = page.content.decode()
+    popover = html[html.index(f'id="why-{uncertain.pk}"') :]
+    popover = popover[: popover.index("</template>")]
+    assert offered in popover
+    assert absent not in popover
+    assert ">Reschedule</button>" not in popover
+    # What to look for in the Sent folder, in the popover and in the copied case.
+    assert "Probably delivered, not confirmed" in popover
+    assert popover.count("&lt;uncertain.sam@example.test&gt;") >= 2
+    assert "Message-ID: &lt;uncertain.sam@example.test&gt;" in popover
