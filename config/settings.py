@@ -222,6 +222,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Tasks are acknowledged late: Redis hands one not acknowledged within this time to
+    # another worker. Longer than a send task may run (or a live batch would be started
+    # twice), short enough that the batch of a worker that died is taken up again soon.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * SEND_BATCH_TIME_LIMIT}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -53,6 +53,13 @@ def test_it_reads_production_settings_from_the_environment():
     assert _setting("SESSION_COOKIE_SECURE", **PRODUCTION) == "True"
 
 
+def test_it_redelivers_a_task_of_a_dead_worker_only_after_a_live_one_would_have_ended():
+    options = _setting("CELERY_BROKER_TRANSPORT_OPTIONS", **PRODUCTION)
+    limit = int(_setting("SEND_BATCH_TIME_LIMIT", **PRODUCTION))
+
+    assert options == f"{{'visibility_timeout': {2 * limit}}}"
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "MAILBOX_SECRET_KEYS"])
 def test_it_refuses_to_start_in_production_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
