@@ -65,9 +65,7 @@ MATRIX = {
     ),
     "send an uncertain email again": (
         "post",
-        lambda o: reverse(
-            "sequences:email_resend_uncertain", args=[o.sequence.pk, o.uncertain.pk]
-        ),
+        lambda o: reverse("sequences:email_resend_uncertain", args=[o.sequence.pk, o.uncertain.pk]),
         (403, 404, 200, 403, 404),
     ),
     "correct address": (

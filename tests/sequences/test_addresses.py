@@ -154,9 +154,7 @@ def test_it_records_a_step_that_cannot_render_and_sends_the_rest(due, outbound, 
     assert not ScheduledEmail.objects.filter(status=Status.SENDING).exists()
 
 
-def test_it_blocks_an_email_whose_step_prints_a_detail_the_contact_lacks(
-    due, outbound, sandbox
-):
+def test_it_blocks_an_email_whose_step_prints_a_detail_the_contact_lacks(due, outbound, sandbox):
     Step.objects.filter(sequence=outbound).update(body="Hi {{ first_name }}, about {{ company }}")
     lacking = due("pat@example.test", first_name="Pat", last_name="Lee", company="")
     complete = due("sam@example.test", company="Acme")
