@@ -194,6 +194,13 @@ SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
 MAILBOX_CONNECTION_FAILURES = int(os.environ.get("MAILBOX_CONNECTION_FAILURES", "3"))
 MAILBOX_RECHECK_SECONDS = int(os.environ.get("MAILBOX_RECHECK_SECONDS", "300"))
 SENDING_CLAIM_TIMEOUT = int(os.environ.get("SENDING_CLAIM_TIMEOUT", "600"))
+# A running batch renews its mailbox's lease before every wait for a reply, so a lease
+# passed means its worker is gone (crashed, or cut off from the database): its claim is
+# recovered then, not after SENDING_CLAIM_TIMEOUT.
+SENDING_LEASE_SECONDS = float(os.environ.get("SENDING_LEASE_SECONDS", str(SMTP_TIMEOUT + 30)))
+# A send task not started this long after its claim expires unrun (lost with a broker that
+# restarted empty, or behind a long queue), and its claim is given back.
+SEND_TASK_EXPIRES = int(os.environ.get("SEND_TASK_EXPIRES", "60"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
 # Each mailbox's domain is checked again once its last check is this old (a day); beat
 # looks for such mailboxes every DOMAIN_CHECK_SCAN_SECONDS.

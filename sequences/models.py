@@ -219,6 +219,9 @@ class Mailbox(models.Model):
     # Failures to connect, greet, start TLS or sign in since the last success; at
     # MAILBOX_CONNECTION_FAILURES the mailbox holds its emails (sync error).
     connection_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Renewed by a send batch of this mailbox while it runs: a claim taken before it and
+    # still sending once it has passed belongs to a worker that is gone.
+    sending_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     daily_limit = models.PositiveIntegerField(default=500, validators=[MinValueValidator(1)])
     per_minute_limit = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])

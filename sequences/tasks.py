@@ -25,8 +25,10 @@ INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 def dispatch_due_emails() -> int:
     """Claim what is due, within one beat interval, and queue a send task per claim."""
     dispatched = sending.emails_dispatch(
-        handle=lambda claim: send_batch.delay(
-            claim.mailbox_id, list(claim.email_ids), claim.claimed_at.isoformat()
+        # Unstarted by then, it never runs: the recovery gives its claim back.
+        handle=lambda claim: send_batch.apply_async(
+            (claim.mailbox_id, list(claim.email_ids), claim.claimed_at.isoformat()),
+            expires=settings.SEND_TASK_EXPIRES,
         ),
         for_seconds=settings.DISPATCH_INTERVAL_SECONDS,
     )

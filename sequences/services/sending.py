@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
+import math
 import random
 import time
 from collections import defaultdict
@@ -25,8 +27,9 @@ from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db import DatabaseError, transaction
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.template import Context, Template, Variable, VariableDoesNotExist
 from django.template.base import NodeList, VariableNode
 from django.template.defaulttags import IfNode
@@ -62,6 +65,7 @@ from sequences.services.smtp import (
     SmtpFailure,
 )
 
+logger = logging.getLogger(__name__)
 Status = ScheduledEmail.Status
 GIVE_UP_AFTER = dt.timedelta(hours=72)
 BACKOFF_BASE_SECONDS = 60
@@ -200,8 +204,9 @@ def emails_send_batch(
     claim holds it and no attempt of it is in progress.
     """
     run = _Run(Mailbox.objects.get(pk=mailbox_id), claimed_at)
+    run.renew()
     try:
-        with MailboxSession(run.mailbox, deadline=run.deadline) as session:
+        with MailboxSession(run.mailbox, deadline=run.deadline, waiting=run.renew) as session:
             for email in run.claimed(email_ids):
                 if run.deadline.reached() or not run.send(session, email):
                     break
@@ -220,6 +225,23 @@ class _Run:
         self.result = BatchResult()
         self.accepted: tuple[ScheduledEmail, SendAttempt] | None = None
         self.delivered: list[ScheduledEmail] = []
+        self._renewed = -math.inf
+
+    def renew(self) -> None:
+        """Keep the mailbox's lease (SENDING_LEASE_SECONDS) ahead while this batch lives:
+        written when a quarter of it has gone by, so at most every few seconds."""
+        lease = settings.SENDING_LEASE_SECONDS
+        if time.monotonic() - self._renewed < lease / 4:
+            return
+        until = timezone.now() + dt.timedelta(seconds=lease)
+        try:
+            Mailbox.objects.filter(pk=self.mailbox.pk).update(
+                sending_lease_until=Greatest(Coalesce("sending_lease_until", Value(until)), until)
+            )
+        except DatabaseError:  # the next write says it; a lease let pass is recovered
+            logger.warning("could not renew the sending lease of mailbox %s", self.mailbox.pk)
+            return
+        self._renewed = time.monotonic()
 
     def claimed(self, email_ids: list[int] | tuple[int, ...]) -> list[ScheduledEmail]:
         """The emails this claim still holds. One whose attempt is in progress is left to
@@ -649,18 +671,36 @@ def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
     )
 
 
-def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
-    """Claims older than the send time limit: give back the unstarted, flag the started,
-    settle the sent."""
-    now = timezone.now()
+def orphaned_claims(*, now: dt.datetime, stale_after: dt.timedelta | None = None) -> Q:
+    """Claims no worker holds: started by a batch whose lease has passed (its worker died or
+    lost the database), never started though their task has expired (a broker that lost
+    it), or older than SENDING_CLAIM_TIMEOUT (`stale_after`) whatever they look like."""
     if stale_after is None:
         stale_after = dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
+    # The lease runs SENDING_LEASE_SECONDS from its last renewal: renewed after the claim
+    # was taken means a batch took it up.
+    lease = dt.timedelta(seconds=settings.SENDING_LEASE_SECONDS)
+    started = Q(mailbox__sending_lease_until__gte=F("claimed_at") + lease)
+    # A margin past the expiry: a task taken just before it has renewed the lease by then.
+    expired = now - dt.timedelta(seconds=settings.SEND_TASK_EXPIRES + 15)
+    return (
+        Q(claimed_at__lte=now - stale_after)
+        | (started & Q(mailbox__sending_lease_until__lt=now))
+        | (~started & Q(claimed_at__lte=expired))
+    )
+
+
+def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
+    """Claims no worker holds (`orphaned_claims`): give back the unstarted, flag the
+    started, settle the sent."""
+    now = timezone.now()
+    orphaned = orphaned_claims(now=now, stale_after=stale_after)
     # Sent by a worker that died before releasing their follow-ups.
     emails_settle(
-        list(ScheduledEmail.objects.filter(status=Status.SENT, claimed_at__lte=now - stale_after)),
+        list(ScheduledEmail.objects.filter(orphaned, status=Status.SENT, claimed_at__isnull=False)),
         now=now,
     )
-    stale = ScheduledEmail.objects.filter(status=Status.SENDING, claimed_at__lte=now - stale_after)
+    stale = ScheduledEmail.objects.filter(orphaned, status=Status.SENDING)
     recovered = 0
     for email in stale.select_related("mailbox"):
         with transaction.atomic():

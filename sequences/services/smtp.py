@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
 
@@ -73,6 +74,7 @@ class _Conversation:
     whatever happens to its reply; smtplib does not say which side failed)."""
 
     deadline: Deadline | None = None  # set once connected (the greeting waits `timeout`)
+    waiting: Callable[[], None] | None = None
     handed_over = False
 
     def send(self, s: bytes | str) -> None:
@@ -81,6 +83,8 @@ class _Conversation:
             self.handed_over = True
 
     def getreply(self) -> tuple[int, bytes]:
+        if self.waiting is not None:
+            self.waiting()
         if self.deadline is not None and self.sock is not None:
             self.sock.settimeout(self.deadline.timeout())
         return super().getreply()
@@ -114,12 +118,19 @@ class MailboxSession:
 
     A server that answers 421 or drops the line is reconnected on the next send, as
     RFC 5321 expects a client to do. Socket timeouts come from `deadline` (SMTP_TIMEOUT
-    at most).
+    at most); `waiting` is called before each wait for a reply (the batch renews its lease).
     """
 
-    def __init__(self, mailbox: Mailbox, *, deadline: Deadline | None = None) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        *,
+        deadline: Deadline | None = None,
+        waiting: Callable[[], None] | None = None,
+    ) -> None:
         self.mailbox = mailbox
         self.deadline = deadline or Deadline(settings.SEND_BATCH_DEADLINE)
+        self.waiting = waiting
         self._smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> MailboxSession:
@@ -146,7 +157,7 @@ class MailboxSession:
                 )
             else:
                 smtp = _SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout)
-            smtp.deadline = self.deadline
+            smtp.deadline, smtp.waiting = self.deadline, self.waiting
             try:
                 smtp.ehlo()
                 if mailbox.smtp_security == Mailbox.Security.STARTTLS:
