@@ -201,6 +201,9 @@ SENDING_LEASE_SECONDS = float(os.environ.get("SENDING_LEASE_SECONDS", str(SMTP_T
 # A send task not started this long after its claim expires unrun (lost with a broker that
 # restarted empty, or behind a long queue), and its claim is given back.
 SEND_TASK_EXPIRES = int(os.environ.get("SEND_TASK_EXPIRES", "60"))
+# How long a batch keeps trying to record a message the server accepted while the database
+# is unreachable, before leaving it to the recovery as uncertain.
+SEND_RECORD_RETRY_SECONDS = float(os.environ.get("SEND_RECORD_RETRY_SECONDS", "120"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "5"))
 # Each mailbox's domain is checked again once its last check is this old (a day); beat
 # looks for such mailboxes every DOMAIN_CHECK_SCAN_SECONDS.

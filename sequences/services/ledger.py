@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
+import time
+from collections.abc import Callable
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from sequences.models import ScheduledEmail, SendAttempt
 
+logger = logging.getLogger(__name__)
 Status = ScheduledEmail.Status
 
 
@@ -99,3 +103,24 @@ def email_sent(
     with connection.cursor() as cursor:
         cursor.execute(sql.sent, [Status.SENT, now, message_id, subject, now, email.pk])
         cursor.execute(sql.attempt_sent, [SendAttempt.Outcome.SENT, now, attempt_id])
+
+
+def retrying(write: Callable[[], None], *, for_seconds: float) -> None:
+    """Run `write` until it goes through, for up to `for_seconds` while the database is
+    unreachable (reconnecting between tries), then let the last error through.
+
+    Only in autocommit: inside a transaction a lost connection has lost the transaction.
+    """
+    give_up = time.monotonic() + for_seconds
+    pause = 0.5
+    while True:
+        try:
+            write()
+            return
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() + pause > give_up:
+                raise
+            logger.warning("database unreachable; recording again in %.1f s", pause)
+            connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 5)

@@ -306,14 +306,18 @@ class _Run:
         if self.accepted is None:
             return
         email, attempt = self.accepted
-        self.accepted = None
-        ledger.email_sent(
-            email,
-            attempt_id=attempt.pk,
-            message_id=attempt.message_id,
-            subject=email.subject,
-            now=now,
+        # The server has it: a database away for a moment must not make it uncertain.
+        ledger.retrying(
+            lambda: ledger.email_sent(
+                email,
+                attempt_id=attempt.pk,
+                message_id=attempt.message_id,
+                subject=email.subject,
+                now=now,
+            ),
+            for_seconds=settings.SEND_RECORD_RETRY_SECONDS,
         )
+        self.accepted = None
         email.status, email.sent_at = Status.SENT, now
         if not self.delivered and self.mailbox.connection_failures:
             mailbox_connected(mailbox_id=self.mailbox.pk)

@@ -10,10 +10,12 @@ from collections import Counter
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from sandboxes.smtp_server import RCPT_TO_HEADER
 from sequences.models import Mailbox, ScheduledEmail, SendAttempt, Sequence
+from sequences.services import ledger
 from sequences.services.sending import emails_claim_due, emails_send_batch
 from tests.support import send_through
 
@@ -179,3 +181,24 @@ def _dispatch_one_batch(mailbox_id: int) -> None:
     emails_send_batch(
         mailbox_id=claim.mailbox_id, email_ids=claim.email_ids, claimed_at=claim.claimed_at
     )
+
+
+def test_it_records_an_acceptance_once_the_database_answers_again():
+    calls = []
+
+    def write() -> None:
+        calls.append(timezone.now())
+        if len(calls) < 3:
+            raise OperationalError("server closed the connection unexpectedly")
+
+    ledger.retrying(write, for_seconds=10)
+
+    assert len(calls) == 3
+
+
+def test_it_gives_up_recording_after_its_time_and_says_why():
+    def write() -> None:
+        raise OperationalError("connection refused")
+
+    with pytest.raises(OperationalError, match="connection refused"):
+        ledger.retrying(write, for_seconds=0.1)
