@@ -86,9 +86,11 @@ class Workers:
         """A worker named `name`, with `env` added to its environment."""
         db = connection.settings_dict
         env = subprocess_env(
-            DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            CELERY_BROKER_URL=TEST_BROKER_URL,
-            **env,
+            **{
+                "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+                "CELERY_BROKER_URL": TEST_BROKER_URL,
+                **env,
+            }
         )
         log = self.log_dir / f"{name}.log"
         process = subprocess.Popen(
