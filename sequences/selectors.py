@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Max, Model, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from deliverability.selectors import failing_checks_count
@@ -282,18 +282,37 @@ class TriageGroup:
         return Category(self.category).label if self.category else "No diagnosis"
 
 
+def orphaned_claims(*, now: dt.datetime, stale_after: dt.timedelta | None = None) -> Q:
+    """Claims no worker holds: started by a batch whose lease has passed (its worker died or
+    lost the database), never started though their task has expired (a broker that lost
+    it), or older than SENDING_CLAIM_TIMEOUT (`stale_after`) whatever they look like."""
+    if stale_after is None:
+        stale_after = dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
+    # The lease runs SENDING_LEASE_SECONDS from its last renewal: renewed after the claim
+    # was taken means a batch took it up.
+    lease = dt.timedelta(seconds=settings.SENDING_LEASE_SECONDS)
+    started = Q(mailbox__sending_lease_until__gte=F("claimed_at") + lease)
+    # A margin past the expiry: a task taken just before it has renewed the lease by then.
+    expired = now - dt.timedelta(seconds=settings.SEND_TASK_EXPIRES + 15)
+    return (
+        Q(claimed_at__lte=now - stale_after)
+        | (started & Q(mailbox__sending_lease_until__lt=now))
+        | (~started & Q(claimed_at__lte=expired))
+    )
+
+
 def email_triage(*, sequence: Sequence, now: dt.datetime) -> list[TriageGroup]:
     """The sequence's problems grouped by cause and mailbox, the largest first.
 
     Uncertain deliveries are a group of their own (no bulk resend: each may have been
-    delivered), and so are emails stuck in sending past the claim timeout.
+    delivered), and so are emails stuck in sending that no worker holds (`orphaned_claims`:
+    the next dispatch recovers them, unless no worker or beat runs).
     """
-    stuck_since = now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
     rows = (
         ScheduledEmail.objects.filter(sequence=sequence)
         .filter(
             Q(status__in=PROBLEM_STATUSES)
-            | Q(status=ScheduledEmail.Status.SENDING, claimed_at__lte=stuck_since)
+            | (Q(status=ScheduledEmail.Status.SENDING) & orphaned_claims(now=now))
         )
         .annotate(uncertain=Q(error_code=ScheduledEmail.DELIVERY_UNCERTAIN))
         .values("status", "error_category", "mailbox_id", "uncertain")

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.vocabulary import Category, Retry
+from sequences import selectors
 from sequences.addresses import Recipient, invalid_address_refusal, recipient
 from sequences.models import (
     Enrollment,
@@ -675,30 +676,11 @@ def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
     )
 
 
-def orphaned_claims(*, now: dt.datetime, stale_after: dt.timedelta | None = None) -> Q:
-    """Claims no worker holds: started by a batch whose lease has passed (its worker died or
-    lost the database), never started though their task has expired (a broker that lost
-    it), or older than SENDING_CLAIM_TIMEOUT (`stale_after`) whatever they look like."""
-    if stale_after is None:
-        stale_after = dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
-    # The lease runs SENDING_LEASE_SECONDS from its last renewal: renewed after the claim
-    # was taken means a batch took it up.
-    lease = dt.timedelta(seconds=settings.SENDING_LEASE_SECONDS)
-    started = Q(mailbox__sending_lease_until__gte=F("claimed_at") + lease)
-    # A margin past the expiry: a task taken just before it has renewed the lease by then.
-    expired = now - dt.timedelta(seconds=settings.SEND_TASK_EXPIRES + 15)
-    return (
-        Q(claimed_at__lte=now - stale_after)
-        | (started & Q(mailbox__sending_lease_until__lt=now))
-        | (~started & Q(claimed_at__lte=expired))
-    )
-
-
 def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
     """Claims no worker holds (`orphaned_claims`): give back the unstarted, flag the
     started, settle the sent."""
     now = timezone.now()
-    orphaned = orphaned_claims(now=now, stale_after=stale_after)
+    orphaned = selectors.orphaned_claims(now=now, stale_after=stale_after)
     # Sent by a worker that died before releasing their follow-ups.
     emails_settle(
         list(ScheduledEmail.objects.filter(orphaned, status=Status.SENT, claimed_at__isnull=False)),
