@@ -52,12 +52,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from sandboxes.background import BackgroundServer
+from sandboxes.certificates import write_self_signed
 
 log = logging.getLogger(__name__)
 
@@ -316,33 +313,12 @@ class _Controller(Controller):
 
 
 def _self_signed_tls_context(name: str) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # The ssl module loads a certificate only from files: write them to a private folder
     # dropped once loaded.
     with tempfile.TemporaryDirectory() as folder:
-        certificate_path = Path(folder) / "certificate.pem"
-        key_path = Path(folder) / "key.pem"
-        certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        certificate_path, key_path = Path(folder) / "certificate.pem", Path(folder) / "key.pem"
+        write_self_signed(name, certificate_path, key_path)
         context.load_cert_chain(certificate_path, key_path)
     return context
 

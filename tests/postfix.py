@@ -20,7 +20,6 @@ be empty.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import signal
@@ -31,10 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from sandboxes.certificates import write_self_signed
 
 MASTER = "/usr/lib/postfix/sbin/master"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
@@ -252,7 +248,7 @@ class Postfix:
         if self.users is not None:
             self._write_sasl()
         if self.tls:
-            _write_self_signed(self.certificate_path, self.directory / "key.pem")
+            write_self_signed(HOSTNAME, self.certificate_path, self.directory / "key.pem", days=1)
         (self.directory / "main.cf").write_text(self._main_cf())
         # Postfix rereads a main.cf or texthash: map modified in the last second or two
         # every 300 ms until it settles (in case an editor is still writing it): date the
@@ -386,31 +382,6 @@ class Postfix:
 def _write_map(path: Path, entries: dict[str, str]) -> None:
     # texthash: read as it is when a daemon starts, no postmap needed.
     path.write_text("".join(f"{key} {value}\n" for key, value in entries.items()))
-
-
-def _write_self_signed(certificate_path: Path, key_path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTNAME)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
 
 
 def _free_port() -> int:

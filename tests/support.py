@@ -9,12 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import connection
+
+if TYPE_CHECKING:
+    from sequences.models import Mailbox, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
@@ -149,3 +153,54 @@ def send_through(mailbox_id: int, sandbox: object, **fields: object) -> None:
             **fields,
         }
     )
+
+
+def mailbox_copies(base: Mailbox, count: int) -> list[Mailbox]:
+    """`base` and `count - 1` copies of it (same server, own logins)."""
+    from sequences.models import Mailbox
+
+    boxes = [base]
+    for n in range(1, count):
+        box = Mailbox.objects.get(pk=base.pk)
+        box.pk, box.email, box.smtp_username = None, f"box{n}@example.test", f"box{n}@example.test"
+        box.save()
+        boxes.append(box)
+    return boxes
+
+
+def bulk_due(
+    sequence: Sequence,
+    addresses: Iterable[str],
+    *,
+    mailboxes: list[Mailbox] | None = None,
+    first_name: str = "C",
+) -> list[int]:
+    """A due email of the sequence's first step to a new contact per address, in bulk,
+    spread over `mailboxes` (the sequence's own by default)."""
+    from django.utils import timezone
+
+    from sequences.models import Contact, Enrollment, ScheduledEmail
+
+    boxes = mailboxes or [sequence.mailbox]
+    step = sequence.steps.get(position=1)
+    now = timezone.now()
+    contacts = Contact.objects.bulk_create(
+        Contact(organization=sequence.organization, email=address, first_name=first_name)
+        for address in addresses
+    )
+    enrollments = Enrollment.objects.bulk_create(
+        Enrollment(sequence=sequence, contact=c, enrolled_at=now) for c in contacts
+    )
+    emails = ScheduledEmail.objects.bulk_create(
+        ScheduledEmail(
+            enrollment=e,
+            step=step,
+            sequence=sequence,
+            contact=e.contact,
+            mailbox=boxes[n % len(boxes)],
+            scheduled_for=now,
+            next_attempt_at=now,
+        )
+        for n, e in enumerate(enrollments)
+    )
+    return [e.pk for e in emails]

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterable
 
 import pytest
 import redis
@@ -26,7 +25,6 @@ from config.celery import app as celery_app
 from sandboxes.smtp_server import RCPT_TO_HEADER
 from sequences.models import (
     Contact,
-    Enrollment,
     Mailbox,
     ScheduledEmail,
     SendAttempt,
@@ -35,7 +33,7 @@ from sequences.models import (
 )
 from sequences.services.mailboxes import UNREACHABLE_CODE, mailboxes_recheck
 from sequences.tasks import dispatch_due_emails
-from tests.support import TEST_BROKER_URL, send_through, wait_for
+from tests.support import TEST_BROKER_URL, bulk_due, mailbox_copies, send_through, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = ScheduledEmail.Status
@@ -46,51 +44,6 @@ REPORTED = (Status.FAILED, Status.BLOCKED, Status.CANCELLED)
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _mailboxes(base: Mailbox, count: int) -> list[Mailbox]:
-    """`base` and `count - 1` copies of it (same server, own logins)."""
-    boxes = [base]
-    for n in range(1, count):
-        box = Mailbox.objects.get(pk=base.pk)
-        box.pk, box.email, box.smtp_username = None, f"box{n}@example.test", f"box{n}@example.test"
-        box.save()
-        boxes.append(box)
-    return boxes
-
-
-def _due(
-    sequence: Sequence,
-    addresses: Iterable[str],
-    *,
-    mailboxes: list[Mailbox] | None = None,
-    first_name: str = "C",
-) -> list[int]:
-    """A due email of the sequence's first step to a new contact per address, in bulk,
-    spread over `mailboxes` (the sequence's own by default)."""
-    boxes = mailboxes or [sequence.mailbox]
-    step = sequence.steps.get(position=1)
-    now = timezone.now()
-    contacts = Contact.objects.bulk_create(
-        Contact(organization=sequence.organization, email=address, first_name=first_name)
-        for address in addresses
-    )
-    enrollments = Enrollment.objects.bulk_create(
-        Enrollment(sequence=sequence, contact=c, enrolled_at=now) for c in contacts
-    )
-    emails = ScheduledEmail.objects.bulk_create(
-        ScheduledEmail(
-            enrollment=e,
-            step=step,
-            sequence=sequence,
-            contact=e.contact,
-            mailbox=boxes[n % len(boxes)],
-            scheduled_for=now,
-            next_attempt_at=now,
-        )
-        for n, e in enumerate(enrollments)
-    )
-    return [e.pk for e in emails]
 
 
 def _sequence_of(mailbox: Mailbox, owner: object, *, name: str, body: str) -> Sequence:
@@ -181,9 +134,9 @@ def _sent_once(ids: list[int], sandbox) -> list[int]:
 def test_server_killed_and_restarted_mid_run(workers, rep, make_sequence, sandbox):
     sequence = make_sequence(rep, name="Outbound", steps=1)
     send_through(sequence.mailbox_id, sandbox)
-    boxes = _mailboxes(Mailbox.objects.get(pk=sequence.mailbox_id), 3)
+    boxes = mailbox_copies(Mailbox.objects.get(pk=sequence.mailbox_id), 3)
     box_ids = [box.pk for box in boxes]
-    ids = _due(sequence, (f"c{n}@example.test" for n in range(300)), mailboxes=boxes)
+    ids = bulk_due(sequence, (f"c{n}@example.test" for n in range(300)), mailboxes=boxes)
     new = sandbox.store / "new"
     workers.start("solo")
     started = time.monotonic()
@@ -205,7 +158,7 @@ def test_server_killed_and_restarted_mid_run(workers, rep, make_sequence, sandbo
             next_attempt_at=now
         )
 
-    def due_mailboxes() -> set[int]:
+    def duemailbox_copies() -> set[int]:
         return set(
             ScheduledEmail.objects.filter(
                 pk__in=ids,
@@ -222,7 +175,7 @@ def test_server_killed_and_restarted_mid_run(workers, rep, make_sequence, sandbo
     stuck_while_down = sending.count()
     for _ in range(down_rounds):
         let_pauses_pass()
-        rounds_due.update(due_mailboxes())
+        rounds_due.update(duemailbox_copies())
         _dispatch_round()
         stuck_while_down = max(stuck_while_down, sending.count())
     failed_since = SendAttempt.objects.filter(
@@ -314,7 +267,7 @@ def test_slow_server_never_gets_a_message_twice(workers, rep, make_sequence, sta
     slow = start_sandbox(slow_data_seconds=2.5)  # longer than the worker's SMTP_TIMEOUT
     sequence = make_sequence(rep, name="Outbound", steps=1)
     send_through(sequence.mailbox_id, slow)
-    ids = _due(sequence, (f"s{n}@slowdata.test" for n in range(10)))
+    ids = bulk_due(sequence, (f"s{n}@slowdata.test" for n in range(10)))
     workers.start("impatient", SMTP_TIMEOUT="1")
     started = time.monotonic()
 
@@ -358,17 +311,17 @@ def test_bad_data_in_a_batch_is_contained(workers, rep, make_sequence, start_san
     broken = _sequence_of(mailbox, rep, name="Broken", body="Hello {% if %} there")
     long = _sequence_of(mailbox, rep, name="Long", body="Long story. " * 1000)
 
-    good = _due(sequence, (f"good{n}@example.test" for n in range(32)), first_name="Good")
-    named = _due(sequence, ["named@example.test"])
+    good = bulk_due(sequence, (f"good{n}@example.test" for n in range(32)), first_name="Good")
+    named = bulk_due(sequence, ["named@example.test"])
     Contact.objects.filter(email="named@example.test").update(
         first_name=NAME_WITH_NEWLINE, last_name="O'Hara"
     )
     # Valid when created, then written around the validation, as an import might have.
-    invalid = _due(sequence, (f"bad{n}@example.test" for n in range(len(BAD_ADDRESSES))))
+    invalid = bulk_due(sequence, (f"bad{n}@example.test" for n in range(len(BAD_ADDRESSES))))
     for n, address in enumerate(BAD_ADDRESSES):
         Contact.objects.filter(email=f"bad{n}@example.test").update(email=address)
-    unrenderable = _due(broken, ["tpl0@example.test", "tpl1@example.test"])
-    oversized = _due(long, ["big@example.test"])
+    unrenderable = bulk_due(broken, ["tpl0@example.test", "tpl1@example.test"])
+    oversized = bulk_due(long, ["big@example.test"])
     bad = invalid + unrenderable + oversized
     good += named
     ids = good + bad
@@ -437,7 +390,7 @@ def test_a_batch_stops_at_its_deadline_and_gives_the_rest_back(
     slowish = start_sandbox(slow_data_seconds=0.5)
     sequence = make_sequence(rep, name="Outbound", steps=1)
     send_through(sequence.mailbox_id, slowish)
-    ids = _due(sequence, (f"d{n}@slowdata.test" for n in range(30)))
+    ids = bulk_due(sequence, (f"d{n}@slowdata.test" for n in range(30)))
     workers.start("bounded", SEND_BATCH_DEADLINE="3", SMTP_TIMEOUT="2")
     emails = ScheduledEmail.objects.filter(pk__in=ids)
     started = time.monotonic()
@@ -531,8 +484,8 @@ def test_it_sends_everything_soon_after_redis_comes_back_empty(
     sandbox = start_sandbox(slow_data_seconds=0.05)  # about 20 messages a second
     sequence = make_sequence(rep, steps=1)
     send_through(sequence.mailbox_id, sandbox)
-    boxes = _mailboxes(Mailbox.objects.get(pk=sequence.mailbox_id), 3)
-    ids = _due(sequence, (f"c{n}@slowdata.test" for n in range(600)), mailboxes=boxes)
+    boxes = mailbox_copies(Mailbox.objects.get(pk=sequence.mailbox_id), 3)
+    ids = bulk_due(sequence, (f"c{n}@slowdata.test" for n in range(600)), mailboxes=boxes)
     workers.start("solo", CELERY_BROKER_URL=private_redis.url)
     sent = ScheduledEmail.objects.filter(pk__in=ids, status=Status.SENT)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from sequences.models import Contact, Enrollment, Mailbox, ScheduledEmail, SendAttempt
 from sequences.services.sending import emails_recover_stale
 from sequences.tasks import dispatch_due_emails
-from tests.support import send_through, wait_for
+from tests.support import bulk_due, mailbox_copies, send_through, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = ScheduledEmail.Status
@@ -234,35 +234,8 @@ def test_it_sends_what_is_due_with_the_dispatch_command(due, sandbox, capsys):
 
 def _many_due(outbound, count: int, *, mailboxes: int) -> list[int]:
     """`count` due emails spread over `mailboxes` mailboxes of the sandbox, in bulk."""
-    base = outbound.mailbox
-    boxes = [base]
-    for n in range(1, mailboxes):
-        box = Mailbox.objects.get(pk=base.pk)
-        box.pk, box.email, box.smtp_username = None, f"box{n}@example.test", f"box{n}@example.test"
-        box.save()
-        boxes.append(box)
-    step = outbound.steps.get(position=1)
-    now = timezone.now()
-    contacts = Contact.objects.bulk_create(
-        Contact(organization=outbound.organization, email=f"c{n}@example.test", first_name="C")
-        for n in range(count)
-    )
-    enrollments = Enrollment.objects.bulk_create(
-        Enrollment(sequence=outbound, contact=c, enrolled_at=now) for c in contacts
-    )
-    emails = ScheduledEmail.objects.bulk_create(
-        ScheduledEmail(
-            enrollment=e,
-            step=step,
-            sequence=outbound,
-            contact=e.contact,
-            mailbox=boxes[n % mailboxes],
-            scheduled_for=now,
-            next_attempt_at=now,
-        )
-        for n, e in enumerate(enrollments)
-    )
-    return [e.pk for e in emails]
+    boxes = mailbox_copies(outbound.mailbox, mailboxes)
+    return bulk_due(outbound, (f"c{n}@example.test" for n in range(count)), mailboxes=boxes)
 
 
 def _message_ids(sandbox) -> list[str]:
