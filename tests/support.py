@@ -86,8 +86,9 @@ class Workers:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.names: list[str] = []
 
-    def start(self, name: str, **env: str) -> subprocess.Popen[bytes]:
-        """A worker named `name`, with `env` added to its environment."""
+    def start(self, name: str, *, pool: str = "solo", **env: str) -> subprocess.Popen[bytes]:
+        """A worker named `name` (one process of `pool`), with `env` added to its
+        environment."""
         db = connection.settings_dict
         env = subprocess_env(
             **{
@@ -105,7 +106,8 @@ class Workers:
                 "-A",
                 "config",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
+                "--concurrency=1",
                 f"--hostname={name}@%h",
                 "--without-gossip",
                 "--without-mingle",

@@ -431,6 +431,36 @@ def test_a_batch_stops_at_its_deadline_and_gives_the_rest_back(
     assert figures["uncertain"] == 0
 
 
+def test_a_time_limit_that_strikes_mid_batch_loses_no_acknowledged_send(
+    workers, rep, make_sequence, start_sandbox
+):
+    # Under prefork, Celery's soft time limit raises inside the batch (here after 12 s,
+    # before the product's own deadline would end it): every message the server had
+    # acknowledged is recorded sent, the one in conversation is uncertain or given back,
+    # and the rest go back on the schedule.
+    slow = start_sandbox(slow_data_seconds=1)
+    sequence = make_sequence(rep, name="Outbound", steps=1)
+    send_through(sequence.mailbox_id, slow)
+    ids = bulk_due(sequence, (f"t{n}@slowdata.test" for n in range(40)))
+    workers.start("limited", pool="prefork", SEND_BATCH_TIME_LIMIT="42", SEND_BATCH_DEADLINE="120")
+    emails = ScheduledEmail.objects.filter(pk__in=ids)
+
+    # Dispatched by the worker: the time limits travel with the task from who queues it.
+    dispatch_due_emails.delay()
+    wait_for(lambda: "send_batch" in workers.log("limited"), what="the batch taken up")
+    _wait_idle(timeout=90)
+
+    figures = _figures(ids, slow)
+    by_status = Counter(emails.values_list("status", flat=True))
+    _report("soft time limit", figures, **{str(k): v for k, v in by_status.items()})
+    assert 5 <= figures["sent"] < len(ids)  # about 12 s of 1 s sends, then the limit
+    assert figures["sent"] == len(slow.messages()) - figures["uncertain"]
+    assert figures["uncertain"] <= 1
+    assert figures["stuck"] == 0
+    assert by_status[Status.SENT] + by_status[Status.SCHEDULED] + figures["uncertain"] == len(ids)
+    assert "SoftTimeLimitExceeded" in workers.log("limited")
+
+
 class PrivateRedis:
     """A Redis of the test's own on a free loopback port, keeping nothing on disk: stopped,
     it comes back empty, as a production Redis without persistence would."""
