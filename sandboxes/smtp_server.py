@@ -15,6 +15,8 @@ Rules (exact replies):
 - A recipient at ``slowdata.test``: the message is stored, and answered only after
   ``slow_data_seconds``; at ``dropdata.test``: stored, then the connection closes without
   a reply. Either way the server has the message and the client cannot know it.
+- With ``greeting_delay_seconds``, the server accepts each connection and greets only
+  that much later: a server that is up but stuck, for clients' connection timeouts.
 - A message over ``max_size`` bytes: ``552 5.3.4``, after MAIL when the client announces
   its SIZE (smtplib does), after DATA otherwise.
 - More than ``rate`` accepted messages from one login in any 60 seconds: ``451 4.4.5``
@@ -188,11 +190,18 @@ class _Handler:
     """The sandbox's rules, shared by the sessions (all run in the server's one thread)."""
 
     def __init__(
-        self, maildir: mailbox.Maildir, limiter: SlidingWindowLimiter, slow_data_seconds: float
+        self,
+        maildir: mailbox.Maildir,
+        limiter: SlidingWindowLimiter,
+        slow_data_seconds: float,
+        greeting_delay_seconds: float = 0,
     ) -> None:
         self.maildir = maildir
         self.limiter = limiter
         self.slow_data_seconds = slow_data_seconds
+        self.greeting_delay_seconds = greeting_delay_seconds
+        # The first connection is aiosmtpd's own warm-up, which reads the greeting.
+        self.warmed_up = False
         # Successful sign-ins: how often a client had to connect and authenticate.
         self.logins = 0
 
@@ -279,7 +288,20 @@ class _Handler:
 
 
 class _SandboxSMTP(SMTP):
-    """aiosmtpd's protocol, with the providers' size reply and the close after a 421."""
+    """aiosmtpd's protocol, with the providers' size reply, the close after a 421, and a
+    greeting as late as the sandbox says."""
+
+    async def _handle_client(self) -> None:
+        handler = self.event_handler
+        if handler.warmed_up and handler.greeting_delay_seconds:
+            try:
+                await asyncio.sleep(handler.greeting_delay_seconds)
+            except asyncio.CancelledError:  # the client gave up waiting: hang up too
+                if self.transport is not None:
+                    self.transport.close()
+                raise
+        handler.warmed_up = True
+        await super()._handle_client()
 
     async def push(self, status: str | bytes) -> None:
         if status == _DROP:
@@ -340,6 +362,7 @@ class SmtpSandbox(BackgroundServer):
         rate: int = DEFAULT_RATE,
         smtputf8: bool = False,
         slow_data_seconds: float = DEFAULT_SLOW_DATA_SECONDS,
+        greeting_delay_seconds: float = 0,
     ) -> None:
         self.store = Path(store)
         self.host = host
@@ -348,6 +371,7 @@ class SmtpSandbox(BackgroundServer):
         self.rate = rate
         self.smtputf8 = smtputf8
         self.slow_data_seconds = slow_data_seconds
+        self.greeting_delay_seconds = greeting_delay_seconds
         self._controller: _Controller | None = None
         self._handler: _Handler | None = None
 
@@ -360,6 +384,7 @@ class SmtpSandbox(BackgroundServer):
             mailbox.Maildir(self.store, create=False),
             SlidingWindowLimiter(self.rate),
             self.slow_data_seconds,
+            self.greeting_delay_seconds,
         )
         controller = _Controller(
             handler,

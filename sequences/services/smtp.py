@@ -69,8 +69,9 @@ class ConnectionFailed(SmtpFailure):
 
 
 class _Conversation:
-    """smtplib, watched: each wait for a reply ends by the deadline, and `handed_over`
-    notes when the final dot of DATA was written (after it, the server may have the message
+    """smtplib, watched: each wait for a reply ends by the deadline, a connection that
+    never greets is closed, and `handed_over` notes when the final dot of DATA was written
+    (after it, the server may have the message
     whatever happens to its reply; smtplib does not say which side failed)."""
 
     deadline: Deadline | None = None  # set once connected (the greeting waits `timeout`)
@@ -81,6 +82,17 @@ class _Conversation:
         super().send(s)
         if isinstance(s, bytes) and s.endswith(_END_OF_DATA):
             self.handed_over = True
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: object = None
+    ) -> tuple[int, bytes]:
+        try:
+            return super().connect(host, port, source_address)
+        except BaseException:
+            # smtplib leaves the socket open when the greeting never comes: the server
+            # would hold the connection until its own timeout.
+            self.close()
+            raise
 
     def getreply(self) -> tuple[int, bytes]:
         if self.waiting is not None:

@@ -202,3 +202,29 @@ def test_it_gives_up_recording_after_its_time_and_says_why():
 
     with pytest.raises(OperationalError, match="connection refused"):
         ledger.retrying(write, for_seconds=0.1)
+
+
+def test_it_tries_a_server_that_never_greets_once_per_mailbox(
+    rep, make_sequence, start_sandbox, make_email, fast_timeout
+):
+    stuck = start_sandbox(greeting_delay_seconds=5)  # longer than SMTP_TIMEOUT (1 s)
+    sequence = make_sequence(rep, steps=1)
+    send_through(sequence.mailbox_id, stuck)
+    now = timezone.now()
+    emails = [
+        make_email(sequence, email=f"c{n}@example.test", scheduled_for=now, next_attempt_at=now)
+        for n in range(5)
+    ]
+
+    _dispatch()
+
+    (attempt,) = SendAttempt.objects.filter(email__in=emails)  # not one per email
+    assert "timed out" in attempt.raw_error
+    statuses = sorted(
+        ScheduledEmail.objects.filter(pk__in=[e.pk for e in emails]).values_list(
+            "status", flat=True
+        )
+    )
+    assert statuses == [Status.RETRYING] + [Status.SCHEDULED] * 4
+    assert Mailbox.objects.get(pk=sequence.mailbox_id).connection_failures == 1
+    assert stuck.messages() == []
