@@ -61,6 +61,12 @@ def _statements() -> _Statements:
     )
 
 
+def _datetime(value: dt.datetime) -> object:
+    """A datetime as the backend stores it (SQLite keeps text in Django's own format: a
+    parameter left to the driver would never equal a stored claim)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def attempt_start(
     email: ScheduledEmail, *, claimed_at: dt.datetime, message_id: str, now: dt.datetime
 ) -> int | None:
@@ -69,9 +75,11 @@ def attempt_start(
     The attempt is committed before anything is said to the server. `email.attempt_count`
     becomes the attempt's number.
     """
-    sql = _statements()
+    sql, at = _statements(), _datetime(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql.take, [now, email.pk, Status.SENDING, claimed_at, email.attempt_count])
+        cursor.execute(
+            sql.take, [at, email.pk, Status.SENDING, _datetime(claimed_at), email.attempt_count]
+        )
         if cursor.rowcount != 1:
             return None
         email.attempt_count += 1
@@ -81,7 +89,7 @@ def attempt_start(
                 email.pk,
                 email.mailbox_id,
                 email.attempt_count,
-                now,
+                at,
                 SendAttempt.Outcome.STARTED,
                 message_id,
                 *[""] * sql.blanks,
@@ -99,10 +107,10 @@ def email_sent(
     still says started, which the stale-claim recovery finishes; never an email that could
     be sent again.
     """
-    sql = _statements()
+    sql, at = _statements(), _datetime(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql.sent, [Status.SENT, now, message_id, subject, now, email.pk])
-        cursor.execute(sql.attempt_sent, [SendAttempt.Outcome.SENT, now, attempt_id])
+        cursor.execute(sql.sent, [Status.SENT, at, message_id, subject, at, email.pk])
+        cursor.execute(sql.attempt_sent, [SendAttempt.Outcome.SENT, at, attempt_id])
 
 
 def retrying(write: Callable[[], None], *, for_seconds: float) -> None:
