@@ -681,11 +681,15 @@ def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
     started, settle the sent."""
     now = timezone.now()
     orphaned = selectors.orphaned_claims(now=now, stale_after=stale_after)
-    # Sent by a worker that died before releasing their follow-ups.
-    emails_settle(
-        list(ScheduledEmail.objects.filter(orphaned, status=Status.SENT, claimed_at__isnull=False)),
-        now=now,
+    # Sent by a worker that died before releasing their follow-ups (or, between the two
+    # writes of an acceptance, before finishing the attempt: ledger.email_sent).
+    unsettled = list(
+        ScheduledEmail.objects.filter(orphaned, status=Status.SENT, claimed_at__isnull=False)
     )
+    SendAttempt.objects.filter(email__in=unsettled, outcome=SendAttempt.Outcome.STARTED).update(
+        outcome=SendAttempt.Outcome.SENT, finished_at=now
+    )
+    emails_settle(unsettled, now=now)
     stale = ScheduledEmail.objects.filter(orphaned, status=Status.SENDING)
     recovered = 0
     for email in stale.select_related("mailbox"):

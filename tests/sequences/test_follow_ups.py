@@ -236,9 +236,20 @@ def test_it_releases_the_follow_ups_of_a_send_a_crash_left_unsettled(enrolled):
         status=Status.SENT, sent_at=sent_at, message_id="<1@x.test>", claimed_at=sent_at
     )
 
+    attempt = SendAttempt.objects.create(
+        email=first,
+        mailbox=first.mailbox,
+        number=1,
+        started_at=sent_at,
+        outcome=SendAttempt.Outcome.STARTED,  # killed between the two writes of its 250
+        message_id="<1@x.test>",
+    )
+
     emails_recover_stale()
 
     first, second = _reload([first, second])
     assert first.claimed_at is None
     assert second.status == Status.SCHEDULED
     assert second.next_attempt_at >= sent_at + dt.timedelta(days=3)
+    attempt.refresh_from_db()
+    assert attempt.outcome == SendAttempt.Outcome.SENT
