@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import datetime as dt
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,23 +32,21 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    PRODUCTION_ENV,
+    ROOT,
+    SANDBOX_ENV,
+    free_port,
+    populate,
+    reset,
+    sandbox_args,
+    start,
+    worker_args,
+)
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE = "outages"
-PASSWORD = "bench-password"
 UNCERTAIN = "pipeline.delivery_uncertain"
-# Production-like: DEBUG off, with the secrets it then requires (throwaway ones).
-PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DEBUG": "false",
-    "SECRET_KEY": "bench-" + "x" * 50,
-    "ALLOWED_HOSTS": "localhost",
-    "MAILBOX_SECRET_KEYS": "YmVuY2gtbWFpbGJveC1rZXktMzItYnl0ZXMtbG9uZyE=",
-    "CONTACT_ALLOW_TEST_DOMAINS": "true",
-    # Nothing may call out: the mailboxes' domain checks ask a port where no one answers.
-    "DNS_NAMESERVERS": "127.0.0.1:9",
-    "DNS_TIMEOUT": "0.2",
-}
 SCENARIOS = {
     # No fault: how long the rest takes from the moment a fault would land (the pacing).
     "0": "baseline",
@@ -63,12 +59,6 @@ SCENARIOS = {
 def log(text: str) -> None:
     """Progress, on stderr: stdout has the results only."""
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _die_with_parent() -> None:
@@ -189,26 +179,6 @@ class Redis:
         redis.Redis(port=self.port).flushall()
 
 
-def start(
-    args: list[str], logfile: Path, *, ready: str, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """A Python process of the project, once its log says `ready`."""
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        stdout=logfile.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        preexec_fn=_die_with_parent,
-    )
-    deadline = time.monotonic() + 60
-    while ready not in logfile.read_text(errors="replace"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"{args} did not start:\n{logfile.read_text()}")
-        time.sleep(0.1)
-    return process
-
-
 def stop(processes: list[subprocess.Popen[bytes]], grace: float = 15) -> None:
     """SIGTERM (a worker's warm shutdown), then SIGKILL after `grace` seconds."""
     for process in processes:
@@ -222,101 +192,6 @@ def stop(processes: list[subprocess.Popen[bytes]], grace: float = 15) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-# -- The population (as bench/bench_sending.py makes it; copied, since importing that
-# module drops and creates its database).
-
-
-def reset() -> None:
-    from django.db import connection
-
-    from sequences.models import (
-        Contact,
-        Enrollment,
-        Mailbox,
-        Organization,
-        ScheduledEmail,
-        Sequence,
-        Step,
-    )
-
-    tables = ", ".join(
-        model._meta.db_table
-        for model in (Organization, Contact, Mailbox, ScheduledEmail, Sequence, Step, Enrollment)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables}, auth_user RESTART IDENTITY CASCADE")
-
-
-def populate(*, emails: int, mailboxes: int, port: int, per_minute: int) -> None:
-    """`emails` due now over `mailboxes`, each mailbox sending at most `per_minute`."""
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
-    from sequences.models import (
-        Contact,
-        Enrollment,
-        Mailbox,
-        Membership,
-        Organization,
-        ScheduledEmail,
-        Sequence,
-        Step,
-    )
-
-    organization = Organization.objects.create(name="Bench", slug="bench")
-    owner = get_user_model().objects.create_user("bench")
-    Membership.objects.create(user=owner, organization=organization, role="admin")
-    template = Mailbox(
-        organization=organization,
-        owner=owner,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security=Mailbox.Security.NONE,
-        sending_days="1234567",
-        window_start=dt.time(0),
-        window_end=dt.time(23, 59, 59),
-        per_minute_limit=per_minute,
-        daily_limit=100_000,
-    )
-    template.password = PASSWORD
-    boxes = Mailbox.objects.bulk_create(
-        Mailbox(
-            **{f.attname: getattr(template, f.attname) for f in Mailbox._meta.concrete_fields}
-            | {"id": None, "email": f"box{n}@bench.test", "smtp_username": f"box{n}@bench.test"}
-        )
-        for n in range(mailboxes)
-    )
-    sequences = Sequence.objects.bulk_create(
-        Sequence(organization=organization, owner=owner, mailbox=box, name=f"S{n}")
-        for n, box in enumerate(boxes)
-    )
-    steps = Step.objects.bulk_create(
-        Step(sequence=s, position=1, subject="Hello {{ first_name }}", body="Hi {{ first_name }}")
-        for s in sequences
-    )
-    now = timezone.now()
-    contacts = Contact.objects.bulk_create(
-        Contact(organization=organization, email=f"c{n}@example.test", first_name=f"C{n}")
-        for n in range(emails)
-    )
-    enrollments = Enrollment.objects.bulk_create(
-        Enrollment(sequence=sequences[n % mailboxes], contact=c, enrolled_at=now)
-        for n, c in enumerate(contacts)
-    )
-    ScheduledEmail.objects.bulk_create(
-        ScheduledEmail(
-            enrollment=e,
-            step=steps[n % mailboxes],
-            sequence_id=steps[n % mailboxes].sequence_id,
-            contact_id=e.contact_id,
-            mailbox=boxes[n % mailboxes],
-            scheduled_for=now,
-            next_attempt_at=now,
-        )
-        for n, e in enumerate(enrollments)
-    )
 
 
 # -- Watching the private database directly (psycopg), through its outages.
@@ -385,61 +260,23 @@ class Run:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start_processes(self, logs: Path, store: Path, smtp_port: int) -> None:
-        env = {"LOG_LEVEL": "INFO"}
-        self.processes.append(
-            start(
-                [
-                    "manage.py",
-                    "smtp_sandbox",
-                    "--port",
-                    str(smtp_port),
-                    "--store",
-                    str(store),
-                    "--rate",
-                    "1000000",
-                ],
-                logs / "sandbox.log",
-                ready="listening",
-                env={**env, "DEBUG": "true"},  # the sandboxes are development tools
-            )
-        )
-        for n in range(self.options.workers):
+        def child(args: list[str], log: str, ready: str, **env: str) -> None:
             self.processes.append(
                 start(
-                    [
-                        "-m",
-                        "celery",
-                        "-A",
-                        "config",
-                        "worker",
-                        "--pool=solo",
-                        f"--hostname=w{n}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--loglevel=INFO",
-                    ],
-                    logs / f"worker{n}.log",
-                    ready="ready.",
-                    env=env,
+                    args,
+                    logs / log,
+                    ready=ready,
+                    env={"LOG_LEVEL": "INFO", **env},
+                    preexec_fn=_die_with_parent,
                 )
             )
-        self.processes.append(
-            start(
-                [
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "beat",
-                    "--schedule",
-                    str(logs / "celerybeat-schedule"),
-                    "--loglevel=INFO",
-                ],
-                logs / "beat.log",
-                ready="beat: Starting",
-                env=env,
-            )
-        )
+
+        child(sandbox_args(smtp_port, store), "sandbox.log", "listening", **SANDBOX_ENV)
+        for n in range(self.options.workers):
+            child(worker_args(n), f"worker{n}.log", "ready.")
+        schedule = str(logs / "celerybeat-schedule")
+        beat = ["-m", "celery", "-A", "config", "beat", "--schedule", schedule, "--loglevel=INFO"]
+        child(beat, "beat.log", "beat: Starting")
 
     def inject(self, scenario: str) -> None:
         if scenario == "baseline":

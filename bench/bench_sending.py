@@ -29,21 +29,25 @@ from collections import defaultdict
 from email.message import EmailMessage
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    PASSWORD,
+    PRODUCTION_ENV,
+    ROOT,
+    SANDBOX_ENV,
+    free_port,
+    populate,
+    reset,
+    sandbox_args,
+    start,
+    worker_args,
+)
+
 BENCH_DB = "sequences_bench"
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
 os.environ["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/14"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-# Production-like: DEBUG off, with the secrets it then requires (throwaway ones).
-os.environ["DEBUG"] = "false"
-os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
-os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-os.environ.setdefault("MAILBOX_SECRET_KEYS", "YmVuY2gtbWFpbGJveC1rZXktMzItYnl0ZXMtbG9uZyE=")
-os.environ["CONTACT_ALLOW_TEST_DOMAINS"] = "true"
-# Nothing may call out: the workers' domain checks ask a port where no one answers.
-os.environ.setdefault("DNS_NAMESERVERS", "127.0.0.1:9")
-os.environ.setdefault("DNS_TIMEOUT", "0.2")
+os.environ.update(PRODUCTION_ENV)
 sys.path.insert(0, str(ROOT))
 
 import django  # noqa: E402
@@ -67,112 +71,11 @@ from django.utils import timezone  # noqa: E402
 
 from sandboxes.smtp_server import read_messages  # noqa: E402
 from sequences.models import (  # noqa: E402
-    Contact,
-    Enrollment,
     Mailbox,
-    Membership,
-    Organization,
     ScheduledEmail,
-    Sequence,
-    Step,
 )
 from sequences.services.sending import due_emails, emails_claim_due, held_steps  # noqa: E402
 from sequences.tasks import dispatch_due_emails  # noqa: E402
-
-PASSWORD = "bench-password"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def reset() -> None:
-    tables = ", ".join(
-        model._meta.db_table
-        for model in (Organization, Contact, Mailbox, ScheduledEmail, Sequence, Step, Enrollment)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables}, auth_user RESTART IDENTITY CASCADE")
-
-
-def populate(
-    *, emails: int, mailboxes: int, port: int, history: int = 0, sign_in: bool = True
-) -> list[Mailbox]:
-    """`emails` due now over `mailboxes`, plus `history` already sent, in bulk.
-
-    Without `sign_in` the mailboxes send no AUTH (smtp-sink accepts none)."""
-    from django.contrib.auth import get_user_model
-
-    organization = Organization.objects.create(name="Bench", slug="bench")
-    owner = get_user_model().objects.create_user("bench")
-    Membership.objects.create(user=owner, organization=organization, role="admin")
-    template = Mailbox(
-        organization=organization,
-        owner=owner,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security=Mailbox.Security.NONE,
-        sending_days="1234567",
-        window_start=dt.time(0),
-        window_end=dt.time(23, 59, 59),
-        per_minute_limit=600,
-        daily_limit=100_000,
-    )
-    template.password = PASSWORD
-    boxes = Mailbox.objects.bulk_create(
-        Mailbox(
-            **{f.attname: getattr(template, f.attname) for f in Mailbox._meta.concrete_fields}
-            | {
-                "id": None,
-                "email": f"box{n}@bench.test",
-                "smtp_username": f"box{n}@bench.test" if sign_in else "",
-            }
-        )
-        for n in range(mailboxes)
-    )
-    sequences = Sequence.objects.bulk_create(
-        Sequence(organization=organization, owner=owner, mailbox=box, name=f"S{n}")
-        for n, box in enumerate(boxes)
-    )
-    steps = Step.objects.bulk_create(
-        Step(sequence=s, position=1, subject="Hello {{ first_name }}", body="Hi {{ first_name }}")
-        for s in sequences
-    )
-    now = timezone.now()
-    total = emails + history
-    for start in range(0, total, 20_000):
-        chunk = range(start, min(total, start + 20_000))
-        contacts = Contact.objects.bulk_create(
-            Contact(organization=organization, email=f"c{n}@example.test", first_name=f"C{n}")
-            for n in chunk
-        )
-        enrollments = Enrollment.objects.bulk_create(
-            Enrollment(sequence=sequences[n % mailboxes], contact=c, enrolled_at=now)
-            for n, c in zip(chunk, contacts, strict=True)
-        )
-        ScheduledEmail.objects.bulk_create(
-            _email(n, e, steps[n % mailboxes], boxes[n % mailboxes], now, due=n >= history)
-            for n, e in zip(chunk, enrollments, strict=True)
-        )
-    return boxes
-
-
-def _email(n, enrollment, step, box, now, *, due: bool) -> ScheduledEmail:
-    email = ScheduledEmail(
-        enrollment=enrollment,
-        step=step,
-        sequence_id=step.sequence_id,
-        contact_id=enrollment.contact_id,
-        mailbox=box,
-        scheduled_for=now,
-        next_attempt_at=now,
-    )
-    if not due:
-        email.status, email.next_attempt_at = ScheduledEmail.Status.SENT, None
-        email.sent_at, email.message_id = now, f"<history.{n}@bench.test>"
-    return email
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -184,24 +87,6 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start(
-    args: list[str], log: Path, *, ready: str, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-    deadline = time.monotonic() + 30
-    while ready not in log.read_text(errors="replace"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"{args} did not start:\n{log.read_text()}")
-        time.sleep(0.1)
-    return process
-
-
 def run_pipeline(
     emails: int, mailboxes: int, workers: int, port: int, logs: Path, *, sign_in: bool
 ) -> dict:
@@ -210,18 +95,7 @@ def run_pipeline(
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     procs = [
         start(
-            [
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                f"--hostname=w{n}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
+            worker_args(n),
             logs / f"worker{n}.log",
             ready="ready.",
         )
@@ -357,19 +231,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         logs, store, port = Path(tmp), Path(tmp) / "mail", free_port()
         sandbox = start(
-            [
-                "manage.py",
-                "smtp_sandbox",
-                "--port",
-                str(port),
-                "--store",
-                str(store),
-                "--rate",
-                "1000000",
-            ],
+            sandbox_args(port, store),
             logs / "sandbox.log",
             ready="listening",
-            env={"DEBUG": "true"},  # the sandboxes are development tools (not installed)
+            env=SANDBOX_ENV,
         )
         try:
             pipeline = run_pipeline(*runs, port, logs, sign_in=True)

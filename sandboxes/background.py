@@ -8,7 +8,8 @@ from typing import Self, TextIO
 
 
 class BackgroundServer:
-    """A server run in threads of this process: `with` starts it and stops it."""
+    """A server run in the background (threads of this process, or a child process):
+    `with` starts it and stops it."""
 
     def start(self) -> None:
         raise NotImplementedError

@@ -27,9 +27,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from sandboxes.background import BackgroundServer
 from sandboxes.certificates import write_self_signed
 
 MASTER = "/usr/lib/postfix/sbin/master"
@@ -89,7 +88,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-class Postfix:
+class Postfix(BackgroundServer):
     """One private Postfix instance; `start()` returns once it accepts connections.
 
     users: login → password for SMTP AUTH (logins with a realm, `rita@example.test`, as
@@ -185,18 +184,6 @@ class Postfix:
                 os.killpg(process.pid, signal.SIGKILL)
                 break
             time.sleep(0.02)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _run_master(self) -> bool:
         """Starts the master; True once it listens, False if it exited (when it cannot bind
