@@ -18,7 +18,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from diagnostics.diagnosis import Diagnosis, diagnose
-from diagnostics.vocabulary import Category
+from diagnostics.vocabulary import Category, Retry
 from sequences import selectors
 from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt
 from sequences.services.audit import audit_record
@@ -53,25 +53,34 @@ class ResyncResult:
         }
 
 
-def mailbox_mark_broken(*, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime) -> None:
-    """The mailbox cannot send: a refused sign-in, or another connection failure."""
+def mailbox_mark_broken(
+    *, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime, state: str | None = None
+) -> None:
+    """The mailbox cannot send: a refused sign-in (`invalid_credentials`), or another
+    connection failure (`sync_error`); `state` when the caller knows better."""
+    if state is None:
+        state = (
+            Mailbox.State.INVALID_CREDENTIALS
+            if diagnosis.category == Category.MAILBOX_CONNECTION
+            else Mailbox.State.SYNC_ERROR
+        )
     Mailbox.objects.filter(pk=mailbox_id).update(
-        state=Mailbox.State.INVALID_CREDENTIALS
-        if diagnosis.category == Category.MAILBOX_CONNECTION and diagnosis.code != UNREACHABLE_CODE
-        else Mailbox.State.SYNC_ERROR,
+        state=state,
         last_error=diagnosis.raw,
         last_error_code=diagnosis.code,
         last_checked_at=now,
     )
 
 
-def mailbox_hold(*, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime) -> int:
+def mailbox_hold(
+    *, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime, state: str | None = None
+) -> int:
     """Mark the mailbox broken and block its pending emails until a resync succeeds.
 
     They are not each tried and failed against a mailbox known to be broken. Emails whose
     send has started are left to the pipeline, which knows whether the server has them.
     """
-    mailbox_mark_broken(mailbox_id=mailbox_id, diagnosis=diagnosis, now=now)
+    mailbox_mark_broken(mailbox_id=mailbox_id, diagnosis=diagnosis, now=now, state=state)
     return (
         ScheduledEmail.objects.filter(mailbox_id=mailbox_id, status__in=HOLDABLE)
         .exclude(attempts__outcome=SendAttempt.Outcome.STARTED)
@@ -93,25 +102,27 @@ def mailbox_pause(*, mailbox_id: int, until: dt.datetime) -> None:
     Mailbox.objects.filter(pk=mailbox_id).update(paused_until=until)
 
 
-def mailbox_connection_failed(*, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime) -> int:
+def mailbox_connection_failed(
+    *, mailbox_id: int, diagnosis: Diagnosis, now: dt.datetime
+) -> Diagnosis | None:
     """The mailbox's server could not be reached (refused, silent, dropped) for a moment.
 
     The mailbox waits CONNECTION_PAUSE; after MAILBOX_CONNECTION_FAILURES such failures in
     a row it is held as unreachable (a sync error the periodic re-check and a resync lift).
-    Returns how many failures in a row it has now.
+    Returns the diagnosis it is held with, if it is.
     """
     Mailbox.objects.filter(pk=mailbox_id).update(
         connection_failures=F("connection_failures") + 1,
         paused_until=now + dt.timedelta(seconds=CONNECTION_PAUSE),
     )
     failures = Mailbox.objects.values_list("connection_failures", flat=True).get(pk=mailbox_id)
-    if failures >= settings.MAILBOX_CONNECTION_FAILURES:
-        mailbox_hold(
-            mailbox_id=mailbox_id,
-            diagnosis=diagnose(unreachable_refusal(failures, diagnosis.raw)),
-            now=now,
-        )
-    return failures
+    if failures < settings.MAILBOX_CONNECTION_FAILURES:
+        return None
+    unreachable = diagnose(unreachable_refusal(failures, diagnosis.raw))
+    mailbox_hold(
+        mailbox_id=mailbox_id, diagnosis=unreachable, now=now, state=Mailbox.State.SYNC_ERROR
+    )
+    return unreachable
 
 
 def mailbox_connected(*, mailbox_id: int) -> None:
@@ -184,7 +195,14 @@ def _resync(mailbox: Mailbox) -> ResyncResult:
             session.open()
     except SmtpFailure as failure:
         diagnosis = diagnose(failure.raw)
-        mailbox_mark_broken(mailbox_id=mailbox.pk, diagnosis=diagnosis, now=now)
+        if mailbox.last_error_code == UNREACHABLE_CODE and diagnosis.retry == Retry.AUTO:
+            # Still down: still held as unreachable, so the re-check goes on trying it.
+            diagnosis = (
+                mailbox_connection_failed(mailbox_id=mailbox.pk, diagnosis=diagnosis, now=now)
+                or diagnosis
+            )
+        else:
+            mailbox_mark_broken(mailbox_id=mailbox.pk, diagnosis=diagnosis, now=now)
         return ResyncResult(connected=False, rescheduled=0, diagnosis=diagnosis)
     slot = next_sending_time(mailbox, now)
     with transaction.atomic():

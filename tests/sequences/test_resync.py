@@ -7,7 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sequences.models import Mailbox, ScheduledEmail
-from sequences.services.mailboxes import mailbox_resync, mailbox_resync_request
+from sequences.services.mailboxes import (
+    UNREACHABLE_CODE,
+    mailbox_resync,
+    mailbox_resync_request,
+    mailboxes_recheck,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = ScheduledEmail.Status
@@ -121,3 +126,29 @@ def test_it_does_not_show_another_mailboxs_resync(client, rep, broken_mailbox, m
     url = reverse("sequences:mailbox_resync_status", args=[broken_mailbox.pk, request.pk])
 
     assert client.get(url).status_code == 404
+
+
+def test_it_keeps_rechecking_a_mailbox_whose_server_is_still_down(broken_mailbox, sandbox):
+    # Held as unreachable after three refused connections; the server is still down at the
+    # periodic re-check: it stays held as unreachable, and so is tried again at the next.
+    Mailbox.objects.filter(pk=broken_mailbox.pk).update(
+        state=Mailbox.State.SYNC_ERROR,
+        last_error_code=UNREACHABLE_CODE,
+        connection_failures=3,
+        last_checked_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    sandbox.stop()
+    later = timezone.now() + dt.timedelta(hours=1)
+
+    (first,) = mailboxes_recheck()
+    (second,) = mailboxes_recheck(now=later)
+
+    assert not first.connected
+    assert not second.connected
+    broken_mailbox.refresh_from_db()
+    assert (broken_mailbox.state, broken_mailbox.last_error_code) == (
+        Mailbox.State.SYNC_ERROR,
+        UNREACHABLE_CODE,
+    )
+    assert "Connection refused" in broken_mailbox.last_error
+    assert broken_mailbox.connection_failures == 5
