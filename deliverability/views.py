@@ -38,6 +38,7 @@ def check_request(request: HttpRequest, pk: int) -> HttpResponse:
 def check_status(request: HttpRequest, pk: int, run_pk: int) -> HttpResponse:
     mailbox = access.get_mailbox_for_user(request, pk)
     run = access.found(selectors.domain_check_run_for_mailbox(mailbox=mailbox, pk=run_pk))
+    access.review_record(request, organization_id=mailbox.organization_id, target=run)
     return _run_status(request, run)
 
 

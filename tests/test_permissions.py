@@ -7,11 +7,13 @@ another organization. 404 means "not yours to know about", 403 "visible, not all
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sequences.models import ScheduledEmail, Sequence
+from sequences.models import AuditEntry, ScheduledEmail, Sequence
 
 PEOPLE = ("owner", "teammate", "admin", "support", "outsider")
 Status = ScheduledEmail.Status
@@ -140,6 +142,55 @@ def test_it_answers_each_role_as_designed(client, objects, people, endpoint, per
     response = send(url(objects), {"address": "pat@example.org"}, headers={"HX-Request": "true"})
 
     assert response.status_code == expected
+
+
+# Pages support may open that show no customer's data: a directory of organizations, and
+# lists scoped to the asker's own organization (support has none).
+NOT_CUSTOMER_DATA = {"organization list", "contact list", "mailbox list"}
+SUPPORT_READS = [
+    endpoint
+    for endpoint, (method, _, codes) in MATRIX.items()
+    if method == "get"
+    and codes[PEOPLE.index("support")] == 200
+    and endpoint not in NOT_CUSTOMER_DATA
+]
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("endpoint", SUPPORT_READS)
+def test_it_records_every_read_by_support_whatever_the_headers(
+    client, objects, support, endpoint, htmx
+):
+    _, url, _ = MATRIX[endpoint]
+    client.force_login(support)
+
+    response = client.get(url(objects), headers={"HX-Request": "true"} if htmx else {})
+
+    assert response.status_code == 200
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.REVIEW_ACCOUNT)
+    assert (entry.action, entry.actor, entry.organization_id) == (
+        AuditEntry.Action.REVIEW_ACCOUNT,
+        support,
+        objects.sequence.organization_id,
+    )
+    assert entry.detail["page"] == url(objects)
+
+
+def test_it_folds_supports_refreshes_of_a_page_into_one_entry_a_minute(client, objects, support):
+    url = reverse("sequences:emails", args=[objects.sequence.pk])
+    client.force_login(support)
+    client.get(url)
+    for _ in range(3):
+        client.get(url, headers={"HX-Request": "true"})
+    reviews = AuditEntry.objects.filter(action=AuditEntry.Action.REVIEW_ACCOUNT)
+    assert reviews.count() == 1
+
+    reviews.update(created_at=timezone.now() - dt.timedelta(seconds=61))
+    client.get(url, headers={"HX-Request": "true"})
+    client.get(f"{url}?status=blocked", headers={"HX-Request": "true"})
+
+    pages = sorted(reviews.values_list("detail__page", flat=True))
+    assert pages == [url, url, f"{url}?status=blocked"]
 
 
 @pytest.mark.parametrize("endpoint", list(MATRIX))

@@ -38,14 +38,13 @@ def found(thing: models.Model | None) -> models.Model:
 
 
 def review_record(request: HttpRequest, *, organization_id: int, target: models.Model) -> None:
-    """A page support staff opened is logged for the customer (not its htmx refreshes)."""
-    if not request.htmx:
-        support_review_record(
-            membership=membership(request),
-            organization_id=organization_id,
-            target=target,
-            page=request.path,
-        )
+    """A page support staff read is logged for the customer (sequences.services.audit)."""
+    support_review_record(
+        membership=membership(request),
+        organization_id=organization_id,
+        target=target,
+        page=request.get_full_path(),
+    )
 
 
 def get_sequence_for_user(request: HttpRequest, pk: int) -> Sequence:

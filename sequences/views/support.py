@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET
 
 from deliverability.selectors import mailboxes_with_failing_checks
 from sequences import selectors
-from sequences.services.audit import support_review_record
 from sequences.views import access
 
 
@@ -26,12 +25,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     access.support_only(request)
     organization = access.found(selectors.organization_for_user(user=request.user, slug=slug))
-    support_review_record(
-        membership=access.membership(request),
-        organization_id=organization.pk,
-        target=organization,
-        page=request.path,
-    )
+    access.review_record(request, organization_id=organization.pk, target=organization)
     context = {
         "organization": organization,
         "sequences": selectors.sequences_with_counts(

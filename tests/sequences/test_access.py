@@ -70,13 +70,11 @@ def test_it_logs_supports_review_of_an_organization(client, support, organizatio
     assert AuditEntry.objects.get().target_label == "Acme"
 
 
-def test_it_does_not_log_customers_own_views_or_table_refreshes(
-    client, support, rep, make_sequence
-):
+def test_it_does_not_log_customers_own_views(client, rep, make_sequence):
     sequence = make_sequence(rep)
     client.force_login(rep)
+
     client.get(reverse("sequences:emails", args=[sequence.pk]))
-    client.force_login(support)
     client.get(reverse("sequences:emails", args=[sequence.pk]), headers={"HX-Request": "true"})
 
     assert not AuditEntry.objects.exists()
