@@ -121,18 +121,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed sign-ins allowed per account and address, and for how long they count.
+# Sign-in attempts allowed per account and client address, and for how long they count
+# (sequences.auth: counted in the database, in every setup).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
-# The sign-in limit's counters live here: shared by every web process in production.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ["CACHE_URL"],
-    }
-    if os.environ.get("CACHE_URL")
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
+# Reverse proxies in front of the web processes that append the address they saw to
+# X-Forwarded-For: the client's address is then the one the outermost of them saw. 0: none,
+# REMOTE_ADDR is the client (a header a client sends is never trusted then).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sequences:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -255,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sequences.tasks.recheck_mailboxes",
         "schedule": 60,
         "options": {"expires": 60},
+    },
+    "purge-sign-in-counters": {
+        "task": "sequences.tasks.purge_sign_in_counters",
+        "schedule": 3600,
+        "options": {"expires": 3600},
     },
     "check-mailbox-domains": {
         "task": "deliverability.tasks.check_stale_domains",

@@ -5,12 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from sequences.auth import RateLimitedLoginForm
+from sequences.auth import AdminLoginForm, LoginForm
+
+# The admin's sign-in is limited as the product's is (sequences.auth).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path(
         "login/",
-        login_not_required(auth_views.LoginView.as_view(authentication_form=RateLimitedLoginForm)),
+        login_not_required(auth_views.LoginView.as_view(authentication_form=LoginForm)),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -614,3 +614,17 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.get_action_display().lower()}: {self.target_label}"
+
+
+class SignInCounter(models.Model):
+    """Sign-in attempts of one account from one client address, in the current window.
+
+    Kept in the database, not a cache: a counter must last its window in every setup, and
+    be increased atomically by every web process (sequences.auth)."""
+
+    key = models.CharField(max_length=400, primary_key=True)
+    attempts = models.PositiveIntegerField()
+    window_started_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.attempts}"

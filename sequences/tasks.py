@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from sequences.services import mailboxes, sending
+from sequences.services import mailboxes, sending, sign_in
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
@@ -62,3 +62,9 @@ def resync_mailbox(mailbox_id: int, request_id: int | None = None) -> dict[str, 
 def recheck_mailboxes() -> int:
     """Try the mailboxes held as unreachable again; returns how many connected."""
     return sum(result.connected for result in mailboxes.mailboxes_recheck())
+
+
+@shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def purge_sign_in_counters() -> int:
+    """Forget the sign-in counters whose window has passed; returns how many."""
+    return sign_in.sign_in_counters_purge()

@@ -61,7 +61,7 @@ def _statements() -> _Statements:
     )
 
 
-def _datetime(value: dt.datetime) -> object:
+def stored_datetime(value: dt.datetime) -> object:
     """A datetime as the backend stores it (SQLite keeps text in Django's own format: a
     parameter left to the driver would never equal a stored claim)."""
     return connection.ops.adapt_datetimefield_value(value)
@@ -75,11 +75,10 @@ def attempt_start(
     The attempt is committed before anything is said to the server. `email.attempt_count`
     becomes the attempt's number.
     """
-    sql, at = _statements(), _datetime(now)
+    sql, at = _statements(), stored_datetime(now)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.take, [at, email.pk, Status.SENDING, _datetime(claimed_at), email.attempt_count]
-        )
+        claim = stored_datetime(claimed_at)
+        cursor.execute(sql.take, [at, email.pk, Status.SENDING, claim, email.attempt_count])
         if cursor.rowcount != 1:
             return None
         email.attempt_count += 1
@@ -107,7 +106,7 @@ def email_sent(
     still says started, which the stale-claim recovery finishes; never an email that could
     be sent again.
     """
-    sql, at = _statements(), _datetime(now)
+    sql, at = _statements(), stored_datetime(now)
     with connection.cursor() as cursor:
         cursor.execute(sql.sent, [Status.SENT, at, message_id, subject, at, email.pk])
         cursor.execute(sql.attempt_sent, [SendAttempt.Outcome.SENT, at, attempt_id])

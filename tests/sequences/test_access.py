@@ -1,49 +1,11 @@
-"""Sign-in limits, and the audit of what support staff review."""
+"""The audit of what support staff review."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from sequences.models import AuditEntry
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-
-
-def _sign_in(client, username: str, password: str):
-    return client.post(reverse("login"), {"username": username, "password": password})
-
-
-def test_it_refuses_sign_in_after_too_many_failures(client, rep, settings):
-    for _ in range(settings.LOGIN_FAILURE_LIMIT):
-        assert "Please enter a correct username" in _sign_in(client, "rita", "nope").text
-
-    response = _sign_in(client, "rita", "pw")
-
-    assert "Too many failed sign-ins" in response.text
-    assert "_auth_user_id" not in client.session
-
-
-def test_it_limits_one_account_without_locking_out_others(client, rep, admin_user, settings):
-    for _ in range(settings.LOGIN_FAILURE_LIMIT):
-        _sign_in(client, "rita", "nope")
-
-    assert _sign_in(client, "adam", "pw").status_code == 302
-
-
-def test_it_forgets_failures_after_a_successful_sign_in(client, rep, settings):
-    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
-        _sign_in(client, "rita", "nope")
-    assert _sign_in(client, "rita", "pw").status_code == 302
-    client.logout()
-
-    _sign_in(client, "rita", "nope")
-
-    assert _sign_in(client, "rita", "pw").status_code == 302
 
 
 @pytest.mark.parametrize("page", ["overview", "contacts", "emails"])
