@@ -19,6 +19,7 @@ from django.db.models.functions import Lower
 from diagnostics.vocabulary import Category, Retry
 from sequences.addresses import validate_contact_address
 from sequences.crypto import decrypt_secret, encrypt_secret
+from sequences.templating import validate_step_template
 
 
 def validate_time_zone(value: str) -> None:
@@ -335,15 +336,16 @@ class Sequence(models.Model):
 
 
 class Step(models.Model):
-    """One email of a sequence. Subject and body are Django templates over the contact."""
+    """One email of a sequence. Subject and body are step templates over the contact
+    (sequences.templating: its variables, a few filters and `if`)."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     wait_days = models.PositiveSmallIntegerField(
         default=0, help_text="Days after the previous step (or enrollment, for the first step)."
     )
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
+    subject = models.CharField(max_length=300, validators=[validate_step_template])
+    body = models.TextField(validators=[validate_step_template])
 
     class Meta:
         ordering = ["sequence", "position"]

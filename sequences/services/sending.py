@@ -12,7 +12,6 @@ Invariants (each tested):
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import math
 import random
@@ -30,9 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
-from django.template import Context, Template, Variable, VariableDoesNotExist
-from django.template.base import NodeList, VariableNode
-from django.template.defaulttags import IfNode
+from django.template import Context, VariableDoesNotExist
 from django.utils import timezone
 
 from diagnostics.diagnosis import Diagnosis, diagnose
@@ -65,6 +62,7 @@ from sequences.services.smtp import (
     MailboxSession,
     SmtpFailure,
 )
+from sequences.templating import VARIABLES, compiled, required_variables
 
 logger = logging.getLogger(__name__)
 Status = ScheduledEmail.Status
@@ -417,38 +415,6 @@ def message_context(email: ScheduledEmail) -> Context:
     )
 
 
-@functools.lru_cache(maxsize=512)
-def compiled(source: str) -> Template:
-    """A step's subject or body, compiled once per process, not once per email."""
-    return Template(source)
-
-
-# Filters that give a variable a fallback: an empty value is then what the step wants.
-FALLBACK_FILTERS = frozenset({"default", "default_if_none"})
-
-
-@functools.lru_cache(maxsize=512)
-def required_variables(source: str) -> tuple[tuple[str, Variable], ...]:
-    """The variables a step prints with nothing to fall back on: `{{ company }}`, but not
-    `{{ company|default:"your team" }}`, nor one inside `{% if company %}`."""
-
-    def unguarded(nodes: NodeList) -> list[Variable]:
-        found = []
-        for node in nodes:
-            if isinstance(node, VariableNode):
-                expression = node.filter_expression
-                if isinstance(expression.var, Variable) and not any(
-                    function.__name__ in FALLBACK_FILTERS for function, _ in expression.filters
-                ):
-                    found.append(expression.var)
-            elif not isinstance(node, IfNode):
-                for attribute in node.child_nodelists:
-                    found += unguarded(getattr(node, attribute, None) or [])
-        return found
-
-    return tuple({v.var: (v.var, v) for v in unguarded(compiled(source).nodelist)}.values())
-
-
 def missing_variable_refusal(email: ScheduledEmail, context: Context) -> str | None:
     """Why the step cannot be written for this contact (a variable it prints is empty or
     unknown), or None. Sent as it is, the contact would read "Hi , about "."""
@@ -457,7 +423,7 @@ def missing_variable_refusal(email: ScheduledEmail, context: Context) -> str | N
             try:
                 value = variable.resolve(context)
             except VariableDoesNotExist:
-                known = ", ".join(context.dicts[-1])  # message_context's own layer
+                known = ", ".join(VARIABLES)
                 return (
                     f"Not sent: the step's {part} uses {{{{ {name} }}}}, which is not a "
                     f"variable a step can use (they are: {known})."

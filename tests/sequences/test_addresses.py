@@ -154,6 +154,28 @@ def test_it_records_a_step_that_cannot_render_and_sends_the_rest(due, outbound, 
     assert not ScheduledEmail.objects.filter(status=Status.SENDING).exists()
 
 
+@pytest.mark.parametrize(
+    "template",
+    ['{% include "sequences/sequence_emails.html" %}', "{% debug %}", "{% load static %}"],
+)
+def test_a_step_saved_before_its_language_was_checked_stays_inert(
+    client, rep, due, outbound, sandbox, template
+):
+    email = due("pat@example.test")
+    Step.objects.filter(pk=email.step_id).update(subject=template, body=template)
+    client.force_login(rep)
+
+    _dispatch()
+
+    email.refresh_from_db()
+    assert email.status == Status.BLOCKED
+    assert "Invalid block tag" in email.last_error
+    assert sandbox.messages() == []
+    response = client.get(reverse("sequences:emails", args=[outbound.pk]))
+    assert response.status_code == 200
+    assert "sys.modules" not in response.text
+
+
 def test_it_blocks_an_email_whose_step_prints_a_detail_the_contact_lacks(due, outbound, sandbox):
     Step.objects.filter(sequence=outbound).update(body="Hi {{ first_name }}, about {{ company }}")
     lacking = due("pat@example.test", first_name="Pat", last_name="Lee", company="")
