@@ -215,11 +215,19 @@ def _cursor(email: ScheduledEmail) -> str:
     return f"{email.scheduled_for.isoformat()}~{email.pk}"
 
 
+# The ids a database key holds (a bigint), and what a cursor's id may be.
+MAX_ID = 2**63 - 1
+
+
 def _parse_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
+    """The cursor _cursor wrote, or None for anything else (the first page, then)."""
     moment, _, pk = cursor.partition("~")
     try:
-        return dt.datetime.fromisoformat(moment), int(pk)
-    except ValueError:
+        moment, pk = dt.datetime.fromisoformat(moment), int(pk)
+        if moment.tzinfo is None or not 0 < pk <= MAX_ID:
+            return None
+        return moment.astimezone(dt.UTC), pk
+    except (ValueError, OverflowError):  # not a time, or one that UTC cannot hold
         return None
 
 

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, QueryDict
 
 from sequences import selectors
 from sequences.models import Mailbox, Membership, Sequence
+from sequences.selectors import MAX_ID
 from sequences.services.audit import support_review_record
 
 PAGE_SIZE = 50
@@ -22,6 +23,12 @@ def page_size(params: QueryDict) -> int:
         return min(max(int(params.get("size", PAGE_SIZE)), 10), 200)
     except ValueError:
         return PAGE_SIZE
+
+
+def ids(values: list[str]) -> list[int]:
+    """The database ids among `values`: ASCII digits that a key can hold ("²" is a digit to
+    str.isdigit, not to int), anything else dropped."""
+    return [int(v) for v in values if v.isascii() and v.isdigit() and 0 < int(v) <= MAX_ID]
 
 
 def support_only(request: HttpRequest) -> None:

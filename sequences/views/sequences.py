@@ -130,7 +130,10 @@ def _after_fix(request: HttpRequest, sequence: Sequence, message: str) -> HttpRe
     if not request.htmx:
         messages.success(request, message)
         return redirect("sequences:emails", sequence.pk)
-    params = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    try:  # the filters of the page the fix was made on; a header is the client's to set
+        params = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    except ValueError:
+        params = QueryDict()
     context = _table_context(request, sequence, params)
     response = render(request, "sequences/sequence_emails.html#emails-table", context)
     return trigger_client_event(response, "toast", {"message": message})
@@ -160,7 +163,7 @@ def emails_reschedule_view(request: HttpRequest, pk: int) -> HttpResponse:
     _fix_allowed(request, sequence, Fix.RESCHEDULE)
     emails = selectors.emails_to_reschedule(
         sequence=sequence,
-        ids=[int(i) for i in request.POST.getlist("email") if i.isdigit()],
+        ids=access.ids(request.POST.getlist("email")),
         status=request.POST.get("status", ""),
         category=request.POST.get("category", ""),
     )
