@@ -506,8 +506,9 @@ def emails_to_reschedule(
 
 
 def contact_for_sequence(*, sequence: Sequence, pk: int) -> Contact | None:
-    """A contact of the sequence's organization (fixes are applied from its pages)."""
-    return sequence.organization.contacts.filter(pk=pk).first()
+    """A contact enrolled in the sequence (its fixes are applied from the sequence's pages;
+    a contact of another sequence is not one to know about from there)."""
+    return Contact.objects.filter(pk=pk, enrollments__sequence=sequence).first()
 
 
 def mailbox_held_emails(*, mailbox: Mailbox) -> QuerySet[ScheduledEmail]:

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from diagnostics.diagnosis import Diagnosis
 from diagnostics.vocabulary import Category
 from sequences.addresses import recipient
-from sequences.models import AuditEntry, Contact, Enrollment, ScheduledEmail
+from sequences.models import AuditEntry, Contact, Enrollment, ScheduledEmail, Sequence
 from sequences.services.audit import audit_record
 from sequences.services.emails import emails_release_waiting, emails_reschedule
 from sequences.services.errors import WrongState
@@ -113,12 +113,13 @@ def contact_suppress(*, actor: AbstractBaseUser, contact: Contact) -> int:
 
 
 def contact_update_email(
-    *, actor: AbstractBaseUser, contact: Contact, address: str
+    *, actor: AbstractBaseUser, contact: Contact, address: str, within: QuerySet[Sequence]
 ) -> list[ScheduledEmail]:
     """Correct a contact's address and reschedule the emails the old one blocked.
 
     A bounced contact becomes active again, and the enrollments its bounce stopped resume.
-    Refuses (ValidationError) an address that is not one valid recipient
+    Only the emails and enrollments of the sequences `within` are touched: those the asker
+    manages (a rep's own, never a teammate's). Refuses (ValidationError) an address that is not one valid recipient
     (sequences.addresses), or one that another contact of the organization already has.
     """
     normalized = contact_normalize_email(address)
@@ -139,14 +140,17 @@ def contact_update_email(
         if was_bounced:
             contact.state, contact.state_reason = Contact.State.ACTIVE, ""
         contact.save(update_fields=["email", "state", "state_reason"])
+        emails = contact.emails.filter(sequence__in=within)
         if was_bounced:
             contact.enrollments.filter(
-                state=Enrollment.State.STOPPED, stop_cause=Enrollment.StopCause.BOUNCED
+                sequence__in=within,
+                state=Enrollment.State.STOPPED,
+                stop_cause=Enrollment.StopCause.BOUNCED,
             ).update(state=Enrollment.State.ACTIVE, stop_cause="", stopped_reason="")
             # What the bounce cancelled comes back, each follow-up waiting for its step.
-            bounced = contact.emails.filter(status=Status.CANCELLED, status_reason=BOUNCED)
+            bounced = emails.filter(status=Status.CANCELLED, status_reason=BOUNCED)
             bounced.update(status=Status.WAITING, status_reason="")
-            emails_release_waiting(emails=contact.emails.all())
+            emails_release_waiting(emails=emails)
         audit_record(
             actor=actor,
             organization_id=contact.organization_id,
@@ -155,7 +159,7 @@ def contact_update_email(
             old=old,
             new=normalized,
         )
-        blocked = contact.emails.filter(status=Status.BLOCKED) | contact.emails.filter(
+        blocked = emails.filter(status=Status.BLOCKED) | emails.filter(
             status=Status.FAILED, error_category__in=RECIPIENT_CATEGORIES
         )
         return emails_reschedule(actor=actor, emails=blocked)

@@ -211,7 +211,10 @@ def contact_edit_email(request: HttpRequest, pk: int, contact_pk: int) -> HttpRe
     sequence, contact = _contact_to_fix(request, pk, contact_pk, Fix.EDIT_CONTACT)
     try:
         done = contact_update_email(
-            actor=request.user, contact=contact, address=request.POST.get("address", "")
+            actor=request.user,
+            contact=contact,
+            address=request.POST.get("address", ""),
+            within=selectors.sequences_for_user(user=request.user),
         )
     except ValidationError as error:
         return _refused(request, sequence, f"#contact-error-{contact.pk}", error.messages[0])

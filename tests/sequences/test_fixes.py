@@ -381,3 +381,44 @@ def test_it_offers_no_plain_reschedule_for_an_uncertain_delivery(
     assert "Probably delivered, not confirmed" in popover
     assert popover.count("&lt;uncertain.sam@example.test&gt;") >= 2
     assert "Message-ID: &lt;uncertain.sam@example.test&gt;" in popover
+
+
+def test_a_reps_address_fix_reschedules_only_her_own_sequences_emails(
+    client, rep, teammate, sequence, blocked, make_sequence, make_email
+):
+    sequence.organization.reps_may_edit_contacts = True
+    sequence.organization.save()
+    mine = blocked("pat@exämple.test")
+    theirs = make_email(
+        make_sequence(teammate, name="Theirs", steps=1),
+        email="pat@exämple.test",
+        status=Status.BLOCKED,
+        next_attempt_at=None,
+        last_error="[402] Invalid character in recipient address",
+        error_code="nylas.402.invalid_character",
+        error_category="recipient_address_invalid",
+    )
+    client.force_login(rep)
+
+    _post(client, "contact_edit_email", [sequence.pk, mine.contact_id], {"address": "pat@x.test"})
+
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == (Status.SCHEDULED, Status.BLOCKED)
+    assert theirs.contact.email == "pat@x.test"  # the address is the contact's, one for all
+
+
+def test_a_contact_of_another_sequence_is_not_found_from_this_one(
+    client, rep, teammate, sequence, blocked, make_sequence, make_email
+):
+    sequence.organization.reps_may_edit_contacts = True
+    sequence.organization.save()
+    blocked("pat@example.test")
+    teammates = make_email(make_sequence(teammate, name="Theirs", steps=1), email="t@e.test")
+    client.force_login(rep)
+
+    theirs = _post(client, "contact_edit_email", [sequence.pk, teammates.contact_id], {})
+    missing = _post(client, "contact_edit_email", [sequence.pk, 10**9], {})
+    suppress = _post(client, "contact_suppress", [sequence.pk, teammates.contact_id], {})
+
+    assert (theirs.status_code, missing.status_code, suppress.status_code) == (404, 404, 404)
