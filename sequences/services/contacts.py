@@ -119,8 +119,9 @@ def contact_update_email(
 
     A bounced contact becomes active again, and the enrollments its bounce stopped resume.
     Only the emails and enrollments of the sequences `within` are touched: those the asker
-    manages (a rep's own, never a teammate's). Refuses (ValidationError) an address that is not one valid recipient
-    (sequences.addresses), or one that another contact of the organization already has.
+    manages (a rep's own, never a teammate's). Refuses (ValidationError) an address that is
+    not one valid recipient (sequences.addresses), or one that another contact of the
+    organization already has.
     """
     normalized = contact_normalize_email(address)
     duplicate = (
