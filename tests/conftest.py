@@ -258,7 +258,7 @@ def make_uncertain_email(
     """An email handed to the server that never confirmed, as the pipeline records it."""
 
     def make(sequence: Sequence, *, email: str) -> ScheduledEmail:
-        message_id = f"<uncertain.{email}>"
+        message_id = f"<uncertain.{sequence.pk}.{email}>"
         raw = (
             "Delivery uncertain: the message was handed to the SMTP server, which then gave no "
             f"reply (TimeoutError: timed out) (Message-ID {message_id}); check the mailbox's "
@@ -313,8 +313,8 @@ def make_fixables(
 ) -> Callable[[object], Fixables]:
     """`Fixables` of a one-step sequence that `owner` owns (its email's address is invalid)."""
 
-    def make(owner: object) -> Fixables:
-        sequence = make_sequence(owner, name="Outbound", steps=1)
+    def make(owner: object, name: str = "Outbound") -> Fixables:
+        sequence = make_sequence(owner, name=name, steps=1)
         email = make_failed_email(
             sequence,
             email="pat@example.test",

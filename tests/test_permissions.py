@@ -105,6 +105,29 @@ MATRIX = {
         lambda o: reverse("deliverability:check_status", args=[o.sequence.mailbox_id, o.check.pk]),
         (200, 404, 200, 200, 404),
     ),
+    # A teammate's objects, reached through this sequence's own routes.
+    "a teammate's email, under this sequence": (
+        "get",
+        lambda o: reverse("sequences:email_timeline", args=[o.sequence.pk, o.theirs.email.pk]),
+        (404,) * 5,
+    ),
+    "send a teammate's uncertain email again, under this sequence": (
+        "post",
+        lambda o: reverse(
+            "sequences:email_resend_uncertain", args=[o.sequence.pk, o.theirs.uncertain.pk]
+        ),
+        (403, 404, 404, 403, 404),
+    ),
+    "correct the address of another sequence's contact": (
+        "post",
+        lambda o: reverse("sequences:contact_edit_email", args=[o.sequence.pk, o.stranger.pk]),
+        (404,) * 5,
+    ),
+    "suppress another sequence's contact": (
+        "post",
+        lambda o: reverse("sequences:contact_suppress", args=[o.sequence.pk, o.stranger.pk]),
+        (404,) * 5,
+    ),
     "DKIM selectors": (
         "post",
         lambda o: reverse("deliverability:dkim_selectors", args=[o.sequence.mailbox_id]),
@@ -119,8 +142,11 @@ CASES = [
 
 
 @pytest.fixture
-def objects(rep, make_fixables):
+def objects(rep, teammate, make_fixables, make_email):
     fixables = make_fixables(rep)
+    # The teammate's own sequence, and a contact enrolled only there.
+    fixables.theirs = make_fixables(teammate, name="Theirs")
+    fixables.stranger = make_email(fixables.theirs.sequence, email="tia@example.test").contact
     # Paused by the bounce-rate guard, so that resuming it applies.
     Sequence.objects.filter(pk=fixables.sequence.pk).update(
         first_steps_paused_at=timezone.now(), first_steps_paused_reason="Too many bounces"
