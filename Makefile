@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sequences
+# The demo's workers and the benchmarks run the development setup (the settings' DEBUG is
+# off unless asked for; manage.py asks by itself, the tests in pyproject.toml).
+DEV := DEBUG=$${DEBUG:-true}
 
 .PHONY: install run test lint format bench browser peers
 
@@ -26,7 +29,7 @@ run: install
 	@echo
 	@echo "  Open http://$(HOST):$(PORT)/ and sign in with one of the demo logins above."
 	@echo
-	trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	export $(DEV); trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py smtp_sandbox --smtputf8 & \
 	$(BIN)/python manage.py dns_sandbox & \
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO & \
@@ -59,6 +62,6 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install peers
-	$(BIN)/python bench/bench_diagnose.py
-	$(BIN)/python bench/bench_sending.py
-	$(BIN)/python bench/bench_domain_checks.py
+	$(DEV) $(BIN)/python bench/bench_diagnose.py
+	$(DEV) $(BIN)/python bench/bench_sending.py
+	$(DEV) $(BIN)/python bench/bench_domain_checks.py

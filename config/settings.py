@@ -42,7 +42,9 @@ def env_required(name: str, dev_default: str) -> str:
     raise ImproperlyConfigured(f"{name} must be set when DEBUG is off.")
 
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless asked for: manage.py, `make run` and the tests turn it on (the Makefile,
+# pyproject.toml); the web application and the workers never do by themselves.
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_required("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production-0123456789")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "sequences.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -285,13 +288,18 @@ DNSBL_IP_ZONES = env_list(
 )
 DNSBL_DOMAIN_ZONES = env_list("DNSBL_DOMAIN_ZONES", "dbl.spamhaus.org")
 
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.logs.SecretsHiddenFilter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_errors": {"()": "config.logs.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own console handler goes (its records reach the root's, once).
+        "django": {"handlers": []},
+        "django.request": {"filters": ["client_errors"]},
         "django.db.backends": {"level": "WARNING"},
         # aiosmtpd (the SMTP sandbox) logs every connection, and a deprecation of its own.
         "mail.log": {"level": "ERROR"},

@@ -171,6 +171,10 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["actor_label", "target_label", "target_id"]
     date_hierarchy = "created_at"
 
+    # Append-only: entries are written by the product's services, never by hand.
+    def has_add_permission(self, request) -> bool:
+        return False
+
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 

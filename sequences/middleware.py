@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 
 @functools.cache
@@ -33,17 +34,32 @@ class ViewerTimeZoneMiddleware:
 
 
 class RefuseNulMiddleware:
-    """A NUL character in a parameter answers 400: no text column can store one (PostgreSQL
-    refuses it), and no form of the product has a use for it."""
+    """A NUL character in a parameter or a cookie answers 400: no text column can store or
+    be compared with one (PostgreSQL refuses it: a session key is looked up), and nothing
+    in the product has a use for it. Placed before anything reads the session."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        for params in (request.GET, request.POST):
-            for name, values in params.lists():
-                if "\x00" in name or any("\x00" in value for value in values):
-                    return HttpResponseBadRequest(
-                        "A parameter holds a NUL character.", content_type="text/plain"
-                    )
+        cookies = [(name, [value]) for name, value in request.COOKIES.items()]
+        for name, values in [*request.GET.lists(), *request.POST.lists(), *cookies]:
+            if "\x00" in name or any("\x00" in value for value in values):
+                return HttpResponseBadRequest(
+                    "A parameter or a cookie holds a NUL character.", content_type="text/plain"
+                )
         return self.get_response(request)
+
+
+class PrivatePagesMiddleware:
+    """Pages for a signed-in user are never stored by a browser or a proxy (a shared
+    computer's back button, a cache between): Cache-Control: no-store."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

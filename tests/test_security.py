@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.views.debug import technical_500_response
 
 from sequences.demo import ACME, GLOBEX
 from sequences.models import Mailbox, Membership, Sequence
@@ -124,3 +126,56 @@ def test_it_never_logs_a_mailbox_secret_while_sending(
     assert sandbox.messages()
     assert "hunter2-very-secret" not in caplog.text
     assert "535" in mailbox.__class__.objects.get(pk=mailbox.pk).last_error
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}])
+def test_signed_in_pages_are_never_stored_by_a_browser_or_a_proxy(client, rep, headers):
+    client.force_login(rep)
+
+    page = client.get(reverse("sequences:mailbox_list"), headers=headers)
+
+    assert page.status_code == 200
+    assert "no-store" in page.headers["Cache-Control"]
+    assert "private" in page.headers["Cache-Control"]
+
+
+def test_a_refusal_is_logged_once_without_a_traceback(client, rep, support, caplog):
+    client.force_login(rep)
+    caplog.set_level(logging.WARNING, logger="django.request")
+
+    assert client.get(reverse("sequences:organization_list")).status_code == 403
+
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage() == "Forbidden (Permission denied): /organizations/"
+    assert record.exc_info is None
+    assert "Traceback" not in caplog.text
+
+
+def test_the_audit_log_is_append_only_even_for_a_superuser(superuser_client):
+    added = superuser_client.get(reverse("admin:sequences_auditentry_add"))
+
+    assert added.status_code == 403
+
+
+URL_PASSWORD = "pw-in-a-url"
+
+
+def _request_with_credentials(rf):
+    """A request whose META holds URLs with a password, as runserver copies the process's
+    environment into each request's (built apart: the page lists the failing frames)."""
+    request = rf.get("/")
+    request.META["DATABASE_URL"] = f"postgres://app:{URL_PASSWORD}@db:5432/status"
+    request.META["CELERY_BROKER_URL"] = f"redis://:{URL_PASSWORD}@redis:6379/0"
+    return request
+
+
+def test_the_debug_page_hides_urls_with_credentials(rf):
+    request = _request_with_credentials(rf)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        page = technical_500_response(request, *sys.exc_info()).content.decode()
+
+    assert "boom" in page
+    assert "DATABASE_URL" in page
+    assert URL_PASSWORD not in page

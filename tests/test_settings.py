@@ -40,10 +40,31 @@ def _setting(name: str, **env: str) -> str:
     return result.stdout.strip()
 
 
-def test_it_runs_on_sqlite_and_the_filesystem_broker_by_default():
-    assert "sqlite3" in _setting("DATABASES['default']['ENGINE']")
-    assert _setting("CELERY_BROKER_URL") == "filesystem://"
-    assert _setting("DEBUG") == "True"
+def test_it_runs_on_sqlite_and_the_filesystem_broker_in_development():
+    assert "sqlite3" in _setting("DATABASES['default']['ENGINE']", DEBUG="true")
+    assert _setting("CELERY_BROKER_URL", DEBUG="true") == "filesystem://"
+
+
+def test_debug_is_off_unless_asked_for():
+    result = _run("pass")
+
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert _setting("DEBUG", **{**PRODUCTION, "DEBUG": ""}) == "False"
+
+
+def test_manage_py_runs_the_development_setup_in_a_bare_environment():
+    bare = {k: v for k, v in subprocess_env().items() if k not in PRODUCTION}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "diagnose", "--json", "550 5.1.1 User unknown"],
+        cwd=ROOT,
+        env=bare,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert '"category": "recipient_unknown"' in result.stdout
 
 
 def test_it_reads_production_settings_from_the_environment():
@@ -84,7 +105,7 @@ def test_it_passes_the_deployment_checks_in_production_mode():
 
 
 def test_it_installs_the_sandboxes_only_for_development():
-    assert "'sandboxes'" in _setting("INSTALLED_APPS")
+    assert "'sandboxes'" in _setting("INSTALLED_APPS", DEBUG="true")
     assert "'sandboxes'" not in _setting("INSTALLED_APPS", **PRODUCTION)
 
 
