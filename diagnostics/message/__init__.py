@@ -40,6 +40,11 @@ _REPLY_PREFIX = re.compile(
     r"^\s*(?:re|aw|sv|vs|antw|antwort|rif|r|réf|ref|res|odp|ynt|回复|答复|返信)\s*(?:\[\d+\])?\s*[:\uff1a]",
     re.I,
 )
+# The explanation of a transient failure that the servers on the way stopped retrying.
+_GAVE_UP = (
+    "{title}: the servers on the way kept retrying until they gave up, so the email was not "
+    "delivered and is not retried by itself. Reschedule it to try again."
+)
 _HEADER_LINE = re.compile(rb"(?:From |[!-9;-~]+:)")
 
 
@@ -201,7 +206,7 @@ def _weighed(reported: Reported) -> Diagnosis:
       while, so the contact is not suppressed on that alone; a person decides, and
       `reschedule` (first among the fixes) is the one click that tries again. The category
       stays, since it still says what went wrong; there is no wait before an automatic
-      retry, so no retry_after.
+      retry, so no retry_after, and the explanation says that nothing retries it.
     """
     text = reported.diagnostic
     diagnosis = diagnose(text)
@@ -210,7 +215,11 @@ def _weighed(reported: Reported) -> Diagnosis:
     if reported.action == "failed" and diagnosis.retry is Retry.AUTO:
         fixes = tuple(dict.fromkeys((Fix.RESCHEDULE, *diagnosis.fixes)))
         diagnosis = dataclasses.replace(
-            diagnosis, retry=Retry.AFTER_FIX, retry_after=None, fixes=fixes
+            diagnosis,
+            retry=Retry.AFTER_FIX,
+            retry_after=None,
+            fixes=fixes,
+            explanation=_GAVE_UP.format(title=diagnosis.title),
         )
     return diagnosis
 

@@ -17,7 +17,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.parser import HeaderParser
 
@@ -91,15 +91,28 @@ def read_parts(message: Message, depth: int = 0) -> Reading:
 
 
 def header_text(message: Message, name: str) -> str:
-    """A header decoded (RFC 2047) and unfolded; "" when missing or unreadable."""
+    """A header decoded (RFC 2047, or raw 8-bit bytes read as UTF-8) and unfolded; "" when
+    missing."""
     value = message.get(name)
     if value is None:
         return ""
     try:
-        value = str(make_header(decode_header(str(value))))
+        chunks = decode_header(value if isinstance(value, Header) else str(value))
     except (ValueError, LookupError, UnicodeError, AssertionError):
-        value = str(value)
-    return _FOLD.sub(" ", value).strip()
+        chunks = [(str(value), None)]
+    text = "".join(
+        _decoded(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in chunks
+    )
+    return _FOLD.sub(" ", text).strip()
+
+
+def _decoded(data: bytes, charset: str | None) -> str:
+    if charset in (None, "unknown-8bit"):
+        charset = "utf-8"
+    try:
+        return data.decode(charset, "replace")
+    except (LookupError, ValueError):  # an unknown or bogus charset name
+        return data.decode("utf-8", "replace")
 
 
 def message_ids(text: str) -> list[str]:
@@ -154,12 +167,7 @@ def _text(part: Message) -> str:
     if not isinstance(payload, bytes):
         payload = str(part.get_payload() or "").encode("utf-8", "surrogateescape")
     payload = payload[: TEXT_LIMIT * 4]
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        text = payload.decode(charset, "replace")
-    except (LookupError, ValueError):  # an unknown or bogus charset name
-        text = payload.decode("utf-8", "replace")
-    return text[:TEXT_LIMIT]
+    return _decoded(payload, part.get_content_charset())[:TEXT_LIMIT]
 
 
 def _html_text(markup: str) -> str:
