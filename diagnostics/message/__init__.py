@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from email.errors import MessageError
 
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.message import autoreply, reports
@@ -108,8 +109,8 @@ def diagnose_message(raw: bytes) -> MessageDiagnosis:
         reading = read_message(raw)
         found = _diagnose(reading, 0)
     except (
+        MessageError,
         RecursionError,
-        MemoryError,
         LookupError,
         ValueError,
         TypeError,

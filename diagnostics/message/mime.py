@@ -17,6 +17,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.header import Header, decode_header
 from email.message import Message
 from email.parser import HeaderParser
@@ -98,7 +99,7 @@ def header_text(message: Message, name: str) -> str:
         return ""
     try:
         chunks = decode_header(value if isinstance(value, Header) else str(value))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
+    except (MessageError, ValueError, LookupError, UnicodeError, AssertionError):
         chunks = [(str(value), None)]
     text = "".join(
         _decoded(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in chunks
