@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_diagnose import report
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ROOT / "tests/diagnostics/data/messages"
 
@@ -49,16 +51,6 @@ def in_process(paths: list[str]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _report(label: str, count: int, seconds: tuple[float, float], who: int) -> None:
-    # CPU time as well: on a shared machine the wall clock also measures the neighbours.
-    wall, cpu = seconds
-    peak = resource.getrusage(who).ru_maxrss / 1024
-    print(
-        f"{label:<13}{count / wall:>8,.0f} messages/s wall ({wall:.2f} s), "
-        f"{count / cpu:>8,.0f} messages/s CPU, peak {peak:.0f} MB"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=100)
@@ -67,13 +59,13 @@ def main() -> None:
     paths = fixtures * rounds
     size = sum(Path(path).stat().st_size for path in paths)
     print(f"{len(fixtures)} messages x {rounds} = {len(paths)} files, {size / 1e6:.1f} MB")
-    _report("command:", len(paths), as_command(paths), resource.RUSAGE_CHILDREN)
+    report("command:", len(paths), as_command(paths), resource.RUSAGE_CHILDREN, "messages")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
-    _report("in process:", len(paths), in_process(paths), resource.RUSAGE_SELF)
+    report("in process:", len(paths), in_process(paths), resource.RUSAGE_SELF, "messages")
 
 
 if __name__ == "__main__":

@@ -10,27 +10,12 @@ import pytest
 from diagnostics.diagnosis import diagnose
 from diagnostics.message import diagnose_message
 from diagnostics.vocabulary import Fix, MessageKind, Retry
+from tests.diagnostics.test_cli import CONTRACT_FIELDS
 
 MESSAGES = Path(__file__).parent / "data" / "messages"
 INDEX = [json.loads(line) for line in (MESSAGES / "index.jsonl").open(encoding="utf-8")]
-RECIPIENT_FIELDS = [
-    "address",
-    "action",
-    "status",
-    "remote_mta",
-    "diagnostic",
-    "code",
-    "category",
-    "retry",
-    "retry_after",
-    "fixes",
-    "title",
-    "explanation",
-    "smtp_code",
-    "enhanced_code",
-    "http_status",
-    "provider",
-]
+# The report's fields, then those of a single-line diagnosis but its raw text.
+RECIPIENT_FIELDS = ["address", "action", "status", "remote_mta", "diagnostic", *CONTRACT_FIELDS[1:]]
 
 
 def read(name: str) -> bytes:
