@@ -144,9 +144,9 @@ def _reason_in_text(reading: Reading, address: str) -> str:
 
 
 def _reason_beside(text: str, address: str) -> str:
-    """The lines written under the address, up to a blank line or the next address; the
-    next paragraph when none follow it directly (Gmail), the line above when it stands at
-    the end of its paragraph (Lotus Notes)."""
+    """The lines written under the address, up to a blank line or the next address (with
+    what its own line says beside it); else the next paragraph (Gmail); else the line above
+    it (Lotus Notes)."""
     lines = text.splitlines()
     lowered = [line.lower() for line in lines]
     for index, line in enumerate(lowered):
@@ -160,7 +160,7 @@ def _reason_beside(text: str, address: str) -> str:
             after = _paragraph(lines, lowered, start, address)
         if after:
             rest = _ADDRESS.sub("", line.replace(address, "")).strip(" <>:\t")
-            return " ".join([rest, after] if len(rest) > 3 and not rest.endswith(":") else [after])
+            return f"{rest} {after}" if len(rest) > 3 else after
         if index and lines[index - 1].strip():
             return lines[index - 1].strip()
         return line.strip()
