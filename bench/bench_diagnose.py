@@ -108,13 +108,15 @@ def as_command(path: Path, count: int) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def _report(label: str, count: int, seconds: tuple[float, float], who: int) -> None:
+def report(label: str, count: int, seconds: tuple[float, float], who: int, unit: str) -> None:
+    """One line of rates: `count` units in `seconds` (wall, CPU), and the peak memory of
+    `who` (RUSAGE_SELF or RUSAGE_CHILDREN)."""
     # CPU time as well: on a shared machine the wall clock also measures the neighbours.
     wall, cpu = seconds
     peak = resource.getrusage(who).ru_maxrss / 1024
     print(
-        f"{label:<20}{count / wall:>8,.0f} lines/s wall ({wall:.2f} s), "
-        f"{count / cpu:>8,.0f} lines/s CPU, peak {peak:.0f} MB"
+        f"{label:<20}{count / wall:>8,.0f} {unit}/s wall ({wall:.2f} s), "
+        f"{count / cpu:>8,.0f} {unit}/s CPU, peak {peak:.0f} MB"
     )
 
 
@@ -129,7 +131,7 @@ def main() -> None:
         handle.writelines(lines)
     path = Path(handle.name)
     try:
-        _report("command:", count, as_command(path, count), resource.RUSAGE_CHILDREN)
+        report("command:", count, as_command(path, count), resource.RUSAGE_CHILDREN, "lines")
     finally:
         path.unlink()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -137,13 +139,13 @@ def main() -> None:
     import django
 
     django.setup()
-    _report("in process:", count, in_process(lines), resource.RUSAGE_SELF)
+    report("in process:", count, in_process(lines), resource.RUSAGE_SELF, "lines")
     # A number at the end of each error (inside the quotes of a JSON line) makes it unique.
     unique = [
         line[: -2 if line[:1] == b'"' else -1] + b" #%d" % n + line[-2:]
         for n, line in enumerate(lines)
     ]
-    _report("in process, unique:", count, in_process(unique), resource.RUSAGE_SELF)
+    report("in process, unique:", count, in_process(unique), resource.RUSAGE_SELF, "lines")
 
 
 if __name__ == "__main__":

@@ -55,3 +55,27 @@ class Side(models.TextChoices):
     MESSAGE = "message", "The message"
     RECIPIENT = "recipient", "The recipient"
     PROVIDER = "provider", "The sending provider or network"
+
+
+class MessageKind(models.TextChoices):
+    """What a whole message received in the sender's mailbox is (diagnostics.message)."""
+
+    BOUNCE = "bounce", "Bounce"
+    DELAY = "delay", "Delivery delayed"
+    DELIVERED = "delivered", "Delivered"
+    FEEDBACK = "feedback", "Feedback report"
+    AUTO_REPLY = "auto_reply", "Automatic reply"
+    REPLY = "reply", "Reply"
+    OTHER = "other", "Other message"
+
+
+class FeedbackType(models.TextChoices):
+    """RFC 5965's feedback types; `other` also stands for any type it does not name."""
+
+    ABUSE = "abuse", "Complaint"
+    FRAUD = "fraud", "Fraud or phishing"
+    VIRUS = "virus", "Virus"
+    OPT_OUT = "opt-out", "Opt-out request"
+    NOT_SPAM = "not-spam", "Not spam"
+    AUTH_FAILURE = "auth-failure", "Authentication failure"
+    OTHER = "other", "Other feedback"

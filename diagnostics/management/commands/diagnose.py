@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, diagnose_json
 from diagnostics.diagnosis import explain as explain_diagnosis
+from diagnostics.message import MessageDiagnosis, diagnose_message, unreadable
 from diagnostics.vocabulary import Category
 
 
 class Command(BaseCommand):
     help = (
         'Diagnose a sending error: diagnose "550 5.1.1 …", --json for one JSON object, '
-        "--json - for one error per stdin line and one JSON object per output line."
+        "--json - for one error per stdin line and one JSON object per output line; "
+        "--message FILE… for whole messages (bounces, auto-replies…), - for one on stdin."
     )
     # Text in, text out: no system checks, no database.
     requires_system_checks: list[str] = []
@@ -25,7 +28,15 @@ class Command(BaseCommand):
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("raw", help='the raw error; "-" reads one error per stdin line')
+        parser.add_argument(
+            "raw",
+            nargs="+",
+            help='the raw error ("-" reads one error per stdin line); with --message, the '
+            'message files ("-" reads one message from stdin)',
+        )
+        parser.add_argument(
+            "--message", action="store_true", help="diagnose whole messages read from files"
+        )
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print the contract's JSON"
         )
@@ -33,7 +44,26 @@ class Command(BaseCommand):
             "--explain", action="store_true", help="also print which rule matched and why"
         )
 
-    def handle(self, *args: Any, raw: str, as_json: bool, explain: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        raw: list[str],
+        as_json: bool,
+        explain: bool,
+        message: bool,
+        **options: Any,
+    ) -> None:
+        if message:
+            stdin = options.get("stdin") or sys.stdin
+            for path in raw:
+                found = diagnose_file(path, getattr(stdin, "buffer", stdin))
+                self.stdout.write(
+                    dumps_message(path, found) if as_json else describe_message(path, found)
+                )
+            return
+        if len(raw) != 1:
+            raise CommandError("Give one error (quote it), or --message for files.")
+        raw = raw[0]
         if raw == "-":
             if not as_json:
                 raise CommandError('Reading errors from stdin ("-") needs --json.')
@@ -148,3 +178,39 @@ def reasons(found: Explanation) -> str:
 
 def _candidate(candidate: Candidate) -> str:
     return f"{candidate.rule} {candidate.evidence!r} -> {candidate.entry.code}"
+
+
+def diagnose_file(path: str, stdin: BinaryIO) -> MessageDiagnosis:
+    """A message file diagnosed ("-": standard input); one that cannot be read is `other`
+    with the reason, as the contract says, never an error of the command."""
+    try:
+        raw = stdin.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        return unreadable(f"cannot read {path}: {error.strerror or error}")
+    if isinstance(raw, str):  # a text stream given in place of standard input
+        raw = raw.encode("utf-8", "surrogateescape")
+    return diagnose_message(raw)
+
+
+def dumps_message(path: str, found: MessageDiagnosis) -> str:
+    return _ENCODER.encode({"file": path, **found.to_json()})
+
+
+def describe_message(path: str, found: MessageDiagnosis) -> str:
+    rows = [
+        ("original", found.original_message_id or "-"),
+        ("return date", found.return_date or "-"),
+        ("feedback", found.feedback_type or "-"),
+    ]
+    if found.error:
+        rows.append(("error", found.error))
+    lines = [f"{path}: {found.kind.value} ({found.kind.label})"]
+    lines += [f"  {name:<12}{value}" for name, value in rows]
+    for recipient in found.recipients:
+        diagnosis = recipient.diagnosis
+        lines += [
+            f"  {recipient.address}: {recipient.action} {recipient.status or '-'}, "
+            f"{diagnosis.title} ({diagnosis.category.value}, retry {diagnosis.retry.value})",
+            f"      {recipient.diagnostic[:300]}",
+        ]
+    return "\n".join([*lines, "", ""])  # a blank line between files
