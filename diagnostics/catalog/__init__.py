@@ -1,8 +1,8 @@
 """The catalog of known sending failures, as data a support engineer can extend.
 
-To add a failure, add an `Entry` to the module of its source (nylas.py, api.py, network.py,
-smtp.py),
-or to words.py when its wording is generic, with its evidence: `examples=` the raw errors
+To add a failure, add an `Entry` to the module of its source (nylas.py, api.py,
+network.py, smtp.py), or to words.py when its wording is generic, with its evidence:
+`examples=` the raw errors
 it diagnoses, verbatim, taken from ../shared/seed-errors.jsonl or
 tests/diagnostics/data/provider-errors.jsonl when they hold one, and `source=` where they
 come from ("seed 004: SendGrid common SMTP errors", a provider's documentation page, or
