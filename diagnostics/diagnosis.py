@@ -37,7 +37,7 @@ from diagnostics.parse import SCAN_LIMIT, Signals, read_signals
 from diagnostics.vocabulary import Category, Fix, Retry, Side
 
 # Bound once: an enum member lookup costs more than a global one, in the batch hot path.
-_UNKNOWN, _QUOTA_EXCEEDED, _AUTO = Category.UNKNOWN, Category.QUOTA_EXCEEDED, Retry.AUTO
+_QUOTA_EXCEEDED, _AUTO = Category.QUOTA_EXCEEDED, Retry.AUTO
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +218,11 @@ def _string(value: str | None) -> str:
 
 
 def _verdict_of(entry: Entry, signals: Signals) -> _Verdict:
-    # Only `unknown` takes its retry from the code class (module docstring).
-    return _verdict(entry, _class_retry(signals) if entry.category is _UNKNOWN else None)
+    # Only `unknown` takes its retry from the code class (module docstring); an entry whose
+    # text matched keeps its category's, whatever the code says: a connection lost after
+    # the message was handed over ("dsn=4.4.2") must not be resent by itself.
+    fallback = entry is catalog.UNKNOWN or entry is catalog.UNKNOWN_TRANSIENT
+    return _verdict(entry, _class_retry(signals) if fallback else None)
 
 
 @functools.cache  # a few hundred entries, each with at most two retries

@@ -1,7 +1,8 @@
 """The catalog of known sending failures, as data a support engineer can extend.
 
-To add a failure, add an `Entry` to the module of its source (nylas.py, api.py, smtp.py),
-or to words.py when its wording is generic, with its evidence: `examples=` the raw errors
+To add a failure, add an `Entry` to the module of its source (nylas.py, api.py,
+network.py, smtp.py), or to words.py when its wording is generic, with its evidence:
+`examples=` the raw errors
 it diagnoses, verbatim, taken from ../shared/seed-errors.jsonl or
 tests/diagnostics/data/provider-errors.jsonl when they hold one, and `source=` where they
 come from ("seed 004: SendGrid common SMTP errors", a provider's documentation page, or
@@ -19,7 +20,7 @@ when no code does (precedence: diagnostics.diagnosis).
 
 from __future__ import annotations
 
-from diagnostics.catalog import api, nylas, pipeline, smtp, words
+from diagnostics.catalog import api, network, nylas, pipeline, smtp, words
 from diagnostics.catalog.codes import (
     BASIC,
     ENHANCED,
@@ -50,6 +51,10 @@ PRECEDENCE = (
     # does not match a verified Sender Identity", SES' "554 Message rejected: Email address
     # is not verified"), where smtp.py's families are any server's wording.
     api,
+    # Connection failures before SMTP families: a stack trace with no server reply quotes
+    # words those would misread (Node's `code: 'ESOCKET'`, .NET's "Failure sending mail"),
+    # and a connection lost after the message was handed over is "probably delivered".
+    network,
     # SMTP families before telling words: each names the one cause that the generic words of
     # the same reply would misread ("temporarily blocked from sending emails due to repeated
     # bad requests" is a pause, not a suspended account; "larger than the current system

@@ -17,20 +17,64 @@ ENTRIES: tuple[Entry, ...] = (
         C.ACCOUNT_SETUP,
         "The sending API key is invalid",
         match=r"invalid_api_key|api key provided is invalid|invalid api key|api key required"
-        r"|authorization grant is invalid",
+        r"|authorization grant is invalid|key not found|api key authentication/authorization"
+        r"|incorrect api key|api key is invalid|authentication not found in headers",
         examples=(
             '{"error": {"code": "invalid_api_key", "message": "The API key provided is invalid or '
             'expired."}}',
             "invalid_api_key",
             '{"errors":[{"message":"The provided authorization grant is invalid, expired, or '
             'revoked","field":null,"help":null}]}',
+            '{"message":"Key not found","code":"unauthorized"}',
+            "Error 401 // Unauthorized You have specified an incorrect Api Key / API Secret Key. "
+            "You may be unauthorized to access the API or your API key may be expired. Visit API "
+            "keys Management section to check your keys.",
         ),
         source="seed 003: SMTP/API error codes reference (as a JSON body and as the bare name); "
-        "SendGrid v3 API errors",
+        "SendGrid v3 API errors; Brevo, github.com/sendinblue/APIv3-python-library/issues/63; "
+        "Mailjet, github.com/mailjet/mailjet-apiv3-php-no-composer/issues/1",
         fixes=(F.ADMIN_SETUP,),
         explanation="The sending service rejected our API key: it is wrong, expired or "
         "revoked. An admin must generate a new key.",
         next_steps=("Ask an admin to regenerate the API key and save it.",),
+    ),
+    # A sending API's client library names the HTTP reason and nothing else: the key or its
+    # permissions (SendGrid, Mailgun, Brevo and Mailjet answer a bad key so).
+    Entry(
+        "api.unauthorized",
+        C.ACCOUNT_SETUP,
+        "The sending API refused the credentials",
+        match=r"responseerror: unauthorized|responseerror: forbidden|error: unauthorized"
+        r"|error: forbidden|reason: unauthorized|access forbidden|forbiddenerror"
+        r"|unauthorized\): 'forbidden'",
+        examples=(
+            "ResponseError: Unauthorized\n    at Request._callback (C:\\Users\\HP\\Documents"
+            "\\personal\\node_js\\shopping\\shopping-app\\node_modules\\@sendgrid\\client"
+            "\\src\\classes\\client.js:124:25)",
+            "python_http_client.exceptions.ForbiddenError: HTTP Error 403: Forbidden",
+            "[Error: Unauthorized] { status: 401, details: 'Forbidden' }",
+            '{\n    "errors": [\n        {\n            "field": null,\n            "message": '
+            '"access forbidden"\n        }\n    ]\n}',
+        ),
+        source="SendGrid, github.com/nodemailer/nodemailer-sendgrid/issues/16, "
+        "github.com/sendgrid/sendgrid-python/issues/978 and "
+        "github.com/sendgrid/sendgrid-nodejs/issues/1075; Mailgun, "
+        "github.com/theoomoregbee/US-visa-appointment-notifier/issues/5",
+        fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+        explanation="The sending service refused our API key, or the key lacks the permission "
+        "to send (or the sender is not verified). An admin must check the key and the sender.",
+        next_steps=("Ask an admin to check the API key, its permissions and the sender.",),
+    ),
+    Entry(
+        "mailgun.domain_not_found",
+        C.ACCOUNT_SETUP,
+        "The sending domain is not set up at the provider",
+        match=r"domain not found: \S",
+        examples=('{\n  "message": "Domain not found: my-domain.co.uk"\n}',),
+        source="Mailgun API, github.com/mailgun/mailgun-ruby/issues/171",
+        fixes=(F.ADMIN_SETUP,),
+        explanation="The sending service does not know the sending domain (not added, or added "
+        "in another region). An admin must fix the domain or the API region.",
     ),
     Entry(
         "api.invalid_recipient",

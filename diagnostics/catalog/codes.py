@@ -40,11 +40,6 @@ MAILBOX_UNAVAILABLE = Entry(
     C.RECIPIENT_UNAVAILABLE,
     "Recipient mailbox temporarily unavailable",
 )
-DELIVERY_EXPIRED = Entry(
-    "smtp.4.4.7",
-    C.TEMPORARY_FAILURE,
-    "Delivery timed out on the way",
-)
 DEFERRED = Entry(
     "smtp.4.7.0",
     C.TEMPORARY_FAILURE,
@@ -130,8 +125,8 @@ ENHANCED: dict[str, Entry] = {
     "5.1.2": DOMAIN_UNUSABLE,
     "5.1.3": w.BAD_ADDRESS,
     "5.1.6": MOVED,
-    "5.1.7": w.SENDER_ADDRESS,
-    "5.1.8": w.SENDER_ADDRESS,
+    # x.1.7 and x.1.8 are about our own address (RFC 3463), never the contact's.
+    **dict.fromkeys(("4.1.7", "4.1.8", "5.1.7", "5.1.8"), w.SENDER_ADDRESS),
     "5.1.10": w.USER_UNKNOWN,
     "5.2.1": w.MAILBOX_DISABLED,
     # The sources document a full mailbox as "remove, do not retry", even as a 4.2.2.
@@ -145,8 +140,8 @@ ENHANCED: dict[str, Entry] = {
     "4.4.5": w.RATE,
     # Gmail's "Daily user sending limit exceeded".
     "5.4.5": w.QUOTA_DAILY,
-    "4.4.7": DELIVERY_EXPIRED,
-    "5.4.7": DELIVERY_EXPIRED,
+    "4.4.7": w.EXPIRED,
+    "5.4.7": w.EXPIRED,
     "4.7.0": DEFERRED,
     "5.7.1": NOT_AUTHORIZED,
     "5.7.8": w.AUTH_FAILED,
@@ -157,6 +152,26 @@ ENHANCED: dict[str, Entry] = {
     **dict.fromkeys(("5.7.25", "5.7.26"), w.DNS_AUTH),
     "5.7.27": w.SENDER_ADDRESS,
     "5.7.28": w.BLOCKLISTED,
+    # Exchange Online gives these details meanings of its own (its NDR reference).
+    "5.2.121": w.RATE,
+    "5.2.122": w.RATE,
+    "5.4.300": w.EXPIRED,
+    "5.7.12": w.RECIPIENT_POLICY,
+    "5.7.57": w.AUTH_FAILED,
+    "5.7.64": w.RELAY_DENIED,
+    "5.7.139": w.API_SETUP,
+    "5.7.350": w.SPAM,
+    "5.7.504": w.USER_UNKNOWN,
+    "5.7.508": w.RATE,
+    "5.7.750": w.SUSPENDED,
+    **dict.fromkeys(
+        ("5.7.124", "5.7.129", "5.7.133", "5.7.134", "5.7.135", "5.7.136"), w.RECIPIENT_POLICY
+    ),
+    **dict.fromkeys(("5.7.505", "5.7.507", "5.7.510", "5.7.513"), w.RECIPIENT_POLICY),
+    **dict.fromkeys(("5.7.321", "5.7.322", "5.7.323", "5.7.324", "5.7.325"), w.RECIPIENT_POLICY),
+    **dict.fromkeys(("5.7.501", "5.7.502", "5.7.503", "5.7.705"), w.SUSPENDED),
+    **dict.fromkeys(("5.7.506", "5.7.509", "5.7.515"), w.DNS_AUTH),
+    **dict.fromkeys((f"5.7.{detail}" for detail in (511, *range(606, 650), 708)), w.BLOCKLISTED),
 }
 # class.subject, when the detail is not in ENHANCED.
 SUBJECTS: dict[str, Entry] = {

@@ -30,7 +30,11 @@ RECIPIENT_POLICY = Entry(
     r"|delivery to this address is restricted|only accepts (?:mail|email|messages) from"
     r"|violates \S+ email policy|gcdp"
     r"|tls is required|tls required|requires tls|must use tls|requiretls|encryption is required"
-    r"|external senders|external forwarding",
+    r"|external senders|external forwarding|tenant allow block list|sender address blocked"
+    r"|sender was not authenticated|sender not authenticated for|rejected by recipients?"
+    r"|banned recipient|policy rejection on the target|denied by policy|policy restrictions"
+    r"|must support tls|starttls-not-supported|tlsa-invalid|certificate-expired|dnssec-invalid"
+    r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -49,7 +53,9 @@ DNS_AUTH = Entry(
     "Sender authentication (SPF, DKIM, DMARC) failed",
     match=r"dmarc|spf|dkim|unauthenticated|authentication information"
     r"|fails to pass authentication|authentication checks|reverse dns|ptr record|rdns"
-    r"|reverse lookup|bad helo|does not meet the required authentication",
+    r"|reverse lookup|bad helo|does not meet the required authentication"
+    r"|meet the required authentication|cannot find your hostname|cannot find your reverse"
+    r"|sender policy framework",
     examples=(
         "550 5.7.26 This mail has been blocked because the sender is unauthenticated. Gmail "
         "requires all senders to authenticate with either SPF or DKIM.",
@@ -90,7 +96,9 @@ BLOCKLISTED = Entry(
     r"|banned sending ip|banned sender|reputation|user complaints|complaints"
     r"|permanently deferred|originating from your ip|from your ip address"
     r"|ip you're using to send mail is not authorized|service refused|mail flood"
-    r"|traffic not accepted from this ip|policy reasons",
+    r"|traffic not accepted from this ip|policy reasons|block listed|spam sender|spam ip"
+    r"|blocked for spamming|blocked by our services|ont ete bloques"
+    r"|client host rejected(?!: access denied)",
     examples=(
         "550 5.7.26 Service refused",
         "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
@@ -122,7 +130,7 @@ SUSPENDED = Entry(
     r"|account (?:is |has been )?(?:paused|locked|restricted|deactivated)"
     r"|tenant has exceeded|bad outbound sender|spam abuse|abuse detected|compromised"
     r"|account may not send|unusual (?:sending )?activity|user account disabled"
-    r"|blocked from sending",
+    r"|blocked from sending|sending for this account is disabled",
     examples=(
         "550 5.1.8 Access denied, bad outbound sender",
         "550 5.7.501 Access denied, spam abuse detected",
@@ -150,7 +158,9 @@ USER_UNKNOWN = Entry(
     rf"|address\b[^.]{{0,40}}?{_GONE}"
     rf"|account\b[^.]{{0,40}}?{_GONE}"
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
-    r"|doesn't have an? \S+ account|does not have an? \S+ account",
+    r"|doesn't have an? \S+\s+account|does not have an? \S+\s+account"
+    r"|destinataire invalide|archived recipient|destinataire archivee"
+    r"|compte du destinataire est bloque|recipient account is ?blocked",
     examples=(
         "550 5.1.1 User unknown",
         "551 User does not exist.",
@@ -194,7 +204,8 @@ SENDER_ADDRESS = Entry(
     r"|sender signature|from address|from' address|from field|sendas|send as"
     r"|errorsendasdenied|send on behalf|on behalf of|not owned by|does not own"
     r"|not authorized to send from|not allowed to send from|not (?:been )?verified"
-    r"|hasn't been verified|isn't verified|unverified|domain not verified",
+    r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
+    r"|emetteur invalide|mail from not owned",
     examples=(
         '{"error":{"code":"ErrorSendAsDenied","message":"The user account which was used to '
         "submit this request does not have the right to send mail on behalf of the specified "
@@ -220,7 +231,9 @@ BAD_ADDRESS = Entry(
     r"|mailbox name not allowed|bad recipient address|invalid syntax|must contain the '@'"
     r"|domain (?:name )?not found|domain does not exist|domain doesn't exist"
     r"|host (?:or domain name )?not found|no mx record|null mx|unrouteable domain"
-    r"|unrouteable address|unroutable|no route to domain",
+    r"|unrouteable address|unroutable|no route to domain|no such domain|errorinvalidrecipients"
+    r"|at least one recipient (?:is not|isn't) valid|invalid 'to' field"
+    r"|recipient address required",
     examples=(
         "Illegal address",
         "Error parsing 'To': Illegal email address 'johnexample.com'. It must contain the '@' "
@@ -238,7 +251,7 @@ RELAY_DENIED = Entry(
     C.ACCOUNT_SETUP,
     "The server refused to relay for the mailbox",
     match=r"relay access denied|relaying denied|relay not permitted|unable to relay"
-    r"|relay denied|not permitted to relay",
+    r"|relay denied|not permitted to relay|relay prohibited|not in my list of allowed hosts",
     examples=(
         "550 5.7.64 TenantAttribution; Relay Access Denied",
         "554 <bob@example.com>: Recipient address rejected: Relay access denied",
@@ -285,7 +298,8 @@ API_SETUP = Entry(
     r"|smtpclientauthentication|smtp auth (?:is )?disabled|basic authentication is disabled"
     r"|delegation denied|domain administrators have disabled|mailboxnotenabledforrestapi"
     r"|authorized recipients|warmup|warm-up|credits exceeded|maximum credits"
-    r"|out of credits|upgrade your plan|plan limit|billing",
+    r"|out of credits|upgrade your plan|plan limit|billing|failedprecondition"
+    r"|precondition check failed|testing emails to your own|restricted to only send",
     examples=(
         "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
         "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
@@ -314,7 +328,8 @@ AUTH_FAILED = Entry(
     r"|access token has expired|invalid (?:access |refresh )?token"
     r"|invalidauthenticationtoken|revoked|reauthenticate|re-authenticate|reauthorize"
     r"|not authenticated|application-specific password|app password"
-    r"|log in via your web browser|password (?:has )?expired",
+    r"|log in via your web browser|password (?:has )?expired|credentials have expired"
+    r"|auth token missing|wrong credentials|login required",
     examples=(
         "550 5.7.1 Authentication failed",
         "535 5.7.8 Username and Password not accepted. Learn more at "
@@ -353,7 +368,7 @@ MAILBOX_FULL = Entry(
     r"|mailbox (?:is )?over (?:its |the )?quota|over quota|overquota|mailbox quota"
     r"|mailbox size limit|mailbox has exceeded|exceeded (?:its|their|the) storage"
     r"|storage (?:limit|quota|allocation)|quotaexceededexception|account (?:is )?full"
-    r"|out of storage|not enough storage|mailbox is out of space",
+    r"|out of storage|not enough storage|mailbox is out of space|disk quota exceeded",
     examples=(
         "452 4.2.2 Mailbox full",
         "552 The recipient's mailbox has exceeded its storage limits.",
@@ -427,7 +442,8 @@ TOO_LARGE = Entry(
     match=r"too large|too big|message size|size limit|size exceeds|sizelimit|larger than"
     r"|exceeds (?:the )?(?:maximum |max )?(?:allowed )?(?:message )?size"
     r"|exceeded (?:the )?(?:maximum )?(?:message )?size|maximum (?:message )?size"
-    r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity",
+    r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity"
+    r"|taille limite du message",
     examples=(
         "552 5.2.3 Your message exceeded Google's message size limits. Please visit "
         "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.",
@@ -447,7 +463,8 @@ RATE = Entry(
     r"|too many requests|too many connections|too many concurrent|too many messages"
     r"|too many emails|too many recipients|too many recipient|too frequent|too fast"
     r"|too quickly|concurrency|concurrent (?:requests|connections)|slow down|per second"
-    r"|relay limit|too much mail from"
+    r"|relay limit|too much mail from|frequency limited|receive limit|thread limit exceeded"
+    r"|permitted limits|max message per connection"
     r"|unexpected volume|unusual rate",
     examples=(
         "450 4.2.1 Peak SMTP relay limit exceeded for this customer.",
@@ -473,7 +490,8 @@ SPAM = Entry(
     match=r"spam|unsolicited|junk|phishing|phish|virus|malware|infected|malicious"
     r"|content (?:policy|filter|rejected)|message content|suspicious|bulk mail"
     r"|forbidden attachment|attachment type|prohibited (?:content|attachment)"
-    r"|message blocked|blocked (?:due to|because of) (?:its )?content|url (?:is )?blocked",
+    r"|message blocked|blocked (?:due to|because of) (?:its )?content|url (?:is )?blocked"
+    r"|mail rejete|content denied|message not allowed|policy violation detected",
     examples=(
         "550 5.1.6 Spam not accepted",
         "554 5.7.1 Message blocked",
@@ -491,7 +509,8 @@ REQUEST_INVALID = Entry(
     "Malformed request to the sending provider",
     match=r"invalid json|malformed json|malformed request|missing (?:a )?required"
     r"|required parameter|invalid parameter|invalid argument|invalidargument|badrequest"
-    r"|parameters passed to the api were invalid|json required|incompatible json",
+    r"|parameters passed to the api were invalid|json required|incompatible json|rfc 5322"
+    r"|not rfc compliant",
     examples=(
         '{"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
         '"INVALID_ARGUMENT"}}',
@@ -503,6 +522,35 @@ REQUEST_INVALID = Entry(
     source='written for this entry in the wording of the Google APIs (INVALID_ARGUMENT, "Invalid '
     'JSON payload received") and of Amazon SES (InvalidParameterValue): neither the seeds nor the '
     "provider errors have one",
+)
+EXPIRED = Entry(
+    "smtp.4.4.7",
+    C.TEMPORARY_FAILURE,
+    "Delivery timed out on the way",
+    match=r"message expired|queue expired|delivery time expired",
+    examples=("4.4.7 Message expired", "5.4.300 Message expired"),
+    source="Exchange Online NDRs",
+    explanation="A server on the way kept the message queued until it expired, without "
+    "reaching the recipient's server. The email is retried automatically.",
+)
+# Amazon SES' generic refusal, when its message names no more precise cause.
+SES_REJECTED = Entry(
+    "ses.message_rejected",
+    C.PROVIDER_ERROR,
+    "Amazon SES refused the email",
+    match=r"messagerejected|awsseserrordomain error 4",
+    examples=(
+        "MessageRejected: MessageRejected\n    at "
+        "deserializeAws_querySendTemplatedEmailCommandError (/home/user/project/node_modules/"
+        "@aws-sdk/client-ses/dist/cjs/protocols/Aws_query.js:3534:41)",
+        "awsSES.sendEmail error: The operation couldn\u2019t be completed. "
+        "(com.amazonaws.AWSSESErrorDomain error 4.)",
+    ),
+    source="AWS SDK for JavaScript, github.com/aws/aws-sdk-js-v3/issues/2238; AWS SDK for iOS, "
+    "github.com/aws-amplify/aws-sdk-ios/issues/322",
+    fixes=(F.ADMIN_SETUP, F.CONTACT_SUPPORT),
+    explanation="Amazon SES refused the email without a precise reason (most often an "
+    "unverified sender or an account still in the SES sandbox). An admin must check SES.",
 )
 
 ENTRIES: tuple[Entry, ...] = (
@@ -528,6 +576,8 @@ ENTRIES: tuple[Entry, ...] = (
     RATE,
     SPAM,
     REQUEST_INVALID,
+    EXPIRED,
+    SES_REJECTED,
 )
 
 TEMPORARY = Entry(
