@@ -32,7 +32,7 @@ from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.message import autoreply, reports
 from diagnostics.message.mime import READ_LIMIT, Reading, message_ids, read_message, read_parts
 from diagnostics.message.reports import Reported
-from diagnostics.vocabulary import FeedbackType, Fix, MessageKind, Retry
+from diagnostics.vocabulary import Category, FeedbackType, Fix, MessageKind, Retry
 
 # How many message/rfc822 attachments deep a forwarded report is looked for.
 MAX_FORWARDS = 3
@@ -45,6 +45,11 @@ _REPLY_PREFIX = re.compile(
 _GAVE_UP = (
     "{title}: the servers on the way kept retrying until they gave up, so the email was not "
     "delivered and is not retried by itself. Reschedule it to try again."
+)
+# The explanation of a recipient a server on the way is still trying to deliver to.
+_STILL_TRYING = (
+    "{title}: a server on the way is still trying to deliver the email, and will say so if "
+    "it gives up. Nothing to do yet."
 )
 _HEADER_LINE = re.compile(rb"(?:From |[!-9;-~]+:)")
 
@@ -200,6 +205,10 @@ def _weighed(reported: Reported) -> Diagnosis:
       enhanced code (Exim's "Unrouteable address", Postfix's "Host or domain name not
       found"), it is read with the Status, so that the code class or a well-known code still
       decides what the words do not.
+    - `Action: delayed` means a server on the way is still trying: nobody has failed yet,
+      so whatever the words say ("mailbox is full" in Exim's delay notice), the recipient is
+      retried by that server (`auto`, nothing to fix), and a full mailbox is the
+      contract's temporary one, `recipient_unavailable`.
     - `Action: failed` means the servers on the way have given up: nothing will resend
       this email by itself, so a diagnosis that says `auto` (a 4xx that lasted until the
       queue lifetime ran out, "connection refused", "mailbox temporarily unavailable") comes
@@ -213,6 +222,18 @@ def _weighed(reported: Reported) -> Diagnosis:
     diagnosis = diagnose(text)
     if diagnosis.enhanced_code is None and reported.status:
         diagnosis = dataclasses.replace(diagnose(f"{text} ({reported.status})"), raw=text)
+    if reported.action == "delayed" and diagnosis.retry is not Retry.AUTO:
+        category = diagnosis.category
+        if category is Category.RECIPIENT_MAILBOX_FULL:  # the contract: said temporary
+            category = Category.RECIPIENT_UNAVAILABLE
+        return dataclasses.replace(
+            diagnosis,
+            category=category,
+            retry=Retry.AUTO,
+            retry_after=None,
+            fixes=(),
+            explanation=_STILL_TRYING.format(title=diagnosis.title),
+        )
     if reported.action == "failed" and diagnosis.retry is Retry.AUTO:
         fixes = tuple(dict.fromkeys((Fix.RESCHEDULE, *diagnosis.fixes)))
         diagnosis = dataclasses.replace(

@@ -9,7 +9,7 @@ import pytest
 
 from diagnostics.diagnosis import diagnose
 from diagnostics.message import diagnose_message
-from diagnostics.vocabulary import Fix, MessageKind, Retry
+from diagnostics.vocabulary import Category, Fix, MessageKind, Retry
 from tests.diagnostics.test_cli import CONTRACT_FIELDS
 
 MESSAGES = Path(__file__).parent / "data" / "messages"
@@ -102,6 +102,16 @@ def test_it_keeps_a_delayed_recipient_retried_automatically() -> None:
 
     assert recipient.action == "delayed"
     assert recipient.diagnosis.retry == Retry.AUTO
+
+
+def test_a_delay_is_never_a_dead_end_whatever_its_words_say() -> None:
+    # Exim's delay notice quotes "mailbox is full": the server is still trying.
+    (recipient,) = diagnose_message(read("exim/delay-local-mailbox-full.eml")).recipients
+
+    assert (recipient.action, recipient.diagnosis.retry) == ("delayed", Retry.AUTO)
+    assert recipient.diagnosis.category == Category.RECIPIENT_UNAVAILABLE
+    assert recipient.diagnosis.fixes == ()
+    assert "still trying" in recipient.diagnosis.explanation
 
 
 def test_it_reads_the_status_when_the_text_has_no_enhanced_code() -> None:
