@@ -41,8 +41,17 @@ _HTTP_REASONS: dict[int, tuple[str, ...]] = {
     503: ("service unavailable",),
     504: ("gateway time",),
 }
+# The first word of each reason, and a status in parentheses followed by its reason.
+_REASON_WORDS = frozenset(
+    reason.split()[0].encode() for reasons in _HTTP_REASONS.values() for reason in reasons
+) | {b"reason"}
+_PARENTHESIZED = re.compile(
+    r"\((\d{3})\)[\s:]*(?:reason\b|"
+    + "|".join(sorted({r for reasons in _HTTP_REASONS.values() for r in reasons}))
+    + ")"
+)
 # "[402] …", "Error 429 - …" (Nylas), "Error: 429 : {…}": the forms that open a line.
-_HTTP_LEAD = re.compile(r"\s*(?:\[(\d{3})\]|error:? (\d{3})(?= -| :|$))")
+_HTTP_LEAD = re.compile(r"\s*(?:\[(\d{3})\]|error:? (\d{3})(?= -| :| \(|$))")
 # "503 Service Unavailable": an HTTP status line, told from an SMTP reply by its reason.
 _HTTP_REASON_LEAD = re.compile(r"\s*(\d{3}) ([a-z][a-z -]{1,30})")
 # Statuses inside a line, each searched only when one of its words is there.
@@ -52,12 +61,19 @@ _HTTP_INLINE: tuple[tuple[frozenset[bytes], re.Pattern[str]], ...] = (
         frozenset({b"http"}),
         re.compile(r"http(?:/\d(?:\.\d)?)?(?: error| status(?: code)?)?:? (\d{3})\b"),
     ),
+    # "a 403 HTTP status code"
+    (frozenset({b"http"}), re.compile(r"(\d{3}) http status\b")),
     (
         frozenset({b"status", b"statuscode", b"status_code"}),
-        re.compile(r"status(?:[ _]?code)?[\"']?\s*[:=]?\s*(\d{3})\b"),
+        # … PHP's var_dump: ["StatusCode"]=> int(401)
+        re.compile(r"status(?:[ _]?code)?[\"'\]]*\s*(?:=>|[:=])?\s*(?:int\()?(\d{3})\b"),
     ),
     (frozenset({b"returned"}), re.compile(r"returned (?:http |status |code )?(\d{3})\b")),
     (frozenset({b"code"}), re.compile(r"[\"']code[\"']\s*:\s*(\d{3})\b")),
+    # "Mailgun API response 401 (UNAUTHORIZED)"
+    (frozenset({b"response"}), re.compile(r"response (\d{3}) \(")),
+    # "(403) Forbidden", swagger clients' "(401)\nReason: Unauthorized"
+    (_REASON_WORDS, _PARENTHESIZED),
 )
 _HTTP_TRIGGERS = frozenset().union(*(triggers for triggers, _ in _HTTP_INLINE))
 

@@ -5,6 +5,11 @@ entry (or one huge alternation) costs about a millisecond a line. Instead a line
 into words once, and only the alternatives whose required words are all among them are
 searched. The words an alternative requires are those of its literal beginning: each
 top-level alternative must start with a whole word, and matches whole words.
+
+Scripts written without spaces (Chinese, Japanese) have no words to split: an alternative
+that starts with a non-ASCII character is keyed by its literal beginning, looked up as a
+substring, and only in a line that is not all ASCII (so the usual line pays one
+`str.isascii`).
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from diagnostics.vocabulary import Category, Fix, Side
 
 # After its anchor an alternative must not be able to continue the word (`user(s)?` would
 # need the token "users"), so only these may follow the leading word.
-_AFTER_ANCHOR = re.compile(r"$|[ :;,'\"/=<>@!&#%-]|\\[sbW.\-\[\]()'\":/]")
+# A letter of another script ends the ASCII word too ("empfänger" splits into "empf", "nger").
+_AFTER_ANCHOR = re.compile(r"$|[ :;,'\"/=<>@!&#%-]|[^\x00-\x7f]|\\[sbW.\-\[\]()'\":/]")
 _ANCHOR = re.compile(r"[a-z0-9_]+")
+# The literal beginning of an alternative in another script: up to the first ASCII
+# character, which may be a regex construct.
+_FOREIGN_ANCHOR = re.compile(r"[^\x00-\x7f]+")
 # The literal beginning of an alternative: word characters and separators, up to the
 # first regex construct.
 _LITERAL = re.compile(r"[a-z0-9_ ,:;'\"/=<>@!&#%-]*")
@@ -106,6 +115,9 @@ def _required_words(alternative: str, code: str) -> frozenset[bytes]:
     A word counts when a separator follows it in the literal beginning, or when the
     alternative is literal to its end (it is then compiled to end at a word's end).
     """
+    foreign = _FOREIGN_ANCHOR.match(alternative)
+    if foreign is not None:
+        return frozenset((foreign.group().encode(),))
     anchor = _ANCHOR.match(alternative)
     if anchor is None or not _AFTER_ANCHOR.match(alternative, anchor.end()):
         raise ValueError(f"{code}: {alternative!r} must start with a whole lowercase word")
@@ -154,6 +166,8 @@ class TextIndex:
         self._searches = tuple(searches)
         self._masks = masks
         self.keys = frozenset(masks)
+        # (text, key) of the keys in other scripts, found as substrings (module docstring).
+        self._foreign = tuple((key.decode(), key) for key in masks if not key.isascii())
 
     def matches(
         self,
@@ -165,6 +179,10 @@ class TextIndex:
         """Each matching entry once, in precedence order, with the text that matched."""
         # The searches the line's words call for, as one int: cheaper than gathering and
         # sorting them, when the first match is usually among the first few.
+        if self._foreign and not lowered.isascii():
+            found = [key for text, key in self._foreign if text in lowered]
+            if found:
+                words = words.union(found)
         pending = 0
         for word in self.keys & words:
             pending |= self._masks[word]

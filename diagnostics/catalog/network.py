@@ -12,27 +12,23 @@ Sources: tests/diagnostics/data/real-world-errors.jsonl (each case names its Git
 
 from __future__ import annotations
 
+import dataclasses
+
 from diagnostics.catalog.entry import Entry
+from diagnostics.catalog.pipeline import DELIVERY_UNCERTAIN
 from diagnostics.vocabulary import Category as C
 from diagnostics.vocabulary import Fix as F
-from diagnostics.vocabulary import Side
 
 ENTRIES: tuple[Entry, ...] = (
     # First: a connection lost after the message was handed over may have delivered it.
-    Entry(
-        "smtp.delivery_uncertain",
-        C.UNKNOWN,
-        "Probably delivered, not confirmed",
+    # Its title, side, fixes and next steps are the pipeline's own "delivery uncertain".
+    dataclasses.replace(
+        DELIVERY_UNCERTAIN,
+        code="smtp.delivery_uncertain",
         match=r"message may be sent more than once|while sending end of data",
-        side=Side.PROVIDER,
-        fixes=(),
         explanation="The server lost the connection after the message was handed to it, "
         "before it confirmed. It was probably delivered, so it is not sent again by itself: "
         "that could give the contact two copies.",
-        next_steps=(
-            "Look for its Message-ID in the mailbox's Sent folder.",
-            "Found: nothing to do. Not found: an admin can send it again anyway.",
-        ),
         examples=(
             "2017-11-20T23:33:33.470014+00:00 mail postfix/smtp[21530]: 84FC51F660C: "
             "to=<xxx.xxxx@tiscali.it>, relay=etb-3.mail.tiscali.it[213.205.33.64]:25, "
@@ -80,7 +76,9 @@ ENTRIES: tuple[Entry, ...] = (
         r"|could not connect to smtp host"
         r"|couldn't connect to host|unable to connect to the remote server"
         r"|unable to read data from the transport connection|network is unreachable"
-        r"|no route to host|lost connection with|socket error code 1006[01]",
+        r"|no route to host|lost connection with|socket error code 1006[01]"
+        r"|unexpectedly disconnected|opentimeout|readtimeout|socket hang up"
+        r"|expected response code \d+ but got code \"\"|but got an empty response",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mail server refused, dropped or did not answer the connection, so "
         "nothing was sent. The email is retried automatically; if it keeps failing, check "
@@ -103,10 +101,16 @@ ENTRIES: tuple[Entry, ...] = (
             "465",
             "Error: Greeting never received",
             "4.4.316 Connection refused [Message=Socket error code 10061]",
+            "Exception message: The SMTP server has unexpectedly disconnected.",
+            "**Net::OpenTimeout** in **ActionMailer::MailDeliveryJob@default**\nexecution expired",
+            'Swift_TransportException Expected response code 220 but got code "", with message ""',
         ),
         source="nodemailer, github.com/nodemailer/nodemailer/issues/1538 and /issues/928; "
         "MailKit, github.com/jstedfast/MailKit/issues/1682; Python, "
         "github.com/qoda/python-mailer/issues/6; JavaMail, "
-        "github.com/yesidlazaro/GmailBackground/issues/11; Exchange Online NDRs",
+        "github.com/yesidlazaro/GmailBackground/issues/11; Exchange Online NDRs; MailKit, "
+        "github.com/jstedfast/MailKit/issues/194; ActionMailer, "
+        "github.com/osunyorg/admin/issues/2745; SwiftMailer, "
+        "github.com/laravel/framework/issues/21455",
     ),
 )

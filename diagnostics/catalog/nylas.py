@@ -226,18 +226,27 @@ ENTRIES: tuple[Entry, ...] = (
         "nylas.401.unauthorized",
         C.MAILBOX_CONNECTION,
         "The sending API did not accept our credentials",
-        match=r"could not verify access credentials?",
+        match=r"could not verify access credentials?|api\.authentication_error",
         examples=(
             "[401] Unauthorized - Could not verify access credential. No valid API key or "
             "access_token was provided.",
             "Error 401 - Unauthorized: Could not verify access credentials.",
+            "api.authentication_error | 401 | Unauthorized",
         ),
         source="seed 001: Nylas errors (status codes, error types, mail sync events); seed 002: "
-        "Nylas client errors 400-499",
+        "Nylas client errors 400-499; developer.nylas.com/docs/api/errors (v3 error types)",
         fixes=(F.RESYNC_MAILBOX, F.ADMIN_SETUP),
         explanation="The mailbox's access token (or our API key) was not accepted. "
         "Resynchronize the mailbox; if that fails, an admin must check the API key.",
         next_steps=("Resynchronize the mailbox.", "If it fails, ask an admin to check the key."),
+    ),
+    Entry(
+        "nylas.423.resource_blocked",
+        C.ACCOUNT_SUSPENDED,
+        "The sending platform blocked the resource",
+        match=r"resource_blocked|resource blocked, contact",
+        examples=("api.resource_blocked | 423 | Resource blocked, contact administrator.",),
+        source="developer.nylas.com/docs/api/errors (v3 error types)",
     ),
     Entry(
         "nylas.402.payment_required",
@@ -444,12 +453,15 @@ ENTRIES: tuple[Entry, ...] = (
         "nylas.504.provider_error",
         C.TEMPORARY_FAILURE,
         "The mailbox's provider did not answer in time",
-        match=r"check with your service provider",
+        match=r"check with your service provider|api\.provider_error",
         examples=(
             "[504] Provider Error - Please wait and try again. If the problem persists, check "
             "with your service provider.",
+            "api.provider_error | 504 | Provider error message. (Specific Provider HTTP code "
+            "response possible.)",
         ),
-        source="seed 001: Nylas errors (status codes, error types, mail sync events)",
+        source="seed 001: Nylas errors (status codes, error types, mail sync events); "
+        "developer.nylas.com/docs/api/errors (v3 error types)",
     ),
     Entry(
         "nylas.api_error",

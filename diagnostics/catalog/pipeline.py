@@ -14,30 +14,33 @@ from diagnostics.vocabulary import Side
 
 SOURCE = "the sending pipeline's own refusals (sequences.addresses)"
 
-ENTRIES: tuple[Entry, ...] = (
-    Entry(
-        "pipeline.delivery_uncertain",
-        C.UNKNOWN,
-        "Probably delivered, not confirmed",
-        match=r"delivery uncertain",
-        side=Side.PROVIDER,
-        fixes=(),
-        explanation="We handed this email to your mail server and lost the connection (or "
-        "our worker stopped) before it confirmed. It was probably delivered, so it is not "
-        "sent again by itself: that could give the contact two copies.",
-        next_steps=(
-            "Look for its Message-ID in the mailbox's Sent folder.",
-            "Found: nothing to do. Not found: an admin can send it again anyway.",
-        ),
-        examples=(
-            "Delivery uncertain: sending stopped after the message was handed to the SMTP "
-            "server (Message-ID <1.2@acme.test>). It may have been delivered; check the "
-            "mailbox's Sent folder before rescheduling.",
-            "Delivery uncertain: the message was handed to the SMTP server, which then gave "
-            "no reply (TimeoutError: timed out). It may have been delivered.",
-        ),
-        source=SOURCE,
+# network.py's entry for a server that lost the connection is this one in other words.
+DELIVERY_UNCERTAIN = Entry(
+    "pipeline.delivery_uncertain",
+    C.UNKNOWN,
+    "Probably delivered, not confirmed",
+    match=r"delivery uncertain",
+    side=Side.PROVIDER,
+    fixes=(),
+    explanation="We handed this email to your mail server and lost the connection (or "
+    "our worker stopped) before it confirmed. It was probably delivered, so it is not "
+    "sent again by itself: that could give the contact two copies.",
+    next_steps=(
+        "Look for its Message-ID in the mailbox's Sent folder.",
+        "Found: nothing to do. Not found: an admin can send it again anyway.",
     ),
+    examples=(
+        "Delivery uncertain: sending stopped after the message was handed to the SMTP "
+        "server (Message-ID <1.2@acme.test>). It may have been delivered; check the "
+        "mailbox's Sent folder before rescheduling.",
+        "Delivery uncertain: the message was handed to the SMTP server, which then gave "
+        "no reply (TimeoutError: timed out). It may have been delivered.",
+    ),
+    source=SOURCE,
+)
+
+ENTRIES: tuple[Entry, ...] = (
+    DELIVERY_UNCERTAIN,
     Entry(
         "pipeline.mailbox_secret_unreadable",
         C.MAILBOX_CONNECTION,

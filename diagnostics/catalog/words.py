@@ -34,7 +34,8 @@ RECIPIENT_POLICY = Entry(
     r"|sender was not authenticated|sender not authenticated for|rejected by recipients?"
     r"|banned recipient|policy rejection on the target|denied by policy|policy restrictions"
     r"|must support tls|starttls-not-supported|tlsa-invalid|certificate-expired|dnssec-invalid"
-    r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6",
+    r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
+    r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -98,7 +99,9 @@ BLOCKLISTED = Entry(
     r"|ip you're using to send mail is not authorized|service refused|mail flood"
     r"|traffic not accepted from this ip|policy reasons|block listed|spam sender|spam ip"
     r"|blocked for spamming|blocked by our services|ont ete bloques"
-    r"|client host rejected(?!: access denied)",
+    r"|client host rejected(?!: access denied)|black ip|not accepting connections"
+    r"|not allowed to connect|access to submit messages|dictionary attack"
+    r"|ip has been (?:temporarily )?blocked|被临时挂起|发信ip被禁止",
     examples=(
         "550 5.7.26 Service refused",
         "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
@@ -114,10 +117,13 @@ BLOCKLISTED = Entry(
         "smtplib.SMTPDataError: (554, b'5.7.1 Service unavailable; Client host [203.0.113.5] "
         "blocked using zen.spamhaus.org')",
         "550 Message rejected due to sender IP reputation ([192.0.2.1])",
+        "554 HL:IHU | 该IP的发送行为触犯了万象互联的服务条款,被临时挂起。请检查是否有用户不正当"
+        "的发送行为。",
     ),
     source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
     "Online NDRs; outlook.com bounce, pastebin.com/rwzHX08U; Yahoo bounce, pastebin.com/1v9Bagvp; "
-    "Python smtplib + Postfix reply; Broadcom: rejection errors to 3rd party recipients",
+    "Python smtplib + Postfix reply; Broadcom: rejection errors to 3rd party recipients; "
+    "163ns.com.cn/mail/MailFAQ.htm (NetEase-style codes)",
     explanation="The receiving server refuses mail from your domain or sending IP, which is "
     "on a blocklist or has a poor reputation. Check the blocklists first.",
     next_steps=("Run the blocklist check.", "Request delisting, then reschedule."),
@@ -130,7 +136,7 @@ SUSPENDED = Entry(
     r"|account (?:is |has been )?(?:paused|locked|restricted|deactivated)"
     r"|tenant has exceeded|bad outbound sender|spam abuse|abuse detected|compromised"
     r"|account may not send|unusual (?:sending )?activity|user account disabled"
-    r"|blocked from sending|sending for this account is disabled",
+    r"|blocked from sending|sending for this account is disabled|verify your account",
     examples=(
         "550 5.1.8 Access denied, bad outbound sender",
         "550 5.7.501 Access denied, spam abuse detected",
@@ -158,6 +164,13 @@ USER_UNKNOWN = Entry(
     rf"|address\b[^.]{{0,40}}?{_GONE}"
     rf"|account\b[^.]{{0,40}}?{_GONE}"
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
+    r"|no valid recipients|用户不存在|收件人不存在|邮箱不存在|账号不存在|帐号不存在|地址不存在"
+    r"|ユーザーは登録されていません|存在しません|宛先不明"
+    r"|пользователь не найден|такого пользователя нет|нет такого пользователя"
+    r"|ящик не существует|адрес не существует"
+    r"|empfänger unbekannt|unbekannter empfänger|benutzer unbekannt|destinataire inconnu"
+    r"|utilisateur inconnu|adresse inconnue|usuario desconocido|usuario no existe"
+    r"|usuário desconhecido|usuário inexistente|destinatario sconosciuto|utente sconosciuto"
     r"|doesn't have an? \S+\s+account|does not have an? \S+\s+account"
     r"|destinataire invalide|archived recipient|destinataire archivee"
     r"|compte du destinataire est bloque|recipient account is ?blocked",
@@ -187,7 +200,8 @@ MAILBOX_DISABLED = Entry(
     C.RECIPIENT_UNKNOWN,
     "Recipient mailbox disabled",
     match=r"account that you tried to reach is (?:disabled|inactive)|inactive user"
-    r"|user (?:is )?inactive|mailbox (?:is )?(?:inactive|disabled|deactivated)",
+    r"|user (?:is )?inactive|mailbox (?:is )?(?:inactive|disabled|deactivated)"
+    r"|user is locked|邮箱被锁",
     examples=(
         "553 Invalid/Inactive user",
         "550 5.2.1 The email account that you tried to reach is disabled.",
@@ -205,7 +219,8 @@ SENDER_ADDRESS = Entry(
     r"|errorsendasdenied|send on behalf|on behalf of|not owned by|does not own"
     r"|not authorized to send from|not allowed to send from|not (?:been )?verified"
     r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
-    r"|emetteur invalide|mail from not owned",
+    r"|emetteur invalide|mail from not owned|mail sending denied|blank from"
+    r"|provide a valid from|not associated with your account",
     examples=(
         '{"error":{"code":"ErrorSendAsDenied","message":"The user account which was used to '
         "submit this request does not have the right to send mail on behalf of the specified "
@@ -251,7 +266,8 @@ RELAY_DENIED = Entry(
     C.ACCOUNT_SETUP,
     "The server refused to relay for the mailbox",
     match=r"relay access denied|relaying denied|relay not permitted|unable to relay"
-    r"|relay denied|not permitted to relay|relay prohibited|not in my list of allowed hosts",
+    r"|relay denied|not permitted to relay|relay prohibited|not in my list of allowed hosts"
+    r"|credentials for relay|denies relay",
     examples=(
         "550 5.7.64 TenantAttribution; Relay Access Denied",
         "554 <bob@example.com>: Recipient address rejected: Relay access denied",
@@ -269,7 +285,8 @@ SERVER_SETTINGS = Entry(
     "The mailbox's SMTP settings do not match its server",
     match=r"certificate verify failed|sslcertverificationerror|wrong version number"
     r"|tlsv1 alert|unknown protocol|must issue a starttls|starttls command first"
-    r"|starttls extension not supported|auth extension not supported|client host rejected",
+    r"|starttls extension not supported|auth extension not supported|client host rejected"
+    r"|does not support authentication",
     examples=(
         "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
         "self-signed certificate (_ssl.c:1029)",
@@ -295,6 +312,7 @@ API_SETUP = Entry(
     "The sending account's setup is incomplete",
     match=r"api (?:is )?disabled|has not been enabled|not enabled|insufficient (?:\w+ )?scopes"
     r"|insufficientpermissions|insufficient permission|missing (?:oauth )?scopes?|erroraccessdenied"
+    r"|check credentials and try again"
     r"|smtpclientauthentication|smtp auth (?:is )?disabled|basic authentication is disabled"
     r"|delegation denied|domain administrators have disabled|mailboxnotenabledforrestapi"
     r"|authorized recipients|warmup|warm-up|credits exceeded|maximum credits"
@@ -328,7 +346,8 @@ AUTH_FAILED = Entry(
     r"|access token has expired|invalid (?:access |refresh )?token"
     r"|invalidauthenticationtoken|revoked|reauthenticate|re-authenticate|reauthorize"
     r"|not authenticated|application-specific password|app password"
-    r"|log in via your web browser|password (?:has )?expired|credentials have expired"
+    r"|log in (?:via|with|through) your web browser|password (?:has )?expired"
+    r"|credentials have expired|must authenticate|登录失败"
     r"|auth token missing|wrong credentials|login required",
     examples=(
         "550 5.7.1 Authentication failed",
@@ -368,7 +387,10 @@ MAILBOX_FULL = Entry(
     r"|mailbox (?:is )?over (?:its |the )?quota|over quota|overquota|mailbox quota"
     r"|mailbox size limit|mailbox has exceeded|exceeded (?:its|their|the) storage"
     r"|storage (?:limit|quota|allocation)|quotaexceededexception|account (?:is )?full"
-    r"|out of storage|not enough storage|mailbox is out of space|disk quota exceeded",
+    r"|out of storage|not enough storage|mailbox is out of space|disk quota exceeded"
+    r"|folder (?:is )?full|容量满|邮箱已满|空间不足|переполнен|postfach (?:ist )?voll"
+    r"|boîte (?:aux lettres )?pleine|boite (?:aux lettres )?pleine|buzón lleno"
+    r"|caixa (?:postal|de correio) cheia|casella piena",
     examples=(
         "452 4.2.2 Mailbox full",
         "552 The recipient's mailbox has exceeded its storage limits.",
@@ -397,7 +419,7 @@ QUOTA_DAILY = Entry(
     "quota.daily",
     C.QUOTA_EXCEEDED,
     "Daily sending quota used up",
-    match=r"daily (?:user )?(?:sending )?(?:quota|limit)|daily message quota|dailylimitexceeded"
+    match=r"daily (?:[a-z]+ ){0,3}(?:quota|limit)|dailylimitexceeded"
     r"|sending quota|send quota|submission quota|submissionquotaexceededexception"
     r"|sending limit|limit for sending|message limit exceeded|per day|24-hour|24 hour",
     examples=(
@@ -443,7 +465,7 @@ TOO_LARGE = Entry(
     r"|exceeds (?:the )?(?:maximum |max )?(?:allowed )?(?:message )?size"
     r"|exceeded (?:the )?(?:maximum )?(?:message )?size|maximum (?:message )?size"
     r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity"
-    r"|taille limite du message",
+    r"|taille limite du message|message is too long|邮件大小超过|邮件过大",
     examples=(
         "552 5.2.3 Your message exceeded Google's message size limits. Please visit "
         "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.",
@@ -465,7 +487,9 @@ RATE = Entry(
     r"|too quickly|concurrency|concurrent (?:requests|connections)|slow down|per second"
     r"|relay limit|too much mail from|frequency limited|receive limit|thread limit exceeded"
     r"|permitted limits|max message per connection"
-    r"|unexpected volume|unusual rate",
+    r"|unexpected volume|unusual rate|excessive volume|too many sessions|per session"
+    r"|too many login attempts|too much fail authentication"
+    r"|并发连接数|发送频率|大量信件|数量超出限制|被临时禁止连接",
     examples=(
         "450 4.2.1 Peak SMTP relay limit exceeded for this customer.",
         "452 4.5.3 Your message has too many recipients. For more information regarding Google's "
@@ -491,7 +515,8 @@ SPAM = Entry(
     r"|content (?:policy|filter|rejected)|message content|suspicious|bulk mail"
     r"|forbidden attachment|attachment type|prohibited (?:content|attachment)"
     r"|message blocked|blocked (?:due to|because of) (?:its )?content|url (?:is )?blocked"
-    r"|mail rejete|content denied|message not allowed|policy violation detected",
+    r"|mail rejete|content denied|message not allowed|policy violation detected|dt:spm"
+    r"|rejected content|banned content|unsafe content|垃圾邮件特征|反垃圾|спам",
     examples=(
         "550 5.1.6 Spam not accepted",
         "554 5.7.1 Message blocked",
@@ -510,7 +535,7 @@ REQUEST_INVALID = Entry(
     match=r"invalid json|malformed json|malformed request|missing (?:a )?required"
     r"|required parameter|invalid parameter|invalid argument|invalidargument|badrequest"
     r"|parameters passed to the api were invalid|json required|incompatible json|rfc 5322"
-    r"|not rfc compliant",
+    r"|not rfc compliant|protocol violation|no identity changes",
     examples=(
         '{"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
         '"INVALID_ARGUMENT"}}',
@@ -588,7 +613,9 @@ TEMPORARY = Entry(
     r"|please try again|timed out|timeout|time out|connection (?:refused|reset|closed|lost)"
     r"|unexpectedly closed|network is unreachable|no route to host|server busy"
     r"|service unavailable|not available|deferred|greylisted|greylisting|graylisted"
-    r"|busy|unavailable|backend error|backenderror|internal error|server error",
+    r"|busy|unavailable|backend error|backenderror|internal error|server error"
+    r"|temporairement|temporalmente|temporariamente|vorübergehend|请稍后|稍后再试|系统繁忙"
+    r"|временно|попробуйте позже|一時的",
     examples=(
         "smtplib.SMTPServerDisconnected: Connection unexpectedly closed",
         "ConnectionRefusedError: [Errno 111] Connection refused",
@@ -596,4 +623,23 @@ TEMPORARY = Entry(
     source="Python smtplib",
 )
 
-HINTS: tuple[Entry, ...] = (TEMPORARY,)
+# RFC 5321's wording of 550 quoted with no code (a client library's message): smtp.py's
+# "smtp.550.mailbox_unavailable" needs the 550, and a 4xx beside these words is a code that
+# decides before any hint.
+MAILBOX_UNAVAILABLE = Entry(
+    "hint.mailbox_unavailable",
+    C.RECIPIENT_UNKNOWN,
+    "Recipient mailbox unavailable",
+    match=r"mailbox unavailable|mailbox not available",
+    examples=(
+        "Requested action not taken: mailbox unavailable\n"
+        "   at MailKit.Net.Smtp.SmtpClient.ProcessRcptToResponse(SmtpResponse response, "
+        "MailboxAddress mailbox)",
+        'Error Domain=mailcore Code=10 "Mailbox unavailable" UserInfo=0xb81d9c0 '
+        "{NSLocalizedDescription=Mailbox unavailable}",
+    ),
+    source="MailKit, github.com/jstedfast/MailKit/issues/307; MailCore, "
+    "github.com/MailCore/MailCore/issues/57",
+)
+
+HINTS: tuple[Entry, ...] = (MAILBOX_UNAVAILABLE, TEMPORARY)
