@@ -204,12 +204,6 @@ class EmailPage:
     count: int
     count_is_capped: bool
 
-    @property
-    def has_activity(self) -> bool:
-        """Whether statuses on this page may change by themselves soon (worth polling)."""
-        active = (ScheduledEmail.Status.SENDING, ScheduledEmail.Status.RETRYING)
-        return any(email.status in active for email in self.emails)
-
 
 def _cursor(email: ScheduledEmail) -> str:
     return f"{email.scheduled_for.isoformat()}~{email.pk}"
@@ -339,6 +333,23 @@ def email_triage(*, sequence: Sequence, now: dt.datetime) -> list[TriageGroup]:
         )
         for row in groups
     ]
+
+
+# How far ahead a scheduled email counts as in flight: the Emails tab starts refreshing
+# itself before it goes out, so that its status changes under the viewer's eyes.
+IN_FLIGHT_AHEAD = dt.timedelta(minutes=10)
+
+
+def sequence_in_flight(*, sequence: Sequence, now: dt.datetime) -> bool:
+    """Whether any email of the sequence may change status by itself soon: one being sent
+    or retried, or one due within IN_FLIGHT_AHEAD (its sending, or its refusal, is near)."""
+    Status, soon = ScheduledEmail.Status, now + IN_FLIGHT_AHEAD
+    # scheduled_for bounds the scan by the (sequence, status, scheduled_for) index.
+    return ScheduledEmail.objects.filter(
+        Q(status__in=(Status.SENDING, Status.RETRYING))
+        | Q(status=Status.SCHEDULED, scheduled_for__lte=soon, next_attempt_at__lte=soon),
+        sequence=sequence,
+    ).exists()
 
 
 def steps_for_sequence(*, sequence: Sequence) -> QuerySet[Step]:

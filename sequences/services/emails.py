@@ -22,6 +22,16 @@ Status = ScheduledEmail.Status
 RESCHEDULABLE = (Status.SCHEDULED, Status.RETRYING, Status.BLOCKED, Status.FAILED)
 
 
+def email_reschedulable(email: ScheduledEmail) -> bool:
+    """Whether emails_reschedule would put this email back (an admin's "Send again anyway"
+    aside): the same three conditions, for one email already loaded with its contact."""
+    return (
+        email.status in RESCHEDULABLE
+        and email.contact.state == Contact.State.ACTIVE
+        and email.error_code != ScheduledEmail.DELIVERY_UNCERTAIN
+    )
+
+
 def emails_reschedule(
     *,
     actor: AbstractBaseUser,

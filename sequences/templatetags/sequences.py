@@ -7,6 +7,7 @@ from django.template import TemplateSyntaxError
 from django.urls import reverse
 
 from sequences.models import ScheduledEmail, Sequence
+from sequences.services.emails import email_reschedulable
 from sequences.services.sending import render_subject
 
 register = template.Library()
@@ -26,6 +27,10 @@ def subject(email: ScheduledEmail) -> str:
         return render_subject(email)
     except TemplateSyntaxError:
         return email.step.subject
+
+
+# A row's checkbox only where "Reschedule selected" would act on it.
+register.filter("reschedulable", email_reschedulable)
 
 
 @register.filter

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
@@ -18,7 +19,7 @@ from diagnostics.vocabulary import Category, Fix
 from sequences import permissions, selectors
 from sequences.models import Contact, ScheduledEmail, Sequence
 from sequences.services.contacts import contact_suppress, contact_update_email
-from sequences.services.emails import RESCHEDULABLE, emails_reschedule
+from sequences.services.emails import emails_reschedule
 from sequences.services.errors import WrongState
 from sequences.services.sequences import sequence_resume_first_steps
 from sequences.views import access
@@ -76,7 +77,6 @@ def sequence_emails(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "sequences/sequence_emails.html#emails-table", context)
     context |= _page_context(request, sequence, "emails") | {
-        "triage": selectors.email_triage(sequence=sequence, now=timezone.now()),
         "statuses": ScheduledEmail.Status.choices,
         "categories": Category.choices,
     }
@@ -105,9 +105,16 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
         category=params.get("category", ""),
         query=params.get("q", ""),
     )
+    now = timezone.now()
     return {
         "sequence": sequence,
         "filters": filters,
+        # The page's own URL with its filters, which the table polls (a fix's POST URL
+        # answers nothing to a GET).
+        "table_url": f"{reverse('sequences:emails', args=[sequence.pk])}?{params.urlencode()}",
+        "live": selectors.sequence_in_flight(sequence=sequence, now=now),
+        # Redrawn with the table (out of band, for htmx), so that it never contradicts it.
+        "triage": selectors.email_triage(sequence=sequence, now=now),
         "page": selectors.emails_for_sequence(
             sequence=sequence,
             filters=filters,
@@ -119,7 +126,6 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
             access.membership(request), sequence
         ),
         "held": selectors.mailbox_held_emails(mailbox=sequence.mailbox).count(),
-        "reschedulable": RESCHEDULABLE,
         # Read only if a popover shows a refusal that DNS records or blocklists explain.
         "domain_failing": mailbox_failing_checks(mailbox=sequence.mailbox),
     }

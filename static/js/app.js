@@ -113,12 +113,22 @@ document.addEventListener("htmx:afterSettle", () => {
 });
 
 // The Emails table refreshes itself while emails are on their way; not under an open
-// popover, whose reader (or a fix's progress in it) it would wipe out. The next one will.
+// popover, whose reader (or a fix's progress in it) it would wipe out, nor while rows are
+// selected for a bulk fix. The next one will.
 document.addEventListener("htmx:beforeRequest", (event) => {
   if (event.detail.elt.id === "emails-table" && event.detail.requestConfig.verb === "get" &&
-      document.querySelector(".popover:popover-open")) {
+      document.querySelector(".popover:popover-open, #emails-table input[name=email]:checked")) {
     event.preventDefault();
   }
+});
+
+// "Reschedule selected" applies only once a row is selected.
+document.addEventListener("change", (event) => {
+  if (!event.target.matches('input[type=checkbox][form="bulk-form"]')) return;
+  const selected = document.querySelector('input[type=checkbox][form="bulk-form"]:checked');
+  document.querySelectorAll("[data-needs-selection]").forEach((button) => {
+    button.disabled = !selected;
+  });
 });
 
 // Confirmations of fixes: the server sends them as an HX-Trigger "toast" event.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from sequences.models import Mailbox, ScheduledEmail
@@ -137,13 +139,50 @@ def test_it_reschedules_the_selected_emails(signed_in, admin_user, live_server, 
     ]
     page = _open_tab(signed_in(admin_user), live_server, sequence)
 
+    button = page.locator("button", has_text="Reschedule selected")
+    expect(button).to_be_disabled()  # nothing selected yet
     for email in emails[:2]:
         page.locator(f'#email-{email.pk} input[type="checkbox"]').check()
-    page.locator("button", has_text="Reschedule selected").click()
+    button.click()
 
     page.locator(".toast", has_text="2 rescheduled").wait_for()
     statuses = [ScheduledEmail.objects.get(pk=e.pk).status for e in emails]
     assert statuses == [Status.SCHEDULED, Status.SCHEDULED, Status.BLOCKED]
+    # Needs attention is redrawn with the table: the one left, not the three before.
+    expect(page.locator("#triage")).to_contain_text("1 blocked")
+    expect(page.locator("#triage")).to_contain_text("Reschedule all 1")
+
+
+def test_the_copied_case_carries_the_contacts_address(
+    signed_in, admin_user, live_server, sequence, bad_address
+):
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.locator(f'[aria-controls="why-{bad_address.pk}"]').hover()
+
+    _popover(page, bad_address).locator("button", has_text="Copy case").click()
+
+    expect(_popover(page, bad_address).locator(".copy-case")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "Contact: Pat <pat@exämple.test>" in copied
+    assert "[402] Invalid character in recipient address" in copied
+
+
+def test_the_default_view_shows_a_change_without_a_reload(
+    signed_in, admin_user, live_server, sequence, make_email
+):
+    soon = timezone.now() + dt.timedelta(minutes=5)
+    email = make_email(sequence, email="pat@example.test", scheduled_for=soon, next_attempt_at=soon)
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+    row = page.locator(f"#email-{email.pk} .status")
+    expect(row).to_contain_text("Scheduled")
+
+    # Cancelled elsewhere (another admin, a reply): the open page follows within a poll.
+    ScheduledEmail.objects.filter(pk=email.pk).update(
+        status=Status.CANCELLED, status_reason="Contact suppressed", next_attempt_at=None
+    )
+
+    expect(row).to_contain_text("Cancelled", timeout=15_000)
 
 
 def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(

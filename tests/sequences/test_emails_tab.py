@@ -160,10 +160,12 @@ def test_it_runs_a_constant_number_of_queries_whatever_the_page_size(
 
     # session, user, membership, sequence, count, page, attempts, emails held by the
     # mailbox, the mailbox's failing domain checks (the refusals' popovers show them, read
-    # once for all), triage, triage mailboxes
-    with django_assert_num_queries(11):
-        response = client.get(emails_url, {"size": rows})
-    assert len(response.context["page"].emails) == rows
+    # once for all), whether anything is in flight, triage, triage mailboxes; the same for
+    # the htmx table, which redraws Needs attention with it
+    for headers in ({}, {"HX-Request": "true"}):
+        with django_assert_num_queries(12):
+            response = client.get(emails_url, {"size": rows}, headers=headers)
+        assert len(response.context["page"].emails) == rows
 
 
 def test_it_shows_every_attempt_verbatim_on_the_timeline(client, rep, sequence, blocked):
@@ -244,3 +246,90 @@ def test_it_lists_uncertain_and_stuck_emails_apart_without_a_bulk_resend(
         ).count()
         == 2
     )
+
+
+def _polls(html: str) -> str | None:
+    """The URL the table refreshes itself from, or None when it does not."""
+    table = html[html.index('<div id="emails-table"') :]
+    table = table[: table.index(">")]
+    if 'hx-trigger="every 10s"' not in table:
+        return None
+    return table.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+
+
+def test_it_refreshes_while_anything_in_the_sequence_is_in_flight(
+    client, rep, sequence, make_email, blocked, emails_url
+):
+    blocked(sequence, "pat@example.test", "554 5.7.1 Message blocked")
+    far = timezone.now() + dt.timedelta(days=3)
+    make_email(sequence, email="sam@example.test", scheduled_for=far, next_attempt_at=far)
+    client.force_login(rep)
+    assert _polls(client.get(emails_url).text) is None  # nothing will change by itself
+
+    # Not on the page shown (blocked only), yet it will change: the table refreshes.
+    make_email(sequence, email="lee@example.test", status=Status.RETRYING)
+    html = client.get(emails_url, {"status": "blocked"}).text
+
+    assert _polls(html) == f"{emails_url}?status=blocked"
+
+
+def test_an_email_due_soon_is_in_flight(client, rep, sequence, make_email, emails_url):
+    soon = timezone.now() + dt.timedelta(minutes=5)
+    make_email(sequence, email="pat@example.test", scheduled_for=soon, next_attempt_at=soon)
+    client.force_login(rep)
+
+    assert _polls(client.get(emails_url).text) == f"{emails_url}?"
+
+
+def test_after_a_fix_the_table_polls_its_page_with_its_filters(
+    client, rep, sequence, blocked, make_email, emails_url
+):
+    email = blocked(sequence, "pat@example.test", "554 5.7.1 Message blocked")
+    make_email(sequence, email="lee@example.test", status=Status.RETRYING)
+    client.force_login(rep)
+
+    response = client.post(
+        reverse("sequences:emails_reschedule", args=[sequence.pk]),
+        {"email": email.pk},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://t{emails_url}?status=blocked"},
+    )
+
+    assert _polls(response.text) == f"{emails_url}?status=blocked"
+
+
+def test_needs_attention_is_redrawn_with_the_table_after_a_bulk_fix(
+    client, rep, sequence, blocked, emails_url
+):
+    for n in range(3):
+        blocked(sequence, f"c{n}@example.test", "554 5.7.1 Message blocked")
+    client.force_login(rep)
+    assert "Reschedule all 3" in client.get(emails_url).text
+
+    response = client.post(
+        reverse("sequences:emails_reschedule", args=[sequence.pk]),
+        {"status": "blocked", "category": "content_rejected"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://t{emails_url}"},
+    )
+
+    triage = response.text[response.text.index('<section id="triage"') :]
+    assert 'hx-swap-oob="true"' in triage.split(">")[0]
+    assert " hidden" in triage.split(">")[0]  # nothing needs attention any more
+    assert "Reschedule all" not in triage
+
+
+def test_a_row_has_a_checkbox_only_where_reschedule_applies(
+    client, rep, sequence, blocked, make_uncertain_email, emails_url
+):
+    fixable = blocked(sequence, "pat@example.test", "554 5.7.1 Message blocked")
+    bounced = blocked(sequence, "sam@example.test", "550 5.1.1 User unknown")
+    bounced.contact.state = bounced.contact.State.BOUNCED
+    bounced.contact.save()
+    uncertain = make_uncertain_email(sequence, email="lee@example.test")
+    client.force_login(rep)
+
+    html = client.get(emails_url).text
+
+    assert f'value="{fixable.pk}" form="bulk-form"' in html
+    assert f'value="{bounced.pk}" form="bulk-form"' not in html
+    assert f'value="{uncertain.pk}" form="bulk-form"' not in html
+    assert "data-needs-selection disabled>Reschedule selected" in html
