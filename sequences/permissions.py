@@ -28,6 +28,12 @@ def allowed_fixes(membership: Membership | None, sequence: Sequence) -> set[str]
     return set()
 
 
+def fixes_for_an_admin(mine: set[str], wanted: tuple[str, ...]) -> list[str]:
+    """Of the fixes `wanted` (a diagnosis's), those an admin would apply and a member who
+    may apply `mine` may not: what a rep asks an admin for."""
+    return [fix for fix in wanted if fix in ADMIN_FIXES and fix not in mine]
+
+
 def may_fix_mailbox(membership: Membership | None, mailbox: Mailbox) -> bool:
     """Resynchronize it, or check its domain: admins, and the rep whose mailbox it is."""
     if membership is None or membership.organization_id != mailbox.organization_id:

@@ -516,6 +516,18 @@ def emails_to_reschedule(
     return sequence.emails.filter(pk__in=list(ids))
 
 
+def organization_admins(*, organization_id: int) -> str:
+    """The organization's admins, by name and address, for "ask an admin"."""
+    admins = Membership.objects.filter(
+        organization_id=organization_id, role=Membership.Role.ADMIN
+    ).select_related("user")
+    return ", ".join(
+        f"{m.user.get_full_name() or m.user.get_username()}"
+        + (f" ({m.user.email})" if m.user.email else "")
+        for m in admins.order_by("user__first_name", "user__username")
+    )
+
+
 def contact_for_sequence(*, sequence: Sequence, pk: int) -> Contact | None:
     """A contact enrolled in the sequence (its fixes are applied from the sequence's pages;
     a contact of another sequence is not one to know about from there)."""

@@ -6,7 +6,10 @@ from django import template
 from django.template import TemplateSyntaxError
 from django.urls import reverse
 
+from diagnostics.diagnosis import Diagnosis
+from diagnostics.vocabulary import Fix
 from sequences.models import ScheduledEmail, Sequence
+from sequences.permissions import fixes_for_an_admin
 from sequences.services.emails import email_reschedulable
 from sequences.services.sending import render_subject
 
@@ -31,6 +34,14 @@ def subject(email: ScheduledEmail) -> str:
 
 # A row's checkbox only where "Reschedule selected" would act on it.
 register.filter("reschedulable", email_reschedulable)
+
+
+@register.filter
+def for_an_admin(diagnosis: Diagnosis, mine: set[str]) -> str:
+    """What of the diagnosis's fixes only an admin may do, for a viewer who may `mine`, in
+    words ("suppress the contact or edit the contact's address"), or ""."""
+    labels = [Fix(fix).label for fix in fixes_for_an_admin(mine, diagnosis.fixes)]
+    return " or ".join(label[0].lower() + label[1:] for label in labels)
 
 
 @register.filter

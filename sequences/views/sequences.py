@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -106,8 +107,15 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
         query=params.get("q", ""),
     )
     now = timezone.now()
+    membership = access.membership(request)
     return {
         "sequence": sequence,
+        # Whom a rep asks for an admin's fix: read once, and only if a row needs one.
+        "ask_admins": functools.cache(
+            lambda: selectors.organization_admins(organization_id=sequence.organization_id)
+        )
+        if membership is not None and membership.is_rep
+        else "",
         "filters": filters,
         # The page's own URL with its filters, which the table polls (a fix's POST URL
         # answers nothing to a GET).

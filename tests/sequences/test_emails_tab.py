@@ -333,3 +333,24 @@ def test_a_row_has_a_checkbox_only_where_reschedule_applies(
     assert f'value="{bounced.pk}" form="bulk-form"' not in html
     assert f'value="{uncertain.pk}" form="bulk-form"' not in html
     assert "data-needs-selection disabled>Reschedule selected" in html
+
+
+def test_a_rep_is_told_which_fix_needs_an_admin_and_whom_to_ask(
+    client, rep, admin_user, sequence, blocked, emails_url
+):
+    admin_user.email = "adam@acme.test"
+    admin_user.save()
+    blocked(
+        sequence, "pat@example.test", "550 5.1.1 User unknown", "smtp.5.1.1", "recipient_unknown"
+    )
+    client.force_login(rep)
+
+    rep_view = client.get(emails_url).text
+    client.force_login(admin_user)
+    admin_view = client.get(emails_url).text
+
+    assert (
+        "An admin can suppress the contact or edit the contact&#x27;s address: ask Adam "
+        "(adam@acme.test)."
+    ) in rep_view
+    assert "An admin can" not in admin_view
