@@ -1,0 +1,70 @@
+"""The main pages at a phone's width and a desktop's, in Debian's Chromium: nothing spills
+out of the bar, and no page scrolls sideways (a table scrolls inside its own box)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WIDTHS = [390, 1440]
+
+
+@pytest.fixture
+def fixables(admin_user, make_fixables, make_email):
+    objects = make_fixables(admin_user)
+    long = "a.very.long.name.of.a.contact.with.many.parts@subdomain.of.an.example.test"
+    make_email(objects.sequence, email=long)
+    return objects
+
+
+def _pages(o) -> dict[str, str]:
+    mailbox = o.sequence.mailbox_id
+    return {
+        "sequences": reverse("sequences:list"),
+        "overview": reverse("sequences:overview", args=[o.sequence.pk]),
+        "contacts": reverse("sequences:contacts", args=[o.sequence.pk]),
+        "emails": reverse("sequences:emails", args=[o.sequence.pk]),
+        "timeline": reverse("sequences:email_timeline", args=[o.sequence.pk, o.email.pk]),
+        "all contacts": reverse("sequences:contact_list"),
+        "mailboxes": reverse("sequences:mailbox_list"),
+        "mailbox": reverse("sequences:mailbox_detail", args=[mailbox]),
+    }
+
+
+def _fits(page) -> None:
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+    for element in ("header .brand", "header .who button"):
+        box = page.locator(element).bounding_box()
+        assert 0 <= box["x"] and box["x"] + box["width"] <= width, (page.url, element)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_main_pages_fit_the_screen(signed_in, admin_user, live_server, fixables, width):
+    page = signed_in(admin_user)
+    page.set_viewport_size({"width": width, "height": 900})
+
+    for name, url in _pages(fixables).items():
+        page.goto(live_server.url + url)
+        _fits(page)
+        if name == "emails":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=ARTIFACTS / f"emails-tab-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_support_pages_fit_the_screen(signed_in, support, live_server, fixables, width):
+    page = signed_in(support)
+    page.set_viewport_size({"width": width, "height": 900})
+    slug = fixables.sequence.organization.slug
+
+    for url in (
+        reverse("sequences:organization_list"),
+        reverse("sequences:organization_detail", args=[slug]),
+    ):
+        page.goto(live_server.url + url)
+        _fits(page)
