@@ -40,7 +40,8 @@ def _fits(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
     for element in ("header .brand", "header .who button"):
         box = page.locator(element).bounding_box()
-        assert 0 <= box["x"] and box["x"] + box["width"] <= width, (page.url, element)
+        assert box["x"] >= 0, (page.url, element)
+        assert box["x"] + box["width"] <= width, (page.url, element)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
