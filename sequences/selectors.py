@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -183,6 +184,11 @@ class EmailFilters:
             query=query.strip()[:200],
         )
 
+    def query_string(self) -> str:
+        """The filters as a URL's query string (no page): for links that keep them."""
+        pairs = {"status": self.status, "category": self.category, "q": self.query}
+        return urlencode({name: value for name, value in pairs.items() if value})
+
     def apply(self, emails: QuerySet[ScheduledEmail]) -> QuerySet[ScheduledEmail]:
         if self.status:
             emails = emails.filter(status=self.status)
@@ -200,7 +206,8 @@ class EmailFilters:
 @dataclass(frozen=True)
 class EmailPage:
     emails: list[ScheduledEmail]
-    next_cursor: str | None
+    next_cursor: str | None  # older emails follow, from this cursor ("after")
+    previous_cursor: str | None  # newer emails precede, up to this cursor ("before")
     count: int
     count_is_capped: bool
 
@@ -226,33 +233,48 @@ def _parse_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
 
 
 def emails_for_sequence(
-    *, sequence: Sequence, filters: EmailFilters, cursor: str = "", size: int = 50
+    *,
+    sequence: Sequence,
+    filters: EmailFilters,
+    cursor: str = "",
+    before: str = "",
+    size: int = 50,
 ) -> EmailPage:
     """A page of the sequence's emails, latest scheduled first, by keyset pagination.
 
-    The cursor is the last row's (scheduled_for, id), so a deep page costs what the first
-    does, whatever OFFSET would have skipped.
+    A cursor is a row's (scheduled_for, id): `cursor` pages to the emails older than it,
+    `before` to the newer ones (read in the other direction, then turned back), so a deep
+    page costs what the first does, whatever OFFSET would have skipped.
     """
     emails = filters.apply(ScheduledEmail.objects.filter(sequence=sequence))
     count = emails.values("pk")[: COUNT_LIMIT + 1].count()
-    position = _parse_cursor(cursor) if cursor else None
-    if position is not None:
-        moment, pk = position
+    newer = _parse_cursor(before) if before else None
+    older = None if newer else (_parse_cursor(cursor) if cursor else None)
+    if older is not None:
+        moment, pk = older
         emails = emails.filter(Q(scheduled_for__lt=moment) | Q(scheduled_for=moment, pk__lt=pk))
+    if newer is not None:
+        moment, pk = newer
+        emails = emails.filter(Q(scheduled_for__gt=moment) | Q(scheduled_for=moment, pk__gt=pk))
+    order = ("scheduled_for", "pk") if newer else ("-scheduled_for", "-pk")
     rows = list(
         emails.select_related("contact", "step", "mailbox")
         .prefetch_related(Prefetch("attempts", SendAttempt.objects.order_by("number")))
-        .order_by("-scheduled_for", "-pk")[: size + 1]
+        .order_by(*order)[: size + 1]
     )
     more = len(rows) > size
+    rows = rows[:size][::-1] if newer else rows[:size]
     # A rescheduled email's old error is history, shown on its timeline.
     rows = with_diagnosis(
-        rows[:size],
-        lambda email: email.last_error if email.status in PROBLEM_STATUSES else "",
+        rows, lambda email: email.last_error if email.status in PROBLEM_STATUSES else ""
     )
+    # Paged back from `before`: older emails follow (the cursor's own, at least); paged on
+    # from `cursor`: newer ones precede.
+    has_older, has_newer = (True, more) if newer else (more, older is not None)
     return EmailPage(
         emails=rows,
-        next_cursor=_cursor(rows[-1]) if more else None,
+        next_cursor=_cursor(rows[-1]) if rows and has_older else None,
+        previous_cursor=_cursor(rows[0]) if rows and has_newer else None,
         count=min(count, COUNT_LIMIT),
         count_is_capped=count > COUNT_LIMIT,
     )

@@ -21,7 +21,7 @@ ROUTES = [(method, url) for method, url, _ in MATRIX.values()] + list(OTHER_ROUT
 ADMIN_LOGIN = ("post", lambda o: "/admin/login/")
 
 # The parameters the views read, and values that once answered 500.
-NAMES = ["after", "size", "status", "category", "q", "page", "brief", "email", "address"]
+NAMES = ["after", "before", "size", "status", "category", "q", "page", "brief", "email", "address"]
 NAMES += ["scope", "selectors", "username", "password", "next"]
 KNOWN_BAD = [
     "0000000\x00",

@@ -117,6 +117,7 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
         if membership is not None and membership.is_rep
         else "",
         "filters": filters,
+        "filter_query": filters.query_string(),
         # The page's own URL with its filters, which the table polls (a fix's POST URL
         # answers nothing to a GET).
         "table_url": f"{reverse('sequences:emails', args=[sequence.pk])}?{params.urlencode()}",
@@ -127,6 +128,7 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
             sequence=sequence,
             filters=filters,
             cursor=params.get("after", ""),
+            before=params.get("before", ""),
             size=access.page_size(params),
         ),
         "fixes": permissions.allowed_fixes(access.membership(request), sequence),

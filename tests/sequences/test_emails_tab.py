@@ -136,6 +136,47 @@ def test_it_pages_by_keyset_without_overlap(client, rep, sequence, make_email, e
 
     assert len(seen) == len(set(seen)) == 25
     assert page.count == 25
+    assert page.previous_cursor is not None
+
+
+def test_it_pages_back_to_newer_emails_and_the_first_page(
+    client, rep, sequence, make_email, emails_url
+):
+    base = timezone.now()
+    for n in range(25):
+        when = base + dt.timedelta(minutes=n % 5)  # ties on scheduled_for, broken by id
+        make_email(sequence, email=f"c{n}@example.test", scheduled_for=when, next_attempt_at=when)
+    client.force_login(rep)
+    pages, cursor = [], ""
+    while True:  # forward, keeping each page's rows
+        page = client.get(emails_url, {"size": 10, "after": cursor}).context["page"]
+        pages.append([e.pk for e in page.emails])
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+
+    back = client.get(emails_url, {"size": 10, "before": page.previous_cursor}).context["page"]
+    first = client.get(emails_url, {"size": 10, "before": back.previous_cursor}).context["page"]
+
+    assert [e.pk for e in back.emails] == pages[1]
+    assert [e.pk for e in first.emails] == pages[0]
+    assert first.previous_cursor is None  # nothing newer than the first page
+    assert back.next_cursor is not None
+
+
+def test_the_pages_links_keep_the_filters(client, rep, sequence, make_email, emails_url):
+    for n in range(12):
+        make_email(sequence, email=f"c{n}@example.test")
+    client.force_login(rep)
+
+    html = client.get(emails_url, {"size": 10, "q": "example"}).text
+    cursor = client.get(emails_url, {"size": 10, "q": "example"}).context["page"].next_cursor
+    second = client.get(emails_url, {"size": 10, "q": "example", "after": cursor}).text
+
+    assert 'href="?q=example&amp;after=' in html
+    assert '<a href="?q=example" hx-get="?q=example"' in second
+    assert ">First</a>" in second
+    assert 'href="?q=example&amp;before=' in second
 
 
 def test_it_shows_times_in_the_viewers_time_zone(client, rep, sequence, make_email, emails_url):
