@@ -295,6 +295,28 @@ ENTRIES: tuple[Entry, ...] = (
         explanation="The sending service refuses this address because it bounced hard, "
         "complained or was suppressed before. It is not emailed again.",
     ),
+    # Graph and EWS speak of the mailbox the request acts on, the sender's own: a full one
+    # there is the sender's to clear, never the contact's full mailbox (words.py's 5.2.2).
+    Entry(
+        "graph.mailbox_quota",
+        C.ACCOUNT_SETUP,
+        "The sending mailbox is over its storage quota",
+        match=r"errorquotaexceeded|code\"?\s*:\s*\"quotaexceededexception",
+        examples=(
+            'ReplyBodyError: { ErrorCode: "ErrorQuotaExceeded", ErrorMessage: "Mailbox has '
+            'exceeded maximum mailbox size." }"',
+            '{\n  "error": {\n    "code": "QuotaExceededException",\n    "message": "Target '
+            'mailbox quota exceeded.",\n    "innerError": {\n      "request-id": '
+            '"9e98b005-0229-45a8-b40d-b840e35063f4",\n      "date": "2019-12-10T15:22:24"\n    }'
+            "\n  }\n}",
+        ),
+        source="Microsoft Graph, github.com/microsoftgraph/microsoft-graph-docs/issues/2927 and "
+        "github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/6177",
+        fixes=(F.ADMIN_SETUP, F.CONTACT_SUPPORT),
+        explanation="The sending mailbox is over its storage quota, so the provider refuses to "
+        "save or send more from it. An admin must free space or raise the mailbox's quota.",
+        next_steps=("Ask an admin to free space in the sending mailbox.", "Then reschedule."),
+    ),
     Entry(
         "mailgun.sandbox",
         C.ACCOUNT_SETUP,

@@ -35,7 +35,8 @@ RECIPIENT_POLICY = Entry(
     r"|banned recipient|policy rejection on the target|denied by policy|policy restrictions"
     r"|must support tls|starttls-not-supported|tlsa-invalid|certificate-expired|dnssec-invalid"
     r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
-    r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表",
+    r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表"
+    r"|delivery restriction check failed",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -43,8 +44,10 @@ RECIPIENT_POLICY = Entry(
         "Delivery restriction check failed as sender not authenticated",
         "550 5.7.513 Service unavailable, Client host [192.0.2.1] blocked by fabrikam.com using "
         "Customer Block list (AS16012607)",
+        "550 5.7.12 RESOLVER.RST.SenderAuthenticated; Delivery restriction check failed as "
+        "sender not authenticated",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs",
+    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft support 3028012",
     explanation="The recipient's organization refuses this email by its own rules (an "
     "internal-only group, a block or allow list, a TLS requirement). The address exists.",
 )
@@ -216,7 +219,8 @@ SENDER_ADDRESS = Entry(
     "The sender address was refused",
     match=r"sender address rejected|sender domain|sender denied|sender identity"
     r"|sender signature|from address|from' address|from field|sendas|send as"
-    r"|errorsendasdenied|send on behalf|on behalf of|not owned by|does not own"
+    r"|errorsendasdenied|sendasdenied|sendasdeniedexception|mapiexceptionsendasdenied"
+    r"|send on behalf|on behalf of|not owned by|does not own"
     r"|not authorized to send from|not allowed to send from|not (?:been )?verified"
     r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
     r"|emetteur invalide|mail from not owned|mail sending denied|blank from"
@@ -227,8 +231,14 @@ SENDER_ADDRESS = Entry(
         'sending account., Cannot submit message."}}',
         "SMTPSenderRefused(553, b'5.7.1 <sales@example.com>: Sender address rejected: not owned "
         "by user bob@example.com', 'sales@example.com')",
+        # Exchange's submission (the sender's side) says 5.2.0, which alone reads as the
+        # recipient's mailbox.
+        "smtplib.SMTPDataError: (554, b'5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException"
+        ".MapiExceptionSendAsDenied;\nFailed to process message due to a permanent exception with "
+        "message Cannot submit message.",
     ),
-    source="Microsoft Graph error responses; Python smtplib + Postfix reply",
+    source="Microsoft Graph error responses; Python smtplib + Postfix reply; Exchange Online "
+    "via smtplib, github.com/rss2email/rss2email/issues/147",
     fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
     explanation="The provider refused the sender address: it is not verified, not owned by "
     "the mailbox, or its domain is not set up. An admin must fix the sender.",
