@@ -296,7 +296,12 @@ SERVER_SETTINGS = Entry(
     match=r"certificate verify failed|sslcertverificationerror|wrong version number"
     r"|tlsv1 alert|unknown protocol|must issue a starttls|starttls command first"
     r"|starttls extension not supported|auth extension not supported|client host rejected"
-    r"|does not support authentication",
+    r"|does not support authentication|self signed certificate|self-signed certificate"
+    r"|depth_zero_self_signed_cert|self_signed_cert_in_chain|sslhandshakeexception"
+    r"|establish an ssl or tls connection|x509|certificate signed by unknown authority"
+    r"|certificate is valid for|sslerror|ssl_connect|unable to verify the first certificate"
+    r"|unable to get local issuer certificate|cert_has_expired|certificate has expired"
+    r"|hostname mismatch|serverkeyexchange",
     examples=(
         "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
         "self-signed certificate (_ssl.c:1029)",
@@ -304,8 +309,16 @@ SERVER_SETTINGS = Entry(
         "530 5.7.0 Must issue a STARTTLS command first",
         "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
         "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied",
+        "'{ [Error: self signed certificate] code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }'",
+        "MailKit.Security.SslHandshakeException: An error occurred while attempting to establish "
+        "an SSL or TLS connection.",
+        "2020/12/03 15:55:24 delivery failed: x509: certificate signed by unknown authority",
+        "OpenSSL::SSL::SSLError: RSA ServerKeyExchange does not comply to algorithm constraints",
     ),
-    source="Python ssl and smtplib; Postfix smtpd replies (tried against Debian's postfix)",
+    source="Python ssl and smtplib; Postfix smtpd replies (tried against Debian's postfix); "
+    "nodemailer, github.com/nodemailer/nodemailer/issues/406; MailKit, "
+    "github.com/datalust/seq-app-htmlemail/issues/85; Go net/smtp, "
+    "github.com/decke/smtprelay/issues/5; Ruby mail, github.com/mikel/mail/issues/994",
     fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
     explanation="The mailbox's own SMTP server refused the way we connect: its TLS setting "
     "or port is wrong, its certificate is not trusted, it offers no sign-in on this port, "
