@@ -317,6 +317,25 @@ ENTRIES: tuple[Entry, ...] = (
         "save or send more from it. An admin must free space or raise the mailbox's quota.",
         next_steps=("Ask an admin to free space in the sending mailbox.", "Then reschedule."),
     ),
+    # Mandrill answers 200 with a per-recipient status; these reasons are the sender's.
+    Entry(
+        "mandrill.rejected_sender",
+        C.ACCOUNT_SETUP,
+        "The sending service refused the sender",
+        match=r"reject_reason\W+(?:invalid-sender|unsigned)|rejectionreason\W+invalid-sender",
+        examples=(
+            '[\n    {\n        "email": "user@example.org",\n        "status": "rejected",\n'
+            '        "_id": "SOME_ID",\n        "reject_reason": "invalid-sender"\n    }\n]',
+            "[0] => Array\n        (\n            [email] => test@test.com\n            [status]"
+            " => rejected\n            [_id] => 4d9fba17f3ea47dca81381ae266d8d9b\n            "
+            "[reject_reason] => unsigned\n        )",
+        ),
+        source="Mandrill, github.com/renz45/mandrill_mailer/issues/95 and /issues/113",
+        fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
+        explanation="The sending service refused the sender: its address is invalid or its "
+        "domain is not verified and signed. An admin must fix the sender or the domain.",
+        next_steps=("Ask an admin to verify the sending domain and sender.", "Then reschedule."),
+    ),
     Entry(
         "mailgun.sandbox",
         C.ACCOUNT_SETUP,

@@ -80,6 +80,20 @@ ENTRIES: tuple[Entry, ...] = (
         "does not relay for an unauthenticated or unlisted sender). An admin must check the "
         "mailbox's SMTP setup.",
     ),
+    # 1&1's servers (web.de, GMX, IONOS) answer a message whose headers break RFC 5322 so.
+    Entry(
+        "united_internet.policy_restrictions",
+        C.CONTENT_REJECTED,
+        "The message's headers were refused",
+        match=r"reject due to policy restrictions",
+        examples=(
+            "554 Nemesis ESMTP Service not available Transaction failed Reject due to policy "
+            "restrictions.",
+        ),
+        source="web.de, github.com/zammad/zammad/issues/4630",
+        explanation="The recipient's provider refused the message's headers (Date, From, To "
+        "or Subject malformed or repeated) or its sending host. Check the template's headers.",
+    ),
     Entry(
         "sendgrid.temporarily_blocked",
         C.RATE_LIMITED,
