@@ -295,6 +295,47 @@ ENTRIES: tuple[Entry, ...] = (
         explanation="The sending service refuses this address because it bounced hard, "
         "complained or was suppressed before. It is not emailed again.",
     ),
+    # Graph and EWS speak of the mailbox the request acts on, the sender's own: a full one
+    # there is the sender's to clear, never the contact's full mailbox (words.py's 5.2.2).
+    Entry(
+        "graph.mailbox_quota",
+        C.ACCOUNT_SETUP,
+        "The sending mailbox is over its storage quota",
+        match=r"errorquotaexceeded|code\"?\s*:\s*\"quotaexceededexception",
+        examples=(
+            'ReplyBodyError: { ErrorCode: "ErrorQuotaExceeded", ErrorMessage: "Mailbox has '
+            'exceeded maximum mailbox size." }"',
+            '{\n  "error": {\n    "code": "QuotaExceededException",\n    "message": "Target '
+            'mailbox quota exceeded.",\n    "innerError": {\n      "request-id": '
+            '"9e98b005-0229-45a8-b40d-b840e35063f4",\n      "date": "2019-12-10T15:22:24"\n    }'
+            "\n  }\n}",
+        ),
+        source="Microsoft Graph, github.com/microsoftgraph/microsoft-graph-docs/issues/2927 and "
+        "github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/6177",
+        fixes=(F.ADMIN_SETUP, F.CONTACT_SUPPORT),
+        explanation="The sending mailbox is over its storage quota, so the provider refuses to "
+        "save or send more from it. An admin must free space or raise the mailbox's quota.",
+        next_steps=("Ask an admin to free space in the sending mailbox.", "Then reschedule."),
+    ),
+    # Mandrill answers 200 with a per-recipient status; these reasons are the sender's.
+    Entry(
+        "mandrill.rejected_sender",
+        C.ACCOUNT_SETUP,
+        "The sending service refused the sender",
+        match=r"reject_reason\W+(?:invalid-sender|unsigned)|rejectionreason\W+invalid-sender",
+        examples=(
+            '[\n    {\n        "email": "user@example.org",\n        "status": "rejected",\n'
+            '        "_id": "SOME_ID",\n        "reject_reason": "invalid-sender"\n    }\n]',
+            "[0] => Array\n        (\n            [email] => test@test.com\n            [status]"
+            " => rejected\n            [_id] => 4d9fba17f3ea47dca81381ae266d8d9b\n            "
+            "[reject_reason] => unsigned\n        )",
+        ),
+        source="Mandrill, github.com/renz45/mandrill_mailer/issues/95 and /issues/113",
+        fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
+        explanation="The sending service refused the sender: its address is invalid or its "
+        "domain is not verified and signed. An admin must fix the sender or the domain.",
+        next_steps=("Ask an admin to verify the sending domain and sender.", "Then reschedule."),
+    ),
     Entry(
         "mailgun.sandbox",
         C.ACCOUNT_SETUP,

@@ -78,7 +78,8 @@ ENTRIES: tuple[Entry, ...] = (
         r"|unable to read data from the transport connection|network is unreachable"
         r"|no route to host|lost connection with|socket error code 1006[01]"
         r"|unexpectedly disconnected|opentimeout|readtimeout|socket hang up"
-        r"|expected response code \d+ but got code \"\"|but got an empty response",
+        r"|expected response code \d+ but got code \"\"|but got an empty response"
+        r"|committed a protocol violation|please run connect\(\) first",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mail server refused, dropped or did not answer the connection, so "
         "nothing was sent. The email is retried automatically; if it keeps failing, check "
@@ -104,6 +105,8 @@ ENTRIES: tuple[Entry, ...] = (
             "Exception message: The SMTP server has unexpectedly disconnected.",
             "**Net::OpenTimeout** in **ActionMailer::MailDeliveryJob@default**\nexecution expired",
             'Swift_TransportException Expected response code 220 but got code "", with message ""',
+            "The server committed a protocol violation The server response was: ",
+            "SMTPServerDisconnected: please run connect() first",
         ),
         source="nodemailer, github.com/nodemailer/nodemailer/issues/1538 and /issues/928; "
         "MailKit, github.com/jstedfast/MailKit/issues/1682; Python, "
@@ -111,6 +114,8 @@ ENTRIES: tuple[Entry, ...] = (
         "github.com/yesidlazaro/GmailBackground/issues/11; Exchange Online NDRs; MailKit, "
         "github.com/jstedfast/MailKit/issues/194; ActionMailer, "
         "github.com/osunyorg/admin/issues/2745; SwiftMailer, "
-        "github.com/laravel/framework/issues/21455",
+        "github.com/laravel/framework/issues/21455; .NET SmtpClient, "
+        "github.com/jstedfast/MailKit/issues/393; Python smtplib, "
+        "github.com/git-multimail/git-multimail/issues/136",
     ),
 )

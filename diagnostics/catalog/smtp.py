@@ -60,6 +60,40 @@ ENTRIES: tuple[Entry, ...] = (
         explanation="The recipient's server refused the address for good: it is most likely "
         "fake, mistyped or closed. The contact is not emailed again.",
     ),
+    # Postfix's access maps refuse with 554 (its default reject code); Exchange's directory
+    # check (words.py's 5.4.1, an unknown recipient) words it alike but answers 550.
+    Entry(
+        "smtp.554.recipient_access_denied",
+        C.ACCOUNT_SETUP,
+        "The server refused this recipient for the mailbox",
+        match=r"recipient address rejected: access denied",
+        smtp=(554,),
+        examples=(
+            "[11:22:02.991][2fff2f7c] SMTP[ERROR]: MailSo\\Smtp\\Exceptions\\"
+            'NegativeResponseException: Failed to add recipient "user2@gmail.com": 554 5.7.1 '
+            "<user2@gmail.com>: Recipient address rejected: Access denied in "
+            "/var/www/html/rainloop/rainloop/v/1.14.0/app/libraries/MailSo/Smtp/SmtpClient.php:794",
+        ),
+        source="Postfix via RainLoop, github.com/RainLoop/rainloop-webmail/issues/2018",
+        fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+        explanation="The mailbox's SMTP server refused to accept this recipient from us (it "
+        "does not relay for an unauthenticated or unlisted sender). An admin must check the "
+        "mailbox's SMTP setup.",
+    ),
+    # 1&1's servers (web.de, GMX, IONOS) answer a message whose headers break RFC 5322 so.
+    Entry(
+        "united_internet.policy_restrictions",
+        C.CONTENT_REJECTED,
+        "The message's headers were refused",
+        match=r"reject due to policy restrictions",
+        examples=(
+            "554 Nemesis ESMTP Service not available Transaction failed Reject due to policy "
+            "restrictions.",
+        ),
+        source="web.de, github.com/zammad/zammad/issues/4630",
+        explanation="The recipient's provider refused the message's headers (Date, From, To "
+        "or Subject malformed or repeated) or its sending host. Check the template's headers.",
+    ),
     Entry(
         "sendgrid.temporarily_blocked",
         C.RATE_LIMITED,

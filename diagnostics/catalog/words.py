@@ -35,7 +35,8 @@ RECIPIENT_POLICY = Entry(
     r"|banned recipient|policy rejection on the target|denied by policy|policy restrictions"
     r"|must support tls|starttls-not-supported|tlsa-invalid|certificate-expired|dnssec-invalid"
     r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
-    r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表",
+    r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表"
+    r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -43,8 +44,12 @@ RECIPIENT_POLICY = Entry(
         "Delivery restriction check failed as sender not authenticated",
         "550 5.7.513 Service unavailable, Client host [192.0.2.1] blocked by fabrikam.com using "
         "Customer Block list (AS16012607)",
+        "550 5.7.12 RESOLVER.RST.SenderAuthenticated; Delivery restriction check failed as "
+        "sender not authenticated",
+        "550 Rejected by header based Anti-Spoofing policy The message has triggered an "
+        "Anti-Spoofing policy.",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs",
+    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft support 3028012",
     explanation="The recipient's organization refuses this email by its own rules (an "
     "internal-only group, a block or allow list, a TLS requirement). The address exists.",
 )
@@ -101,7 +106,10 @@ BLOCKLISTED = Entry(
     r"|blocked for spamming|blocked by our services|ont ete bloques"
     r"|client host rejected(?!: access denied)|black ip|not accepting connections"
     r"|not allowed to connect|access to submit messages|dictionary attack"
-    r"|ip has been (?:temporarily )?blocked|被临时挂起|发信ip被禁止",
+    r"|ip has been (?:temporarily )?blocked|被临时挂起|发信ip被禁止"
+    r"|invalid ip|ip is rejected|fake sender|is banned|connection is being blocked"
+    r"|senderbase|ipcheck\.proofpoint|block (?:permanently|temporarily)"
+    r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster",
     examples=(
         "550 5.7.26 Service refused",
         "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
@@ -119,8 +127,14 @@ BLOCKLISTED = Entry(
         "550 Message rejected due to sender IP reputation ([192.0.2.1])",
         "554 HL:IHU | 该IP的发送行为触犯了万象互联的服务条款,被临时挂起。请检查是否有用户不正当"
         "的发送行为。",
+        "521 Block permanently (Sender Filtering/Authentication)",
+        "Requested mail action not taken: Invalid IP",
+        "host smtp.afirme.com.mx[200.23.76.22] refused to talk to me: 554 Blocked - see "
+        "https://ipcheck.proofpoint.com/?ip=78.225.183.108",
     ),
-    source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
+    source="Trend Micro DDEI SMTP error codes; Coremail bounce messages (icoremail.vip); "
+    "Postfix log, github.com/Mailu/Mailu/issues/1458; "
+    "seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
     "Online NDRs; outlook.com bounce, pastebin.com/rwzHX08U; Yahoo bounce, pastebin.com/1v9Bagvp; "
     "Python smtplib + Postfix reply; Broadcom: rejection errors to 3rd party recipients; "
     "163ns.com.cn/mail/MailFAQ.htm (NetEase-style codes)",
@@ -216,7 +230,9 @@ SENDER_ADDRESS = Entry(
     "The sender address was refused",
     match=r"sender address rejected|sender domain|sender denied|sender identity"
     r"|sender signature|from address|from' address|from field|sendas|send as"
-    r"|errorsendasdenied|send on behalf|on behalf of|not owned by|does not own"
+    r"|errorsendasdenied|sendasdenied|sendasdeniedexception|mapiexceptionsendasdenied"
+    r"|send on behalf|on behalf of|not owned by|does not own|invalid-sender"
+    r"|sender verification failed|null sender is not allowed"
     r"|not authorized to send from|not allowed to send from|not (?:been )?verified"
     r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
     r"|emetteur invalide|mail from not owned|mail sending denied|blank from"
@@ -227,8 +243,14 @@ SENDER_ADDRESS = Entry(
         'sending account., Cannot submit message."}}',
         "SMTPSenderRefused(553, b'5.7.1 <sales@example.com>: Sender address rejected: not owned "
         "by user bob@example.com', 'sales@example.com')",
+        # Exchange's submission (the sender's side) says 5.2.0, which alone reads as the
+        # recipient's mailbox.
+        "smtplib.SMTPDataError: (554, b'5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException"
+        ".MapiExceptionSendAsDenied;\nFailed to process message due to a permanent exception with "
+        "message Cannot submit message.",
     ),
-    source="Microsoft Graph error responses; Python smtplib + Postfix reply",
+    source="Microsoft Graph error responses; Python smtplib + Postfix reply; Exchange Online "
+    "via smtplib, github.com/rss2email/rss2email/issues/147",
     fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
     explanation="The provider refused the sender address: it is not verified, not owned by "
     "the mailbox, or its domain is not set up. An admin must fix the sender.",
@@ -248,7 +270,8 @@ BAD_ADDRESS = Entry(
     r"|host (?:or domain name )?not found|no mx record|null mx|unrouteable domain"
     r"|unrouteable address|unroutable|no route to domain|no such domain|errorinvalidrecipients"
     r"|at least one recipient (?:is not|isn't) valid|invalid 'to' field"
-    r"|recipient address required",
+    r"|recipient address required|invalid '(?:to|cc|bcc)' address|email is not valid in"
+    r"|must contain a domain|rcpt to syntax error",
     examples=(
         "Illegal address",
         "Error parsing 'To': Illegal email address 'johnexample.com'. It must contain the '@' "
@@ -256,8 +279,12 @@ BAD_ADDRESS = Entry(
         "'to' parameter is not a valid address. please check documentation",
         "** jdoe@example.com: Unrouteable address",
         "501 5.1.3 Bad recipient address syntax",
+        "#<Postmark::ApiInputError: Invalid 'To' address: 'foo@bar'.>",
+        "body: { code: 'invalid_parameter', message: 'email is not valid in to' },",
     ),
-    source="Amazon SES email sending errors; Postmark API error codes; Mailgun API, "
+    source="Amazon SES email sending errors; Postmark API error codes; Postmark, "
+    "github.com/ActiveCampaign/postmark-gem/issues/87; Brevo, "
+    "github.com/getbrevo/brevo-node/issues/40; Mailgun API, "
     "github.com/mailgun/mailgun-js-boland/issues/199; Exim log, pastebin.com/XUBwTvbV; Postfix "
     "reject replies",
 )
@@ -267,14 +294,16 @@ RELAY_DENIED = Entry(
     "The server refused to relay for the mailbox",
     match=r"relay access denied|relaying denied|relay not permitted|unable to relay"
     r"|relay denied|not permitted to relay|relay prohibited|not in my list of allowed hosts"
-    r"|credentials for relay|denies relay",
+    r"|credentials for relay|denies relay|forward path is not allowed",
     examples=(
         "550 5.7.64 TenantAttribution; Relay Access Denied",
         "554 <bob@example.com>: Recipient address rejected: Relay access denied",
         "553 Relay denied",
+        "550 domain of forward path is not allowed",
     ),
     source="Exchange Online NDRs; Postfix, antionline.com/showthread.php?mode=threaded&p=692064; "
-    "Broadcom: rejection errors to 3rd party recipients",
+    "Broadcom: rejection errors to 3rd party recipients; "
+    "github.com/open-falcon/mail-provider/issues/27",
     fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
     explanation="The SMTP server refused to relay this email: the mailbox is not signed in "
     "or not allowed to send through it. An admin must check the SMTP setup.",
@@ -286,7 +315,12 @@ SERVER_SETTINGS = Entry(
     match=r"certificate verify failed|sslcertverificationerror|wrong version number"
     r"|tlsv1 alert|unknown protocol|must issue a starttls|starttls command first"
     r"|starttls extension not supported|auth extension not supported|client host rejected"
-    r"|does not support authentication",
+    r"|does not support authentication|self signed certificate|self-signed certificate"
+    r"|depth_zero_self_signed_cert|self_signed_cert_in_chain|sslhandshakeexception"
+    r"|establish an ssl or tls connection|x509|certificate signed by unknown authority"
+    r"|certificate is valid for|sslerror|ssl_connect|unable to verify the first certificate"
+    r"|unable to get local issuer certificate|cert_has_expired|certificate has expired"
+    r"|hostname mismatch|serverkeyexchange",
     examples=(
         "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
         "self-signed certificate (_ssl.c:1029)",
@@ -294,8 +328,16 @@ SERVER_SETTINGS = Entry(
         "530 5.7.0 Must issue a STARTTLS command first",
         "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
         "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied",
+        "'{ [Error: self signed certificate] code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }'",
+        "MailKit.Security.SslHandshakeException: An error occurred while attempting to establish "
+        "an SSL or TLS connection.",
+        "2020/12/03 15:55:24 delivery failed: x509: certificate signed by unknown authority",
+        "OpenSSL::SSL::SSLError: RSA ServerKeyExchange does not comply to algorithm constraints",
     ),
-    source="Python ssl and smtplib; Postfix smtpd replies (tried against Debian's postfix)",
+    source="Python ssl and smtplib; Postfix smtpd replies (tried against Debian's postfix); "
+    "nodemailer, github.com/nodemailer/nodemailer/issues/406; MailKit, "
+    "github.com/datalust/seq-app-htmlemail/issues/85; Go net/smtp, "
+    "github.com/decke/smtprelay/issues/5; Ruby mail, github.com/mikel/mail/issues/994",
     fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
     explanation="The mailbox's own SMTP server refused the way we connect: its TLS setting "
     "or port is wrong, its certificate is not trusted, it offers no sign-in on this port, "
@@ -317,7 +359,8 @@ API_SETUP = Entry(
     r"|delegation denied|domain administrators have disabled|mailboxnotenabledforrestapi"
     r"|authorized recipients|warmup|warm-up|credits exceeded|maximum credits"
     r"|out of credits|upgrade your plan|plan limit|billing|failedprecondition"
-    r"|precondition check failed|testing emails to your own|restricted to only send",
+    r"|precondition check failed|testing emails to your own|restricted to only send"
+    r"|rest api is not yet supported",
     examples=(
         "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
         "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
@@ -453,9 +496,14 @@ QUOTA = Entry(
     C.QUOTA_EXCEEDED,
     "Sending quota used up",
     match=r"quota exceeded|quota reached|quota has been reached|quotaexceeded"
-    r"|exceeded (?:the |your |their )?\w* ?quota|usage limit",
-    examples=("550 5.7.1 Email quota exceeded.",),
-    source="Gmail SMTP errors and codes",
+    r"|exceeded (?:the |your |their )?\w* ?quota|usage limit"
+    r"|exceeded the max (?:emails|defers and failures) per hour",
+    examples=(
+        "550 5.7.1 Email quota exceeded.",
+        "Domain cogefi31.fr has exceeded the max emails per hour (125/100 (125%)) allowed. "
+        "Message discarded.",
+    ),
+    source="Gmail SMTP errors and codes; cPanel's Exim, pastebin.com/Nprv6CmY",
 )
 TOO_LARGE = Entry(
     "smtp.5.2.3",
@@ -535,7 +583,8 @@ REQUEST_INVALID = Entry(
     match=r"invalid json|malformed json|malformed request|missing (?:a )?required"
     r"|required parameter|invalid parameter|invalid argument|invalidargument|badrequest"
     r"|parameters passed to the api were invalid|json required|incompatible json|rfc 5322"
-    r"|not rfc compliant|protocol violation|no identity changes",
+    r"|not rfc compliant|protocol violation|no identity changes|parameter is required"
+    r"|valid recipient is required",
     examples=(
         '{"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
         '"INVALID_ARGUMENT"}}',
@@ -543,10 +592,11 @@ REQUEST_INVALID = Entry(
         'https://gmail.googleapis.com/gmail/v1/users/me/messages/send?alt=json returned "Invalid '
         'JSON payload received. Unknown name "message": Cannot find field.">',
         "InvalidParameterValue: Missing required header 'From'.",
+        "At least one valid recipient is required Code: 5002 Description: none",
     ),
     source='written for this entry in the wording of the Google APIs (INVALID_ARGUMENT, "Invalid '
     'JSON payload received") and of Amazon SES (InvalidParameterValue): neither the seeds nor the '
-    "provider errors have one",
+    "provider errors have one; SparkPost, github.com/SparkPost/python-sparkpost/issues/223",
 )
 EXPIRED = Entry(
     "smtp.4.4.7",
