@@ -179,3 +179,14 @@ def test_the_debug_page_hides_urls_with_credentials(rf):
     assert "boom" in page
     assert "DATABASE_URL" in page
     assert URL_PASSWORD not in page
+
+
+def test_a_refusal_is_a_page_with_the_reason_and_a_way_back(client, rep):
+    client.force_login(rep)
+
+    response = client.get(reverse("sequences:organization_list"))
+
+    assert response.status_code == 403
+    assert "Only support staff review organizations." in response.text
+    assert f'href="{reverse("sequences:list")}">Back to your sequences' in response.text
+    assert "<!doctype html>" in response.text

@@ -91,8 +91,18 @@ def email_timeline(request: HttpRequest, pk: int, email_pk: int) -> HttpResponse
     context = _page_context(request, sequence, "emails") | {
         "email": email,
         "attempts": email.diagnosed_attempts,
+        # Back to the emails as they were filtered when the timeline was opened.
+        "filter_query": _filters(request.GET).query_string(),
     }
     return render(request, "sequences/email_timeline.html", context)
+
+
+def _filters(params: QueryDict) -> selectors.EmailFilters:
+    return selectors.EmailFilters.clean(
+        status=params.get("status", ""),
+        category=params.get("category", ""),
+        query=params.get("q", ""),
+    )
 
 
 def _fix_allowed(request: HttpRequest, sequence: Sequence, fix: str) -> None:
@@ -101,11 +111,7 @@ def _fix_allowed(request: HttpRequest, sequence: Sequence, fix: str) -> None:
 
 
 def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) -> dict:
-    filters = selectors.EmailFilters.clean(
-        status=params.get("status", ""),
-        category=params.get("category", ""),
-        query=params.get("q", ""),
-    )
+    filters = _filters(params)
     now = timezone.now()
     membership = access.membership(request)
     return {

@@ -5,7 +5,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
+from diagnostics.diagnosis import diagnose
 from sequences.models import ScheduledEmail
 
 Status = ScheduledEmail.Status
@@ -395,3 +397,33 @@ def test_a_rep_is_told_which_fix_needs_an_admin_and_whom_to_ask(
         "(adam@acme.test)."
     ) in rep_view
     assert "An admin can" not in admin_view
+
+
+def test_the_timeline_leads_back_to_the_emails_as_they_were_filtered(
+    client, rep, sequence, blocked, emails_url
+):
+    email = blocked(sequence, "pat@example.test", "554 5.7.1 Message blocked")
+    client.force_login(rep)
+
+    tab = client.get(emails_url, {"status": "blocked", "q": "pat"}).text
+    timeline_url = reverse("sequences:email_timeline", args=[sequence.pk, email.pk])
+    timeline = client.get(timeline_url, {"status": "blocked", "q": "pat"}).text
+
+    assert f'href="{timeline_url}?status=blocked&amp;q=pat"' in tab
+    assert f'href="{emails_url}?status=blocked&amp;q=pat">Back to the emails' in timeline
+
+
+def test_a_screen_reader_hears_the_title_and_explanation_not_the_dialog(
+    client, rep, sequence, blocked, emails_url
+):
+    email = blocked(sequence, "pat@example.test", "554 5.7.1 Message blocked")
+    client.force_login(rep)
+
+    html = client.get(emails_url).text
+
+    assert f'aria-describedby="why-said-{email.pk}"' in html
+    said = html.split(f'<span id="why-said-{email.pk}" hidden>')[1].split("</span>")[0]
+    diagnosis = diagnose("554 5.7.1 Message blocked")
+    assert said == escape(f"{diagnosis.title}. {diagnosis.explanation}")
+    assert "<form" not in said
+    assert '<a class="skip-link" href="#emails-table">' in html
