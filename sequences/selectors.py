@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Max, Model, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Max, Model, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Concat, TruncDate
 
 from deliverability.selectors import failing_checks_count
 from diagnostics.diagnosis import diagnose
@@ -517,6 +517,35 @@ def account_fixes(*, organization: Organization, limit: int = 50) -> QuerySet[Au
     return AuditEntry.objects.filter(organization=organization).exclude(
         action=AuditEntry.Action.REVIEW_ACCOUNT
     )[:limit]
+
+
+# Emails a support search lists at most.
+SEARCH_LIMIT = 50
+
+
+def emails_found(*, organization: Organization, query: str) -> list[ScheduledEmail]:
+    """The organization's emails a support search finds, newest first: by Message-ID (with
+    or without its angle brackets, the email's or an attempt's), by a provider's request id,
+    or by the contact's address or name (in part)."""
+    query = " ".join(query.split())[:300]
+    if not query:
+        return []
+    message_id = query if query.startswith("<") else f"<{query}>"
+    attempts = SendAttempt.objects.filter(Q(message_id=message_id) | Q(request_id=query))
+    name = Concat("contact__first_name", Value(" "), "contact__last_name")
+    found = (
+        ScheduledEmail.objects.filter(sequence__organization=organization)
+        .annotate(contact_name=name)
+        .filter(
+            Q(message_id=message_id)
+            | Q(pk__in=attempts.values("email_id"))
+            | Q(contact__email__icontains=query)
+            | Q(contact_name__icontains=query)
+        )
+        .select_related("contact", "sequence", "step")
+        .order_by("-scheduled_for", "-pk")
+    )
+    return list(found[:SEARCH_LIMIT])
 
 
 def email_for_sequence(*, sequence: Sequence, pk: int) -> ScheduledEmail | None:

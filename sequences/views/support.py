@@ -37,5 +37,7 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "days": selectors.account_daily_attempts(organization=organization, now=timezone.now()),
         "errors": selectors.account_frequent_errors(organization=organization),
         "fixes": selectors.account_fixes(organization=organization),
+        "search": request.GET.get("q", ""),
+        "found": selectors.emails_found(organization=organization, query=request.GET.get("q", "")),
     }
     return render(request, "sequences/organization_detail.html", context)

@@ -123,3 +123,50 @@ def test_it_reviews_accounts_in_a_constant_number_of_queries(
     # session, user, membership, figures, causes, accounts with mailboxes down and checks failing
     with django_assert_num_queries(6):
         client.get(reverse("sequences:organization_list"))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["<ok1@acme.test>", "ok1@acme.test", " ok1@acme.test ", "req-42", "Pat Okafor", "ok1@example"],
+)
+def test_support_finds_an_email_by_message_id_request_id_or_contact(
+    client, support, history, query
+):
+    from sequences.models import Contact
+
+    email = ScheduledEmail.objects.get(message_id="<ok1@acme.test>")
+    Contact.objects.filter(pk=email.contact_id).update(first_name="Pat", last_name="Okafor")
+    email.attempts.update(request_id="req-42")
+    client.force_login(support)
+
+    response = client.get(reverse("sequences:organization_detail", args=["acme"]), {"q": query})
+
+    assert [e.pk for e in response.context["found"]] == [email.pk]
+    timeline = reverse("sequences:email_timeline", args=[email.sequence_id, email.pk])
+    assert f'href="{timeline}"' in response.text
+    review = AuditEntry.objects.filter(action="review_account").latest("created_at")
+    assert "q=" in review.detail["page"]  # what support searched for is on the record
+
+
+def test_support_finds_nothing_in_another_organization(
+    client, support, history, other_organization
+):
+    client.force_login(support)
+
+    url = reverse("sequences:organization_detail", args=[other_organization.slug])
+    response = client.get(url, {"q": "<ok1@acme.test>"})
+
+    assert response.context["found"] == []
+    assert "No email of" in response.text
+
+
+def test_a_sequence_reviewed_by_support_leads_back_to_its_account(
+    client, support, rep, make_sequence
+):
+    sequence = make_sequence(rep, steps=1)
+    client.force_login(support)
+
+    html = client.get(reverse("sequences:emails", args=[sequence.pk])).text
+
+    account = reverse("sequences:organization_detail", args=[sequence.organization.slug])
+    assert f'<a href="{account}">{sequence.organization}</a>' in html
