@@ -264,3 +264,27 @@ def test_it_explains_an_uncertain_delivery_and_sends_it_again_only_when_asked(
     assert "two copies" in page.locator(".toast").first.inner_text()
     uncertain.refresh_from_db()
     assert uncertain.status == Status.SCHEDULED
+
+
+def test_a_popover_opened_mid_screen_is_fully_visible(
+    signed_in, admin_user, live_server, sequence, blocked
+):
+    emails = [
+        blocked(f"c{n:02}@example.test", "554 5.7.1 Message blocked", "content_rejected", "x")
+        for n in range(30)
+    ]
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+    middle = emails[15]
+    trigger = page.locator(f'[aria-controls="why-{middle.pk}"]')
+    trigger.scroll_into_view_if_needed()
+    page.evaluate("t => t.scrollIntoView({block: 'center'})", trigger.element_handle())
+
+    trigger.hover()
+
+    popover = _popover(page, middle)
+    popover.wait_for(state="visible")
+    viewport = page.viewport_size
+    for part in (popover, popover.locator(".copy-case")):
+        box = part.bounding_box()
+        assert box["y"] >= 0
+        assert box["y"] + box["height"] <= viewport["height"]
