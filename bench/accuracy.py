@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list every wrong diagnosis")
     arguments = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")  # the development setup, as manage.py runs it
     sys.path.insert(0, str(ROOT))
     import django
 

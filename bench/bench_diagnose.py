@@ -135,6 +135,7 @@ def main() -> None:
     finally:
         path.unlink()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")  # the development setup, as manage.py runs it
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -61,6 +61,7 @@ def main() -> None:
     print(f"{len(fixtures)} messages x {rounds} = {len(paths)} files, {size / 1e6:.1f} MB")
     report("command:", len(paths), as_command(paths), resource.RUSAGE_CHILDREN, "messages")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")  # the development setup, as manage.py runs it
     sys.path.insert(0, str(ROOT))
     import django
 

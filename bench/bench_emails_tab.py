@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "sequences_bench_tab"
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEBUG", "true")  # the development setup, as manage.py runs it
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 sys.path.insert(0, str(ROOT))
 
