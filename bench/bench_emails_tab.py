@@ -54,10 +54,10 @@ INSERT INTO sequences_membership (user_id, organization_id, role) VALUES (1, 1, 
 INSERT INTO sequences_mailbox (organization_id, owner_id, email, display_name, provider,
     smtp_host, smtp_port, smtp_security, smtp_username, smtp_secret, state, last_error,
     last_error_code, daily_limit, per_minute_limit, time_zone, sending_days, window_start,
-    window_end, dkim_selectors, created_at)
+    window_end, dkim_selectors, connection_failures, created_at)
 VALUES (1, 1, 'bench@bench.test', 'Bench', 'smtp', '127.0.0.1', 2525, 'none',
         'bench@bench.test', 'x', 'connected', '', '', 2000, 60, 'UTC', '12345',
-        '08:00', '18:00', '', now());
+        '08:00', '18:00', '', 0, now());
 INSERT INTO sequences_sequence (organization_id, owner_id, mailbox_id, name, state,
     paused_reason, first_steps_paused_reason, created_at)
 SELECT 1, 1, 1, 'Sequence ' || s, 'active', '', '', now() FROM generate_series(1, {SEQUENCES}) s;
@@ -76,7 +76,7 @@ SELECT CASE WHEN n <= {ENROLLMENTS // 10} THEN 1 ELSE 2 + n % {SEQUENCES - 1} EN
 FROM generate_series(1, {ENROLLMENTS}) n;
 INSERT INTO sequences_scheduledemail (enrollment_id, step_id, sequence_id, contact_id,
     mailbox_id, status, status_reason, scheduled_for, next_attempt_at, attempt_count,
-    last_error, error_code, error_category, sent_at, message_id, updated_at)
+    last_error, error_code, error_category, sent_at, message_id, subject, updated_at)
 SELECT e.id, st.id, e.sequence_id, e.contact_id, 1, x.status,
        CASE WHEN x.status = 'blocked' THEN 'Blocked' ELSE '' END,
        x.at,
@@ -88,6 +88,7 @@ SELECT e.id, st.id, e.sequence_id, e.contact_id, 1, x.status,
        CASE WHEN x.status = 'sent' THEN x.at END,
        CASE WHEN x.status = 'sent' THEN '<' || e.id || '.' || st.position || '@bench.test>'
             ELSE '' END,
+       '',
        now()
 FROM sequences_enrollment e
 JOIN sequences_step st ON st.sequence_id = e.sequence_id
