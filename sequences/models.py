@@ -116,6 +116,7 @@ class AuditEntryAction(models.TextChoices):
     CHECK_DOMAIN = "check_domain", "Checked a mailbox's domain"
     SET_DKIM_SELECTORS = "set_dkim_selectors", "Changed the DKIM selectors checked"
     RESEND_UNCERTAIN = "resend_uncertain", "Sent an uncertain email again"
+    EDIT_MAILBOX = "edit_mailbox", "Changed a mailbox's settings and reconnected it"
 
 
 class Organization(models.Model):
@@ -192,6 +193,15 @@ class Mailbox(models.Model):
         Category.ACCOUNT_SETUP,
         Category.ACCOUNT_SUSPENDED,
     )
+
+    # The most a provider lets one mailbox send (a day, a minute): Google Workspace's 2 000
+    # messages a day, Exchange Online's 10 000 recipients a day and 30 messages a minute;
+    # an own server's are its admin's, bounded here only against typing errors.
+    SENDING_LIMITS = {
+        Provider.GMAIL: (2_000, 60),
+        Provider.MICROSOFT: (10_000, 30),
+        Provider.SMTP: (100_000, 1_000),
+    }
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="mailboxes"

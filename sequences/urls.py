@@ -39,6 +39,7 @@ urlpatterns = [
     path("contacts/", sequences.contact_list, name="contact_list"),
     path("mailboxes/", mailboxes.mailbox_list, name="mailbox_list"),
     path("mailboxes/<int:pk>/", mailboxes.mailbox_detail, name="mailbox_detail"),
+    path("mailboxes/<int:pk>/edit/", mailboxes.mailbox_edit, name="mailbox_edit"),
     path("mailboxes/<int:pk>/resync/", mailboxes.mailbox_resync, name="mailbox_resync"),
     path(
         "mailboxes/<int:pk>/resync/<int:resync_pk>/",

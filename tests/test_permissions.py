@@ -95,6 +95,16 @@ MATRIX = {
         lambda o: reverse("sequences:mailbox_detail", args=[o.sequence.mailbox_id]),
         (200, 404, 200, 200, 404),
     ),
+    "mailbox settings": (
+        "get",
+        lambda o: reverse("sequences:mailbox_edit", args=[o.sequence.mailbox_id]),
+        (200, 404, 200, 404, 404),
+    ),
+    "change the mailbox's settings": (
+        "post",
+        lambda o: reverse("sequences:mailbox_edit", args=[o.sequence.mailbox_id]),
+        (200, 404, 200, 404, 404),
+    ),
     "check the mailbox's domain": (
         "post",
         lambda o: reverse("deliverability:check", args=[o.sequence.mailbox_id]),

@@ -54,6 +54,7 @@ def _assert_escaped(html: str) -> None:
         ("rep", lambda e: reverse("sequences:email_timeline", args=[e.sequence_id, e.pk])),
         ("rep", lambda e: reverse("sequences:mailbox_list")),
         ("rep", lambda e: reverse("sequences:overview", args=[e.sequence_id])),
+        ("rep", lambda e: reverse("sequences:mailbox_edit", args=[e.mailbox_id])),
         ("support", lambda e: reverse("sequences:organization_detail", args=["acme"])),
         (
             "superuser",
@@ -84,6 +85,11 @@ def test_it_never_renders_a_mailbox_secret_on_the_demo_pages(client, superuser_c
             pages.append(reverse(f"sequences:{name}", args=[sequence.pk]))
     pages += [reverse("sequences:organization_list")]
     pages += [reverse("sequences:organization_detail", args=[s.slug]) for s in (ACME, GLOBEX)]
+    for mailbox in Mailbox.objects.all():
+        pages += [
+            reverse(f"sequences:{name}", args=[mailbox.pk])
+            for name in ("mailbox_detail", "mailbox_edit")
+        ]
 
     seen = []
     for membership in Membership.objects.select_related("user"):

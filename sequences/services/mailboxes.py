@@ -23,7 +23,7 @@ from sequences import selectors
 from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt
 from sequences.services.audit import audit_record
 from sequences.services.pacing import next_sending_time
-from sequences.services.smtp import MailboxSession, SmtpFailure
+from sequences.services.smtp import Deadline, MailboxSession, SmtpFailure
 
 Status = ScheduledEmail.Status
 # What a broken mailbox holds: everything not yet handed to a server.
@@ -204,20 +204,74 @@ def _resync(mailbox: Mailbox) -> ResyncResult:
         else:
             mailbox_mark_broken(mailbox_id=mailbox.pk, diagnosis=diagnosis, now=now)
         return ResyncResult(connected=False, rescheduled=0, diagnosis=diagnosis)
-    slot = next_sending_time(mailbox, now)
     with transaction.atomic():
-        Mailbox.objects.filter(pk=mailbox.pk).update(
-            state=Mailbox.State.CONNECTED,
-            connection_failures=0,
-            last_error="",
-            last_error_code="",
-            last_checked_at=now,
-            paused_until=None,
-        )
-        rescheduled = selectors.mailbox_held_emails(mailbox=mailbox).update(
-            status=Status.SCHEDULED,
-            next_attempt_at=Greatest(F("scheduled_for"), Value(slot)),
-            status_reason="",
-            updated_at=now,
-        )
+        return _reconnected(mailbox, now)
+
+
+def _reconnected(mailbox: Mailbox, now: dt.datetime) -> ResyncResult:
+    """The mailbox connected again: what its failure held goes back on the schedule."""
+    slot = next_sending_time(mailbox, now)
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        state=Mailbox.State.CONNECTED,
+        connection_failures=0,
+        last_error="",
+        last_error_code="",
+        last_checked_at=now,
+        paused_until=None,
+    )
+    rescheduled = selectors.mailbox_held_emails(mailbox=mailbox).update(
+        status=Status.SCHEDULED,
+        next_attempt_at=Greatest(F("scheduled_for"), Value(slot)),
+        status_reason="",
+        updated_at=now,
+    )
     return ResyncResult(connected=True, rescheduled=rescheduled, first_send_at=slot)
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """How far a connection with a mailbox's settings got: the steps that passed, in words,
+    and the diagnosis of the one that failed (None: every step passed)."""
+
+    passed: tuple[str, ...]
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.diagnosis is None
+
+
+def mailbox_connection_test(mailbox: Mailbox) -> ConnectionTest:
+    """Connect, greet, start TLS and sign in for real with the mailbox's settings as they
+    are on `mailbox` (saved or not); nothing is sent and nothing is stored."""
+    passed: list[str] = []
+    try:
+        with MailboxSession(mailbox, deadline=Deadline(settings.SMTP_TIMEOUT)) as session:
+            session.open(passed.append)
+    except SmtpFailure as failure:
+        return ConnectionTest(tuple(passed), diagnose(failure.raw))
+    return ConnectionTest(tuple(passed))
+
+
+def mailbox_reconnect(
+    *, actor: AbstractBaseUser, mailbox: Mailbox, fields: list[str]
+) -> tuple[ConnectionTest, ResyncResult | None]:
+    """Save the settings changed on `mailbox` (`fields`) once they pass a connection test:
+    the mailbox is connected again and what its failure held is rescheduled, as a resync
+    does. A failing test saves nothing. Audited by the names of the fields changed, never
+    their values (a password among them)."""
+    test = mailbox_connection_test(mailbox)
+    if not test.ok:
+        return test, None
+    with transaction.atomic():
+        mailbox.save(update_fields=fields)
+        result = _reconnected(mailbox, timezone.now())
+        audit_record(
+            actor=actor,
+            organization_id=mailbox.organization_id,
+            action=AuditEntry.Action.EDIT_MAILBOX,
+            target=mailbox,
+            changed=sorted(fields),
+            rescheduled=result.rescheduled,
+        )
+    return test, result

@@ -153,8 +153,11 @@ class MailboxSession:
     ) -> None:
         self.close()
 
-    def open(self) -> None:
-        """Connect, greet and authenticate; raises SmtpFailure with the server's reply."""
+    def open(self, passed: Callable[[str], object] = lambda step: None) -> None:
+        """Connect, greet and authenticate; raises SmtpFailure with the server's reply.
+
+        `passed` hears each step that succeeded, in words (a connection test shows them).
+        """
         mailbox = self.mailbox
         # Connecting and the greeting wait this long; each later reply, what the deadline
         # leaves then.
@@ -170,13 +173,18 @@ class MailboxSession:
             else:
                 smtp = _SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout)
             smtp.deadline, smtp.waiting = self.deadline, self.waiting
+            over_tls = " over TLS" if mailbox.smtp_security == Mailbox.Security.TLS else ""
+            passed(f"Connected to {mailbox.smtp_host}:{mailbox.smtp_port}{over_tls}.")
             try:
                 smtp.ehlo()
+                passed("The server greeted us (EHLO).")
                 if mailbox.smtp_security == Mailbox.Security.STARTTLS:
                     smtp.starttls(context=ssl.create_default_context())
                     smtp.ehlo()
+                    passed("The connection is encrypted (STARTTLS), its certificate trusted.")
                 if mailbox.smtp_username:  # a relay that knows the host needs no sign-in
                     smtp.login(mailbox.smtp_username, _password(mailbox))
+                    passed(f"Signed in as {mailbox.smtp_username}.")
             except BaseException:
                 smtp.close()
                 raise

@@ -7,13 +7,18 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliverability import selectors as deliverability
 from deliverability.checks.dkim import PROVIDER_SELECTORS
 from diagnostics.vocabulary import Fix
 from sequences import permissions, selectors
-from sequences.services.mailboxes import mailbox_resync_request
+from sequences.forms import MailboxSettingsForm
+from sequences.services.mailboxes import (
+    mailbox_connection_test,
+    mailbox_reconnect,
+    mailbox_resync_request,
+)
 from sequences.views import access
 
 
@@ -46,6 +51,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "running": [run for run in runs if run.in_progress],
         "may_check": permissions.may_fix_mailbox(membership, mailbox),
         "may_configure": permissions.may_configure_mailbox(membership, mailbox),
+        "may_edit": permissions.may_fix_mailbox(membership, mailbox),
         "scopes": [
             (scope, Fix(scope).label) for scope in (Fix.CHECK_DNS_AUTH, Fix.CHECK_BLACKLIST)
         ],
@@ -72,3 +78,29 @@ def mailbox_resync_status(request: HttpRequest, pk: int, resync_pk: int) -> Http
     progress = access.found(selectors.mailbox_resync_progress(mailbox=mailbox, pk=resync_pk))
     context = {"mailbox": mailbox, "resync": progress}
     return render(request, "sequences/_resync_status.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a mailbox's settings and reconnect it (a new password after a refused
+    sign-in): saved only once a connection test with them passes. "Test" only tests."""
+    mailbox = access.get_own_mailbox(request, pk)
+    if not permissions.may_fix_mailbox(access.membership(request), mailbox):
+        raise PermissionDenied("Only its owner or an admin may change this mailbox.")
+    form = MailboxSettingsForm(request.POST or None, instance=mailbox)
+    test = None
+    if request.method == "POST" and form.is_valid():
+        fields = form.apply()
+        if request.POST.get("action") == "test":
+            test = mailbox_connection_test(mailbox)
+        else:
+            test, result = mailbox_reconnect(actor=request.user, mailbox=mailbox, fields=fields)
+            if result is not None:
+                messages.success(
+                    request,
+                    f"{mailbox.email} connected: {result.rescheduled} held "
+                    f"email{'s' if result.rescheduled != 1 else ''} rescheduled.",
+                )
+                return redirect("sequences:mailbox_detail", mailbox.pk)
+    context = {"mailbox": mailbox, "form": form, "test": test}
+    return render(request, "sequences/mailbox_edit.html", context, status=200)

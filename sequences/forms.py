@@ -1,0 +1,59 @@
+"""Forms of the product's own pages (the sign-in forms are in sequences.auth)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from sequences.models import Mailbox
+
+
+class MailboxSettingsForm(forms.ModelForm):
+    """A mailbox's server, sign-in, caps and sending window. The password is write-only:
+    never rendered, and left empty it stays as it is."""
+
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the current one. An app password for Google or "
+        "Microsoft accounts with two-step verification.",
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "display_name",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+            "smtp_username",
+            "daily_limit",
+            "per_minute_limit",
+            "time_zone",
+            "sending_days",
+            "window_start",
+            "window_end",
+        ]
+        widgets = {
+            "window_start": forms.TimeInput(attrs={"type": "time"}),
+            "window_end": forms.TimeInput(attrs={"type": "time"}),
+        }
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean()
+        daily, per_minute = Mailbox.SENDING_LIMITS[self.instance.provider]
+        provider = self.instance.get_provider_display()
+        if (cleaned.get("daily_limit") or 0) > daily:
+            self.add_error("daily_limit", f"{provider} sends at most {daily:,} a day.")
+        if (cleaned.get("per_minute_limit") or 0) > per_minute:
+            self.add_error("per_minute_limit", f"{provider} sends at most {per_minute} a minute.")
+        return cleaned
+
+    def apply(self) -> list[str]:
+        """Put the new password (if one was given) on the mailbox, and return the model
+        fields to save: those changed, and the secret with a new password."""
+        fields = [name for name in self.changed_data if name != "password"]
+        if self.cleaned_data.get("password"):
+            self.instance.password = self.cleaned_data["password"]
+            fields.append("smtp_secret")
+        return fields

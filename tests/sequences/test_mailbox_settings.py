@@ -1,0 +1,148 @@
+"""A mailbox's settings changed and reconnected in the product, tested for real first."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from diagnostics.diagnosis import diagnose
+from sequences.models import AuditEntry, Mailbox, ScheduledEmail
+from sequences.services.mailboxes import mailbox_hold
+from tests.support import send_through
+
+Status = ScheduledEmail.Status
+REFUSED = "535 5.7.8 Authentication credentials invalid"
+
+
+@pytest.fixture
+def broken(rep, make_sequence, make_email, sandbox):
+    """A mailbox whose sign-in was refused, holding an email, on the SMTP sandbox."""
+    sequence = make_sequence(rep, steps=1)
+    mailbox = sequence.mailbox
+    mailbox.password = "wrong"  # what the sandbox refuses
+    mailbox.save()
+    send_through(mailbox.pk, sandbox)
+    make_email(sequence, email="pat@example.test")
+    mailbox_hold(mailbox_id=mailbox.pk, diagnosis=diagnose(REFUSED), now=timezone.now())
+    return Mailbox.objects.get(pk=mailbox.pk)
+
+
+def _form(mailbox: Mailbox, **changes: object) -> dict[str, object]:
+    fields = {
+        "display_name": mailbox.display_name,
+        "smtp_host": mailbox.smtp_host,
+        "smtp_port": mailbox.smtp_port,
+        "smtp_security": mailbox.smtp_security,
+        "smtp_username": mailbox.smtp_username,
+        "daily_limit": 500,
+        "per_minute_limit": 30,
+        "time_zone": mailbox.time_zone,
+        "sending_days": mailbox.sending_days,
+        "window_start": mailbox.window_start.strftime("%H:%M"),
+        "window_end": "23:59",
+        "action": "save",
+    }
+    return {**fields, **changes}
+
+
+def _url(mailbox: Mailbox) -> str:
+    return reverse("sequences:mailbox_edit", args=[mailbox.pk])
+
+
+def test_the_page_never_shows_the_password(client, rep, broken):
+    client.force_login(rep)
+
+    page = client.get(_url(broken)).text
+
+    assert "wrong" not in page.replace("Enter the new password", "")
+    assert 'type="password" name="password"' in page
+    assert "Authentication credentials invalid" in page
+    assert "the same one would only be refused again" in page
+
+
+def test_a_refused_password_saves_nothing_and_says_why(client, rep, broken):
+    secret = broken.smtp_secret
+    client.force_login(rep)
+
+    response = client.post(_url(broken), _form(broken, password="wrong", daily_limit=100))
+
+    assert response.status_code == 200
+    assert "Connection test failed" in response.text
+    assert f"Connected to 127.0.0.1:{broken.smtp_port}." in response.text
+    assert "The server greeted us (EHLO)." in response.text
+    assert REFUSED in response.text
+    assert "Nothing was saved." in response.text
+    broken.refresh_from_db()
+    assert (broken.smtp_secret, broken.daily_limit) == (secret, 100_000)  # as it was
+    assert broken.state == Mailbox.State.INVALID_CREDENTIALS
+
+
+def test_the_right_password_reconnects_and_puts_back_what_was_held(client, rep, broken):
+    held = ScheduledEmail.objects.get(mailbox=broken)
+    assert held.status == Status.BLOCKED
+    client.force_login(rep)
+
+    response = client.post(_url(broken), _form(broken, password="s3cret-new", daily_limit=100))
+
+    assert response.status_code == 302
+    broken.refresh_from_db()
+    held.refresh_from_db()
+    assert (broken.state, broken.password, broken.daily_limit) == ("connected", "s3cret-new", 100)
+    assert held.status == Status.SCHEDULED
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EDIT_MAILBOX)
+    changed = ["daily_limit", "per_minute_limit", "smtp_secret", "window_end"]
+    assert entry.detail == {"changed": changed, "rescheduled": 1}
+    assert "s3cret-new" not in str(entry.detail)
+    assert "1 held email rescheduled" in client.get(response.url).text
+
+
+def test_test_connection_only_tests(client, rep, broken):
+    client.force_login(rep)
+
+    response = client.post(_url(broken), _form(broken, password="right", action="test"))
+
+    assert "Connection test passed" in response.text
+    assert "Signed in as" in response.text
+    broken.refresh_from_db()
+    assert (broken.state, broken.password) == ("invalid_credentials", "wrong")
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"window_start": "18:00", "window_end": "08:00"}, "must start before it ends"),
+        ({"per_minute_limit": 5000}, "sends at most 1000 a minute"),
+        ({"smtp_port": "smtp"}, "Enter a whole number"),
+    ],
+)
+def test_it_refuses_settings_that_cannot_be_right(client, rep, broken, changes, error):
+    client.force_login(rep)
+
+    response = client.post(_url(broken), _form(broken, password="right", **changes))
+
+    assert response.status_code == 200
+    assert error in response.text
+    broken.refresh_from_db()
+    assert broken.state == "invalid_credentials"
+
+
+def test_a_microsoft_mailbox_is_capped_at_microsofts_limits(client, rep, broken):
+    Mailbox.objects.filter(pk=broken.pk).update(provider=Mailbox.Provider.MICROSOFT)
+    broken.refresh_from_db()
+    client.force_login(rep)
+
+    response = client.post(_url(broken), _form(broken, password="right", per_minute_limit=60))
+
+    assert "Microsoft 365 sends at most 30 a minute." in response.text
+
+
+def test_a_refused_resync_leads_to_the_reconnect_step(client, rep, broken):
+    from sequences.services.mailboxes import mailbox_resync
+
+    client.force_login(rep)
+    mailbox_resync(mailbox_id=broken.pk)
+
+    page = client.get(reverse("sequences:mailbox_detail", args=[broken.pk])).text
+
+    assert f'href="{_url(broken)}">Enter the new password and reconnect' in page
