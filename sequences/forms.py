@@ -57,3 +57,36 @@ class MailboxSettingsForm(forms.ModelForm):
             self.instance.password = self.cleaned_data["password"]
             fields.append("smtp_secret")
         return fields
+
+
+# Where each provider's mailboxes send from (SMTP submission with STARTTLS). Google and
+# Microsoft accounts sign in with an app password here.
+PROVIDER_SERVERS = {
+    Mailbox.Provider.GMAIL: ("smtp.gmail.com", 587),
+    Mailbox.Provider.MICROSOFT: ("smtp.office365.com", 587),
+}
+
+
+class MailboxConnectForm(MailboxSettingsForm):
+    """A new mailbox: its address and provider first, then the settings; a password is
+    needed unless the server relays without a sign-in (no username)."""
+
+    class Meta(MailboxSettingsForm.Meta):
+        fields = ["email", "provider", *MailboxSettingsForm.Meta.fields]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        host, port = PROVIDER_SERVERS.get(self.initial.get("provider"), ("", 587))
+        self.initial["smtp_host"] = self.initial.get("smtp_host") or host
+        self.initial["smtp_port"] = port
+        self.fields[
+            "password"
+        ].help_text = "An app password for Google or Microsoft accounts with two-step verification."
+
+    def clean(self) -> dict[str, object]:
+        # The provider's limits apply to the provider chosen on this form.
+        self.instance.provider = self.cleaned_data.get("provider") or self.instance.provider
+        cleaned = super().clean()
+        if cleaned.get("smtp_username") and not cleaned.get("password"):
+            self.add_error("password", "The password to sign in as this username.")
+        return cleaned

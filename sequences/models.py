@@ -117,6 +117,7 @@ class AuditEntryAction(models.TextChoices):
     SET_DKIM_SELECTORS = "set_dkim_selectors", "Changed the DKIM selectors checked"
     RESEND_UNCERTAIN = "resend_uncertain", "Sent an uncertain email again"
     EDIT_MAILBOX = "edit_mailbox", "Changed a mailbox's settings and reconnected it"
+    CONNECT_MAILBOX = "connect_mailbox", "Connected a new mailbox"
 
 
 class Organization(models.Model):

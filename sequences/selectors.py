@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Max, Model, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, TruncDate
@@ -565,6 +566,15 @@ def emails_to_reschedule(
     if status:
         return sequence.emails.filter(status=status, error_category=category)
     return sequence.emails.filter(pk__in=list(ids))
+
+
+def organization_members(*, organization_id: int) -> QuerySet[AbstractBaseUser]:
+    """The organization's reps and admins, by name."""
+    return (
+        get_user_model()
+        .objects.filter(membership__organization_id=organization_id)
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def organization_admins(*, organization_id: int) -> str:

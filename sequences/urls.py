@@ -38,6 +38,7 @@ urlpatterns = [
     ),
     path("contacts/", sequences.contact_list, name="contact_list"),
     path("mailboxes/", mailboxes.mailbox_list, name="mailbox_list"),
+    path("mailboxes/new/", mailboxes.mailbox_connect_view, name="mailbox_connect"),
     path("mailboxes/<int:pk>/", mailboxes.mailbox_detail, name="mailbox_detail"),
     path("mailboxes/<int:pk>/edit/", mailboxes.mailbox_edit, name="mailbox_edit"),
     path("mailboxes/<int:pk>/resync/", mailboxes.mailbox_resync, name="mailbox_resync"),

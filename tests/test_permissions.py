@@ -95,6 +95,16 @@ MATRIX = {
         lambda o: reverse("sequences:mailbox_detail", args=[o.sequence.mailbox_id]),
         (200, 404, 200, 200, 404),
     ),
+    "connect a mailbox (page)": (
+        "get",
+        lambda o: reverse("sequences:mailbox_connect"),
+        (200, 200, 200, 403, 200),
+    ),
+    "connect a mailbox": (
+        "post",
+        lambda o: reverse("sequences:mailbox_connect"),
+        (200, 200, 200, 403, 200),
+    ),
     "mailbox settings": (
         "get",
         lambda o: reverse("sequences:mailbox_edit", args=[o.sequence.mailbox_id]),

@@ -275,3 +275,28 @@ def mailbox_reconnect(
             rescheduled=result.rescheduled,
         )
     return test, result
+
+
+def mailbox_connect(
+    *, actor: AbstractBaseUser, mailbox: Mailbox, keep_if_refused: bool = False
+) -> ConnectionTest:
+    """Save a new mailbox (`mailbox`, unsaved) once a connection test with its settings
+    passes: connected. A failing test saves nothing, unless `keep_if_refused`: then it is
+    kept as not connected, with the diagnosis of the failure, for a later reconnect."""
+    test = mailbox_connection_test(mailbox)
+    if not test.ok and not keep_if_refused:
+        return test
+    now = timezone.now()
+    with transaction.atomic():
+        mailbox.last_checked_at = now
+        mailbox.save()
+        if not test.ok:
+            mailbox_mark_broken(mailbox_id=mailbox.pk, diagnosis=test.diagnosis, now=now)
+        audit_record(
+            actor=actor,
+            organization_id=mailbox.organization_id,
+            action=AuditEntry.Action.CONNECT_MAILBOX,
+            target=mailbox,
+            connected=test.ok,
+        )
+    return test

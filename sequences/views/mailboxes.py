@@ -13,8 +13,10 @@ from deliverability import selectors as deliverability
 from deliverability.checks.dkim import PROVIDER_SELECTORS
 from diagnostics.vocabulary import Fix
 from sequences import permissions, selectors
-from sequences.forms import MailboxSettingsForm
+from sequences.forms import MailboxConnectForm, MailboxSettingsForm
+from sequences.models import Mailbox
 from sequences.services.mailboxes import (
+    mailbox_connect,
     mailbox_connection_test,
     mailbox_reconnect,
     mailbox_resync_request,
@@ -104,3 +106,40 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("sequences:mailbox_detail", mailbox.pk)
     context = {"mailbox": mailbox, "form": form, "test": test}
     return render(request, "sequences/mailbox_edit.html", context, status=200)
+
+
+@require_http_methods(["GET", "POST"])
+def mailbox_connect_view(request: HttpRequest) -> HttpResponse:
+    """Connect a new mailbox of one's own (an admin: of any member of the organization):
+    provider first, then its settings, tested for real before it is saved."""
+    membership = access.membership(request)
+    if membership is None or membership.is_support:
+        raise PermissionDenied("Mailboxes are connected by the people who send from them.")
+    members = selectors.organization_members(organization_id=membership.organization_id)
+    mailbox = Mailbox(organization_id=membership.organization_id, owner=request.user)
+    provider = request.GET.get("provider", "")
+    initial = {"provider": provider} if provider in Mailbox.Provider.values else {}
+    form = MailboxConnectForm(request.POST or None, instance=mailbox, initial=initial)
+    test = None
+    if request.method == "POST" and form.is_valid():
+        if membership.is_admin:  # may connect a member's mailbox for them
+            owner = members.filter(pk=request.POST.get("owner")).first()
+            mailbox.owner = owner or request.user
+        form.apply()
+        keep = request.POST.get("action") == "keep"
+        test = mailbox_connect(actor=request.user, mailbox=mailbox, keep_if_refused=keep)
+        if mailbox.pk is not None:
+            messages.success(
+                request,
+                f"{mailbox.email} connected."
+                if test.ok
+                else f"{mailbox.email} kept, not connected: {test.diagnosis.title}.",
+            )
+            return redirect("sequences:mailbox_detail", mailbox.pk)
+    context = {
+        "form": form,
+        "test": test,
+        "members": members if membership.is_admin else None,
+        "providers": Mailbox.Provider.choices,
+    }
+    return render(request, "sequences/mailbox_connect.html", context)

@@ -146,3 +146,98 @@ def test_a_refused_resync_leads_to_the_reconnect_step(client, rep, broken):
     page = client.get(reverse("sequences:mailbox_detail", args=[broken.pk])).text
 
     assert f'href="{_url(broken)}">Enter the new password and reconnect' in page
+
+
+def _connect_form(sandbox, **changes: object) -> dict[str, object]:
+    fields = {
+        "email": "new@example.test",
+        "provider": "smtp",
+        "display_name": "New Sender",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": sandbox.port,
+        "smtp_security": "none",
+        "smtp_username": "new@example.test",
+        "password": "s3cret",
+        "daily_limit": 500,
+        "per_minute_limit": 30,
+        "time_zone": "Europe/Paris",
+        "sending_days": "12345",
+        "window_start": "08:00",
+        "window_end": "18:00",
+        "action": "connect",
+    }
+    return {**fields, **changes}
+
+
+CONNECT = reverse("sequences:mailbox_connect")
+
+
+def test_a_rep_connects_a_mailbox_of_her_own_once_it_passes(client, rep, sandbox):
+    client.force_login(rep)
+
+    refused = client.post(CONNECT, _connect_form(sandbox, password="wrong"))
+    assert "Connection test failed" in refused.text
+    assert REFUSED in refused.text
+    assert not Mailbox.objects.exists()
+
+    response = client.post(CONNECT, _connect_form(sandbox))
+
+    mailbox = Mailbox.objects.get()
+    assert response.url == reverse("sequences:mailbox_detail", args=[mailbox.pk])
+    assert (mailbox.owner, mailbox.state, mailbox.password) == (rep, "connected", "s3cret")
+    assert mailbox.organization == rep.membership.organization
+    assert AuditEntry.objects.get(action="connect_mailbox").detail == {"connected": True}
+
+
+def test_a_refused_mailbox_may_be_kept_not_connected_with_the_reason(client, rep, sandbox):
+    client.force_login(rep)
+
+    client.post(CONNECT, _connect_form(sandbox, password="wrong", action="keep"))
+
+    mailbox = Mailbox.objects.get()
+    assert (mailbox.state, mailbox.last_error) == ("invalid_credentials", REFUSED)
+
+
+def test_an_admin_connects_a_mailbox_for_a_member(client, admin_user, rep, outsider, sandbox):
+    client.force_login(admin_user)
+
+    client.post(CONNECT, _connect_form(sandbox, owner=rep.pk))
+    client.post(CONNECT, _connect_form(sandbox, email="b@example.test", owner=outsider.pk))
+
+    owners = dict(Mailbox.objects.values_list("email", "owner"))
+    # Not for someone of another organization: the admin's own, then.
+    assert owners == {"new@example.test": rep.pk, "b@example.test": admin_user.pk}
+
+
+def test_a_rep_cannot_choose_an_owner(client, rep, teammate, sandbox):
+    client.force_login(rep)
+
+    client.post(CONNECT, _connect_form(sandbox, owner=teammate.pk))
+
+    assert Mailbox.objects.get().owner == rep
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"email": "not an address"}, "Enter a valid email address."),
+        ({"password": ""}, "The password to sign in as this username."),
+        ({"provider": "gmail", "daily_limit": 5000}, "sends at most 2,000 a day"),
+    ],
+)
+def test_it_refuses_a_mailbox_that_cannot_be_right(client, rep, sandbox, changes, error):
+    client.force_login(rep)
+
+    response = client.post(CONNECT, _connect_form(sandbox, **changes))
+
+    assert error in response.text
+    assert not Mailbox.objects.exists()
+
+
+def test_the_provider_presets_its_server(client, rep):
+    client.force_login(rep)
+
+    page = client.get(CONNECT, {"provider": "gmail"}).text
+
+    assert 'value="smtp.gmail.com"' in page
+    assert "app password" in page
