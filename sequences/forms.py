@@ -34,6 +34,17 @@ class MailboxSettingsForm(forms.ModelForm):
             "window_start",
             "window_end",
         ]
+        labels = {
+            "smtp_host": "SMTP server",
+            "smtp_port": "Port",
+            "smtp_security": "Encryption",
+            "smtp_username": "Username",
+            "daily_limit": "At most a day",
+            "per_minute_limit": "At most a minute",
+            "sending_days": "Sending days (1 = Monday … 7 = Sunday)",
+            "window_start": "Sends from",
+            "window_end": "Sends until",
+        }
         widgets = {
             "window_start": forms.TimeInput(attrs={"type": "time"}),
             "window_end": forms.TimeInput(attrs={"type": "time"}),

@@ -32,6 +32,8 @@ def _pages(o) -> dict[str, str]:
         "all contacts": reverse("sequences:contact_list"),
         "mailboxes": reverse("sequences:mailbox_list"),
         "mailbox": reverse("sequences:mailbox_detail", args=[mailbox]),
+        "mailbox settings": reverse("sequences:mailbox_edit", args=[mailbox]),
+        "connect a mailbox": reverse("sequences:mailbox_connect"),
     }
 
 
