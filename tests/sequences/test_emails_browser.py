@@ -188,7 +188,8 @@ def test_the_default_view_shows_a_change_without_a_reload(
 def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
     signed_in, admin_user, live_server, sequence, blocked, workers, sandbox
 ):
-    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.INVALID_CREDENTIALS)
+    # Out of sync (not a refused sign-in, whose fix is a new password: below).
+    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.SYNC_ERROR)
     held = [
         blocked(
             f"c{n}@example.test",
@@ -209,6 +210,33 @@ def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
     outcome.wait_for(timeout=30_000)
     assert "Connected — 2 emails rescheduled" in outcome.inner_text()
     assert {ScheduledEmail.objects.get(pk=e.pk).status for e in held} == {Status.SCHEDULED}
+
+
+def test_a_refused_sign_in_is_fixed_with_a_new_password_not_the_same_one(
+    signed_in, admin_user, live_server, sequence, blocked, sandbox
+):
+    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.INVALID_CREDENTIALS)
+    # Caps a form accepts (the sandbox's test ones are beyond any provider's).
+    Mailbox.objects.filter(pk=sequence.mailbox_id).update(per_minute_limit=30, daily_limit=500)
+    held = [
+        blocked(
+            f"c{n}@example.test",
+            "535 5.7.8 Authentication credentials invalid",
+            "mailbox_connection",
+            "smtp.5.7.8",
+        )
+        for n in range(2)
+    ]
+    page = _open_tab(signed_in(admin_user), live_server, sequence)
+
+    assert page.locator(".triage button", has_text="Resynchronize").count() == 0
+    page.locator(".triage a", has_text="Enter the new password and reconnect").click()
+    page.get_by_label("Password").fill("the-new-one")
+    page.get_by_role("button", name="Test, save and reconnect").click()
+
+    expect(page.locator(".messages")).to_contain_text("connected: 2 held emails rescheduled")
+    assert {ScheduledEmail.objects.get(pk=e.pk).status for e in held} == {Status.SCHEDULED}
+    assert Mailbox.objects.get(pk=sequence.mailbox_id).password == "the-new-one"
 
 
 def test_it_checks_the_sender_domain_from_an_authentication_failure(
