@@ -241,3 +241,13 @@ def test_the_provider_presets_its_server(client, rep):
 
     assert 'value="smtp.gmail.com"' in page
     assert "app password" in page
+
+
+def test_a_microsoft_mailbox_signing_in_with_a_password_is_warned(client, rep, broken):
+    client.force_login(rep)
+    url = reverse("sequences:mailbox_detail", args=[broken.pk])
+    assert "basic authentication" not in client.get(url).text
+
+    Mailbox.objects.filter(pk=broken.pk).update(provider=Mailbox.Provider.MICROSOFT)
+
+    assert "end of December 2026" in client.get(url).text
