@@ -118,6 +118,7 @@ class AuditEntryAction(models.TextChoices):
     RESEND_UNCERTAIN = "resend_uncertain", "Sent an uncertain email again"
     EDIT_MAILBOX = "edit_mailbox", "Changed a mailbox's settings and reconnected it"
     CONNECT_MAILBOX = "connect_mailbox", "Connected a new mailbox"
+    MOVE_MAILBOX_EMAILS = "move_mailbox_emails", "Moved a mailbox's sequences and emails"
 
 
 class Organization(models.Model):

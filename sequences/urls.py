@@ -41,6 +41,7 @@ urlpatterns = [
     path("mailboxes/new/", mailboxes.mailbox_connect_view, name="mailbox_connect"),
     path("mailboxes/<int:pk>/", mailboxes.mailbox_detail, name="mailbox_detail"),
     path("mailboxes/<int:pk>/edit/", mailboxes.mailbox_edit, name="mailbox_edit"),
+    path("mailboxes/<int:pk>/move/", mailboxes.mailbox_move, name="mailbox_move"),
     path("mailboxes/<int:pk>/resync/", mailboxes.mailbox_resync, name="mailbox_resync"),
     path(
         "mailboxes/<int:pk>/resync/<int:resync_pk>/",

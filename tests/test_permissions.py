@@ -115,6 +115,12 @@ MATRIX = {
         lambda o: reverse("sequences:mailbox_edit", args=[o.sequence.mailbox_id]),
         (200, 404, 200, 404, 404),
     ),
+    # An admin's move names no target mailbox here: not found.
+    "move the mailbox's sequences and emails": (
+        "post",
+        lambda o: reverse("sequences:mailbox_move", args=[o.sequence.mailbox_id]),
+        (403, 404, 404, 404, 404),
+    ),
     "check the mailbox's domain": (
         "post",
         lambda o: reverse("deliverability:check", args=[o.sequence.mailbox_id]),

@@ -20,8 +20,10 @@ from django.utils import timezone
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.vocabulary import Category, Retry
 from sequences import selectors
-from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt
+from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt, Sequence
 from sequences.services.audit import audit_record
+from sequences.services.emails import emails_reschedule
+from sequences.services.errors import WrongState
 from sequences.services.pacing import next_sending_time
 from sequences.services.smtp import Deadline, MailboxSession, SmtpFailure
 
@@ -300,3 +302,40 @@ def mailbox_connect(
             connected=test.ok,
         )
     return test
+
+
+# What moving a mailbox's work takes along: every email not yet handed to a server (one
+# being sent stays with the worker that holds it; an uncertain delivery stays where it was
+# probably delivered from).
+MOVABLE = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
+
+
+def mailbox_move_pending(
+    *, actor: AbstractBaseUser, source: Mailbox, target: Mailbox
+) -> tuple[int, list[ScheduledEmail]]:
+    """Move the sequences that send from `source`, and their pending emails, to `target`
+    (connected, of the same organization): the emails go out from it, rescheduled at the
+    next free moment of its window and within its caps. Audited. Returns how many emails
+    moved, and those rescheduled (the follow-ups still wait for their step)."""
+    if target.organization_id != source.organization_id or target.pk == source.pk:
+        raise WrongState("Emails move to another mailbox of the same organization.")
+    if target.state != Mailbox.State.CONNECTED:
+        raise WrongState(f"{target.email} is not connected: connect it first.")
+    pending = ScheduledEmail.objects.filter(mailbox=source, status__in=MOVABLE).exclude(
+        error_code=ScheduledEmail.DELIVERY_UNCERTAIN
+    )
+    with transaction.atomic():
+        ids = list(pending.select_for_update().values_list("pk", flat=True))
+        Sequence.objects.filter(mailbox=source).update(mailbox=target)
+        ScheduledEmail.objects.filter(pk__in=ids).update(mailbox=target)
+        moved = ScheduledEmail.objects.filter(pk__in=ids)
+        rescheduled = emails_reschedule(actor=actor, emails=moved.exclude(status=Status.WAITING))
+        audit_record(
+            actor=actor,
+            organization_id=source.organization_id,
+            action=AuditEntry.Action.MOVE_MAILBOX_EMAILS,
+            target=source,
+            to=target.email,
+            emails=len(ids),
+        )
+    return len(ids), rescheduled

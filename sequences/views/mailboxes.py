@@ -15,9 +15,11 @@ from diagnostics.vocabulary import Fix
 from sequences import permissions, selectors
 from sequences.forms import MailboxConnectForm, MailboxSettingsForm
 from sequences.models import Mailbox
+from sequences.services.errors import WrongState
 from sequences.services.mailboxes import (
     mailbox_connect,
     mailbox_connection_test,
+    mailbox_move_pending,
     mailbox_reconnect,
     mailbox_resync_request,
 )
@@ -54,6 +56,12 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_check": permissions.may_fix_mailbox(membership, mailbox),
         "may_configure": permissions.may_configure_mailbox(membership, mailbox),
         "may_edit": permissions.may_fix_mailbox(membership, mailbox),
+        # Where an admin may move its work: the organization's other connected mailboxes.
+        "move_targets": selectors.mailboxes_for_user(user=request.user)
+        .filter(state=Mailbox.State.CONNECTED)
+        .exclude(pk=mailbox.pk)
+        if permissions.may_configure_mailbox(membership, mailbox)
+        else (),
         "scopes": [
             (scope, Fix(scope).label) for scope in (Fix.CHECK_DNS_AUTH, Fix.CHECK_BLACKLIST)
         ],
@@ -143,3 +151,27 @@ def mailbox_connect_view(request: HttpRequest) -> HttpResponse:
         "providers": Mailbox.Provider.choices,
     }
     return render(request, "sequences/mailbox_connect.html", context)
+
+
+@require_POST
+def mailbox_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin moves a mailbox's sequences and pending emails to another connected one."""
+    source = access.get_own_mailbox(request, pk)
+    if not permissions.may_configure_mailbox(access.membership(request), source):
+        raise PermissionDenied("Only an admin may move a mailbox's emails.")
+    target = access.found(
+        selectors.mailboxes_for_user(user=request.user)
+        .filter(pk__in=access.ids([request.POST.get("target", "")]))
+        .first()
+    )
+    try:
+        moved, rescheduled = mailbox_move_pending(actor=request.user, source=source, target=target)
+    except WrongState as error:
+        messages.error(request, error.message)
+        return redirect("sequences:mailbox_detail", source.pk)
+    messages.success(
+        request,
+        f"{moved} pending email{'s' if moved != 1 else ''} of {source.email} now go out from "
+        f"{target.email}: {len(rescheduled)} rescheduled within its window and caps.",
+    )
+    return redirect("sequences:mailbox_detail", target.pk)

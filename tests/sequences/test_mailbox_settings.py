@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -251,3 +253,59 @@ def test_a_microsoft_mailbox_signing_in_with_a_password_is_warned(client, rep, b
     Mailbox.objects.filter(pk=broken.pk).update(provider=Mailbox.Provider.MICROSOFT)
 
     assert "end of December 2026" in client.get(url).text
+
+
+@pytest.fixture
+def spare(admin_user, make_mailbox):
+    """Another connected mailbox of the organization, sending on weekdays, 9 to 5, Paris."""
+    mailbox = make_mailbox(admin_user, email="spare@example.test")
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        time_zone="Europe/Paris", window_start="09:00", window_end="17:00", sending_days="12345"
+    )
+    return Mailbox.objects.get(pk=mailbox.pk)
+
+
+def _move(client, source, target):
+    url = reverse("sequences:mailbox_move", args=[source.pk])
+    return client.post(url, {"target": target.pk})
+
+
+def test_an_admin_moves_a_broken_mailboxs_work_to_a_connected_one(
+    client, admin_user, broken, spare, make_email
+):
+    sequence = broken.sequences.get()
+    waiting = make_email(sequence, email="sam@example.test", status=Status.WAITING)
+    held = ScheduledEmail.objects.get(mailbox=broken, status=Status.BLOCKED)
+    client.force_login(admin_user)
+
+    response = _move(client, broken, spare)
+
+    held.refresh_from_db()
+    waiting.refresh_from_db()
+    sequence.refresh_from_db()
+    assert sequence.mailbox == spare
+    assert (held.mailbox, held.status) == (spare, Status.SCHEDULED)
+    assert (waiting.mailbox, waiting.status) == (spare, Status.WAITING)
+    local = timezone.localtime(held.next_attempt_at, zoneinfo.ZoneInfo(spare.time_zone))
+    assert local.isoweekday() <= 5  # within its window
+    assert 9 <= local.hour < 17
+    entry = AuditEntry.objects.get(action="move_mailbox_emails")
+    assert entry.detail == {"to": "spare@example.test", "emails": 2}
+    assert "2 pending emails of" in client.get(response.url).text
+
+
+def test_no_email_moves_to_a_mailbox_that_is_not_connected(client, admin_user, broken, spare):
+    Mailbox.objects.filter(pk=spare.pk).update(state=Mailbox.State.SYNC_ERROR)
+    client.force_login(admin_user)
+
+    _move(client, broken, spare)
+
+    assert ScheduledEmail.objects.get().mailbox == broken
+    assert not AuditEntry.objects.filter(action="move_mailbox_emails").exists()
+
+
+def test_only_an_admin_moves_a_mailboxs_emails(client, rep, broken, spare):
+    client.force_login(rep)
+
+    assert _move(client, broken, spare).status_code == 403
+    assert ScheduledEmail.objects.get().mailbox == broken
