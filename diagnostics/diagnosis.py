@@ -131,12 +131,29 @@ def explain(raw: str, *, now: dt.datetime | None = None) -> Explanation:
     return Explanation(_diagnosis(raw, signals, chosen, now), signals, found)
 
 
+# An address's local part is a name, not words: "dmarc@…" is no DMARC failure, "relay@…"
+# no relay refusal. The rules read the text with local parts blanked (the domain stays:
+# it names the provider).
+_LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._+-"
+
+
+def _blank_local_parts(lowered: str) -> str:
+    parts = lowered.split("@")
+    return "@".join([*map(_blank_local_part, parts[:-1]), parts[-1]])
+
+
+def _blank_local_part(before_at: str) -> str:
+    head = before_at.rstrip(_LOCAL_CHARS)
+    return head + "x" if len(head) < len(before_at) else before_at  # "final '@domain'" stays
+
+
 def _read(raw: str) -> tuple[Signals, str, frozenset[bytes], Iterator[Candidate]]:
     text = raw[:SCAN_LIMIT]
     lowered = text.lower()
-    words = catalog.words_of(lowered)
+    view = _blank_local_parts(lowered) if "@" in lowered else lowered
+    words = catalog.words_of(view)
     signals = read_signals(text, lowered, words)
-    return signals, lowered, words, _candidates(lowered, words, signals)
+    return signals, view, words, _candidates(view, words, signals)
 
 
 def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iterator[Candidate]:

@@ -667,7 +667,7 @@ TEMPORARY = Entry(
     r"|please try again|timed out|timeout|time out|connection (?:refused|reset|closed|lost)"
     r"|unexpectedly closed|network is unreachable|no route to host|server busy"
     r"|service unavailable|not available|deferred|greylisted|greylisting|graylisted"
-    r"|busy|unavailable|backend error|backenderror|internal error|server error"
+    r"|busy|unavailable|backend error|backenderror|internal error|server error|bad gateway|eof"
     r"|temporairement|temporalmente|temporariamente|vorübergehend|请稍后|稍后再试|系统繁忙"
     r"|временно|попробуйте позже|一時的",
     examples=(
@@ -696,4 +696,37 @@ MAILBOX_UNAVAILABLE = Entry(
     "github.com/MailCore/MailCore/issues/57",
 )
 
-HINTS: tuple[Entry, ...] = (MAILBOX_UNAVAILABLE, TEMPORARY)
+# HTTP reason phrases quoted with no status (a client library's message): a weak signal of
+# the status, read after every code, as codes.HTTP reads the status itself.
+HTTP_BAD_REQUEST = Entry(
+    "hint.http_400",
+    C.PROVIDER_ERROR,
+    "The sending provider refused the request",
+    match=r"bad request",
+    examples=('{"errors":[{"message":"Bad Request","field":null,"help":null}]}',),
+    source="SendGrid, github.com/sendgrid/docs/issues/2460",
+)
+HTTP_UNAUTHORIZED = Entry(
+    "hint.http_401",
+    C.MAILBOX_CONNECTION,
+    "The sending provider did not accept the credentials",
+    match=r"unauthorized",
+    examples=("I am getting statuscode Unauthorized. when trying to send the email with key",),
+    source="SendGrid, github.com/sendgrid/docs/issues/4907",
+)
+HTTP_FORBIDDEN = Entry(
+    "hint.http_403",
+    C.ACCOUNT_SETUP,
+    "The sending provider forbids this request",
+    match=r"forbidden",
+    fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+    examples=("Request failed: Forbidden",),
+    source="written in the wording of HTTP's reason phrase (RFC 9110, 403 Forbidden)",
+)
+HINTS: tuple[Entry, ...] = (
+    MAILBOX_UNAVAILABLE,
+    HTTP_BAD_REQUEST,
+    HTTP_UNAUTHORIZED,
+    HTTP_FORBIDDEN,
+    TEMPORARY,
+)
