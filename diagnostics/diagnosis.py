@@ -194,53 +194,33 @@ _SUPPRESSING = frozenset(
 )
 # A code class (5.2.x) is too vague to suppress a contact on its own.
 _VAGUE = frozenset(("enhanced code class", "HTTP status", "code class"))
+
+
+def _phrases(*patterns: str) -> TextIndex:
+    """Phrases found as the catalog finds its entries' (by their words, cheaply)."""
+    return TextIndex((Entry("phrases", Category.UNKNOWN, "", match="|".join(patterns)),))
+
+
 # Our side of the exchange: the sending mailbox's login, address, relay, submission, limits.
-_OUR_SIDE = TextIndex(
-    (
-        Entry(
-            "side.ours",
-            Category.ACCOUNT_SETUP,
-            "Our side",
-            match=r"relaying|relay access|relay denied|relay not|unable to relay|authentication"
-            r"|authenticated|authenticate|unauthenticated|auth required|storedrv\.submission"
-            r"|submission|send as|on behalf of|sender|senders|mail from|from address|from header"
-            r"|not (?:allowed|authorized|permitted) to send|api key|credentials|login|password"
-            r"|your account|smtp account|sending limit|limits for your account|oauth"
-            r"|token exchange|unauthorized_client|invalid_client|invalid_grant|permission"
-            r"|permissions",
-        ),
-    )
+_OUR_SIDE = _phrases(
+    r"relaying|relay access|relay denied|relay not|unable to relay|authentication",
+    r"authenticated|authenticate|unauthenticated|auth required|storedrv\.submission",
+    r"submission|send as|on behalf of|sender|senders|mail from|from address|from header",
+    r"not (?:allowed|authorized|permitted) to send|api key|credentials|login|password",
+    r"your account|smtp account|sending limit|limits for your account|oauth",
+    r"token exchange|unauthorized_client|invalid_client|invalid_grant|permission|permissions",
 )
 _OUR_CODES = frozenset(("4.1.7", "4.1.8", "5.1.7", "5.1.8", "5.7.57", "5.7.60", "5.7.139"))
 # The contact's address plainly gone or full, whatever else the reply says.
 _GONE_ENTRIES = (catalog.TEXT_BY_CODE["smtp.5.1.1"], catalog.TEXT_BY_CODE["smtp.5.2.1"])
-_RECIPIENT_GONE = TextIndex(
-    (
-        Entry(
-            "side.recipient",
-            Category.RECIPIENT_UNKNOWN,
-            "The recipient is gone",
-            match="|".join(
-                (
-                    *(entry.match for entry in _GONE_ENTRIES),
-                    r"mailbox (?:is )?full|mailbox full|inbox (?:is )?full|over quota|overquota",
-                    r"marked as inactive|hard bounce|addressee unknown",
-                )
-            ),
-        ),
-    )
+_RECIPIENT_GONE = _phrases(
+    *(entry.match for entry in _GONE_ENTRIES),
+    r"mailbox (?:is )?full|mailbox full|inbox (?:is )?full|over quota|overquota",
+    r"marked as inactive|hard bounce|addressee unknown",
 )
 # A reply that says to try again, or that the mail looped, is not a dead address.
-_NOT_GONE = TextIndex(
-    (
-        Entry(
-            "side.transient",
-            Category.TEMPORARY_FAILURE,
-            "Not for good",
-            match=r"try again|temporary|temporarily|loop|hop count|too many hops"
-            r"|received headers",
-        ),
-    )
+_NOT_GONE = _phrases(
+    r"try again|temporary|temporarily|loop|hop count|too many hops|received headers"
 )
 
 
