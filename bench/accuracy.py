@@ -5,10 +5,10 @@
 Each line of a corpus has `raw`, the acceptable `categories` (best first) and `retry` values,
 a `source` and a `family` (tests/diagnostics/data/real-world-errors.jsonl, the default,
 held-out-errors.jsonl, gathered from other sources after the catalog was tuned on the
-first, and blind-errors.jsonl, gathered a round later and committed before the classifier
-ran on it). Prints the share of right categories and retries, the wrong `never` count (a
-contact suppressed for an error whose label forbids it), per family, and with --misses every
-error the diagnosis gets wrong.
+first, and blind-errors.jsonl and blind4-errors.jsonl, each gathered a round later and
+committed before the classifier ran on it). Prints the share of right categories and
+retries, the wrong `never` count (a contact suppressed for an error whose label forbids it),
+per family, and with --misses every error the diagnosis gets wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ HELD_OUT = ROOT / "tests/diagnostics/data/held-out-errors.jsonl"
 # Collected after HELD_OUT was scored (Exchange Online, TLS and connection failures, API
 # bodies, gateways), labelled and committed before the classifier ran on any of it.
 BLIND = ROOT / "tests/diagnostics/data/blind-errors.jsonl"
+# Round 4, committed before the classifier ran on it: JSON bodies of every sending API raw
+# and wrapped in exceptions, Exchange's STOREDRV/RESOLVER sources, refusals on our side,
+# Asian and Russian providers.
+BLIND4 = ROOT / "tests/diagnostics/data/blind4-errors.jsonl"
 
 
 @dataclass

@@ -6,11 +6,15 @@ characters are read.
 
 Precedence, first that applies wins:
 
+0. An error object's code-like field (`"code": "ErrorSendAsDenied"`, `"reason":
+   "rateLimitExceeded"`, Postmark's `"ErrorCode": 406`): the provider's own name for the
+   cause (diagnostics.catalog.fields).
 1. Text: a catalog entry whose pattern matches, in catalog order: message families of a
    known source (Nylas, sending APIs, SMTP servers), then telling words ("user unknown",
    "daily quota", "blocklist"…). The meaning of the text beats the codes, as the contract's
    "What wins" says: a 550 that says "mailbox full" is a full mailbox, a 5xx that says
    "daily quota" is a quota that resets.
+   Then a validation error's refused field (`"field": "to"` is the contact's address).
 2. Enhanced status code (RFC 3463): a well-known class.subject.detail (5.1.1, 5.7.26…),
    then its class.subject (5.1.x addressing, 5.7.x policy…).
 3. Basic reply code (RFC 5321: 421, 535, 552…), then HTTP status (401, 429, 5xx…).
@@ -20,6 +24,15 @@ Precedence, first that applies wins:
 
 `retry` always comes from the chosen category (the contract's table), never from the
 code class, except for `unknown`.
+
+A `never` suppresses the contact, the costliest mistake, so a rule that would give it must
+also pass `_bounces_the_contact`: unless the text plainly says the recipient is gone or
+full, no sign of our own side (authentication, relay, the sender address, Exchange's
+submission, x.1.7/x.1.8), no "try again" or mail loop, and a rule more precise than a code
+class (a 5.2.0 alone is Exchange's submission as often as the recipient's mailbox).
+Otherwise, when our side shows, the next rule that does not suppress decides (or
+SENDER_REFUSED); when it does not, the code class does, as for an unknown error. An unknown
+error that shows our side, and no transient code, is SENDER_REFUSED as well.
 """
 
 from __future__ import annotations
@@ -33,7 +46,8 @@ from typing import NamedTuple
 
 from diagnostics import catalog
 from diagnostics.catalog import Entry
-from diagnostics.parse import SCAN_LIMIT, Signals, read_signals
+from diagnostics.catalog.entry import TextIndex
+from diagnostics.parse import SCAN_LIMIT, Signals, error_fields, read_signals
 from diagnostics.vocabulary import Category, Fix, Retry, Side
 
 # Bound once: an enum member lookup costs more than a global one, in the batch hot path.
@@ -94,16 +108,16 @@ class Explanation:
 
 
 def diagnose(raw: str, *, now: dt.datetime | None = None) -> Diagnosis:
-    signals, candidates = _read(raw)
-    return _diagnosis(raw, signals, next(candidates), now)
+    signals, lowered, words, candidates = _read(raw)
+    return _diagnosis(raw, signals, _choose(candidates, lowered, words, signals), now)
 
 
 def diagnose_json(raw: str, *, now: dt.datetime | None = None) -> tuple[str, Category]:
     """`diagnose(raw).to_json()` as JSON text, exactly as `json.dumps` writes it, and the
     category: batch mode's path, which builds no Diagnosis (its frozen fields cost more to
     set than the rest of the diagnosis)."""
-    signals, candidates = _read(raw)
-    entry = next(candidates).entry
+    signals, lowered, words, candidates = _read(raw)
+    entry = _choose(candidates, lowered, words, signals).entry
     verdict = _verdict_of(entry, signals)
     retry_after = _retry_after(entry, signals.smtp_code, now) if verdict.retry is _AUTO else None
     return verdict.json_text(raw, retry_after, signals), verdict.category
@@ -111,24 +125,50 @@ def diagnose_json(raw: str, *, now: dt.datetime | None = None) -> tuple[str, Cat
 
 def explain(raw: str, *, now: dt.datetime | None = None) -> Explanation:
     """The diagnosis with the signals read and every rule that applied, winner first."""
-    signals, candidates = _read(raw)
+    signals, lowered, words, candidates = _read(raw)
     found = tuple(candidates)
-    return Explanation(_diagnosis(raw, signals, found[0], now), signals, found)
+    chosen = _choose(iter(found), lowered, words, signals)
+    return Explanation(_diagnosis(raw, signals, chosen, now), signals, found)
 
 
-def _read(raw: str) -> tuple[Signals, Iterator[Candidate]]:
+# An address's local part is a name, not words: "dmarc@…" is no DMARC failure, "relay@…"
+# no relay refusal. The rules read the text with local parts blanked (the domain stays:
+# it names the provider).
+_LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._+-"
+
+
+def _blank_local_parts(lowered: str) -> str:
+    parts = lowered.split("@")
+    return "@".join([*map(_blank_local_part, parts[:-1]), parts[-1]])
+
+
+def _blank_local_part(before_at: str) -> str:
+    head = before_at.rstrip(_LOCAL_CHARS)
+    return head + "x" if len(head) < len(before_at) else before_at  # "final '@domain'" stays
+
+
+def _read(raw: str) -> tuple[Signals, str, frozenset[bytes], Iterator[Candidate]]:
     text = raw[:SCAN_LIMIT]
     lowered = text.lower()
-    words = catalog.words_of(lowered)
+    view = _blank_local_parts(lowered) if "@" in lowered else lowered
+    words = catalog.words_of(view)
     signals = read_signals(text, lowered, words)
-    return signals, _candidates(lowered, words, signals)
+    return signals, view, words, _candidates(view, words, signals)
 
 
 def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iterator[Candidate]:
     """Every rule that applies, in precedence order; lazy, as diagnose needs only the first."""
     smtp_code, enhanced, http_status = signals.smtp_code, signals.enhanced_code, signals.http_status
+    fields = error_fields(lowered)
+    if fields:
+        for name in sorted(fields & catalog.ERROR_CODES.keys()):
+            yield Candidate("error code", catalog.ERROR_CODES[name], name)
     for entry, evidence in catalog.TEXT.matches(lowered, words, smtp_code, http_status):
         yield Candidate("text", entry, evidence)
+    if fields:
+        entry = catalog.field_entry(fields)
+        if entry is not None:
+            yield Candidate("error field", entry, ", ".join(sorted(fields)))
     if enhanced is not None:
         if enhanced in catalog.ENHANCED:
             yield Candidate("enhanced code", catalog.ENHANCED[enhanced], enhanced)
@@ -147,6 +187,86 @@ def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iter
         catalog.UNKNOWN_TRANSIENT if transient else catalog.UNKNOWN,
         _code_class(signals),
     )
+
+
+_SUPPRESSING = frozenset(
+    category for category, defaults in catalog.DEFAULTS.items() if defaults.retry is Retry.NEVER
+)
+# A code class (5.2.x) is too vague to suppress a contact on its own.
+_VAGUE = frozenset(("enhanced code class", "HTTP status", "code class"))
+
+
+def _phrases(*patterns: str) -> TextIndex:
+    """Phrases found as the catalog finds its entries' (by their words, cheaply)."""
+    return TextIndex((Entry("phrases", Category.UNKNOWN, "", match="|".join(patterns)),))
+
+
+# Our side of the exchange: the sending mailbox's login, address, relay, submission, limits.
+_OUR_SIDE = _phrases(
+    r"relaying|relay access|relay denied|relay not|unable to relay|authentication",
+    r"authenticated|authenticate|unauthenticated|auth required|storedrv\.submission",
+    r"submission|send as|on behalf of|sender|senders|mail from|from address|from header",
+    r"not (?:allowed|authorized|permitted) to send|api key|credentials|login|password",
+    r"your account|smtp account|sending limit|limits for your account|oauth",
+    r"token exchange|unauthorized_client|invalid_client|invalid_grant|permission|permissions",
+)
+_OUR_CODES = frozenset(("4.1.7", "4.1.8", "5.1.7", "5.1.8", "5.7.57", "5.7.60", "5.7.139"))
+# The contact's address plainly gone or full, whatever else the reply says.
+_GONE_ENTRIES = (catalog.TEXT_BY_CODE["smtp.5.1.1"], catalog.TEXT_BY_CODE["smtp.5.2.1"])
+_RECIPIENT_GONE = _phrases(
+    *(entry.match for entry in _GONE_ENTRIES),
+    r"mailbox (?:is )?full|mailbox full|inbox (?:is )?full|over quota|overquota",
+    r"marked as inactive|hard bounce|addressee unknown",
+)
+# A reply that says to try again, or that the mail looped, is not a dead address.
+_NOT_GONE = _phrases(
+    r"try again|temporary|temporarily|loop|hop count|too many hops|received headers"
+)
+
+
+def _says(index: TextIndex, lowered: str, words: frozenset[bytes]) -> bool:
+    return next(index.matches(lowered, words, None, None), None) is not None
+
+
+def _choose(
+    candidates: Iterator[Candidate], lowered: str, words: frozenset[bytes], signals: Signals
+) -> Candidate:
+    """The first candidate, unless it would suppress a contact it should not (module doc)."""
+    first = next(candidates)
+    if first.entry is catalog.UNKNOWN:
+        # Nothing recognized and nothing transient: our side, when the text shows it.
+        return _our_side(first) if _shows_our_side(lowered, words, signals) else first
+    if first.entry.category not in _SUPPRESSING or _bounces_the_contact(
+        first, lowered, words, signals
+    ):
+        return first
+    if not _shows_our_side(lowered, words, signals):
+        # Doubt with no sign of our side: the code class's verdict, a person looks.
+        *_, last = candidates
+        return last
+    # The code class comes last and never suppresses: there is always a next candidate.
+    fallback = next(c for c in candidates if c.entry.category not in _SUPPRESSING)
+    return _our_side(first) if fallback.rule == "code class" else fallback
+
+
+def _our_side(candidate: Candidate) -> Candidate:
+    return Candidate("our side", catalog.SENDER_REFUSED, candidate.evidence)
+
+
+def _shows_our_side(lowered: str, words: frozenset[bytes], signals: Signals) -> bool:
+    return signals.enhanced_code in _OUR_CODES or _says(_OUR_SIDE, lowered, words)
+
+
+def _bounces_the_contact(
+    candidate: Candidate, lowered: str, words: frozenset[bytes], signals: Signals
+) -> bool:
+    if candidate.rule == "text" and candidate.entry in _GONE_ENTRIES:
+        return True  # its own words are the recipient's absence
+    if _says(_RECIPIENT_GONE, lowered, words):
+        return True
+    if candidate.rule in _VAGUE or _shows_our_side(lowered, words, signals):
+        return False
+    return not _says(_NOT_GONE, lowered, words)
 
 
 def _diagnosis(raw: str, signals: Signals, chosen: Candidate, now: dt.datetime | None) -> Diagnosis:

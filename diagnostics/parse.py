@@ -50,6 +50,14 @@ _PARENTHESIZED = re.compile(
     + "|".join(sorted({r for reasons in _HTTP_REASONS.values() for r in reasons}))
     + ")"
 )
+# "Unsuccessful: 400 Bad Request": a status line quoted inside a message, kept only when
+# the reason is its status' own ("421 Service unavailable" stays an SMTP reply).
+_REASON_AFTER = re.compile(
+    r"(?<=(\d{3}) )(?:"
+    + "|".join(sorted({r for reasons in _HTTP_REASONS.values() for r in reasons} - {"gone"}))
+    + ")"
+)
+_REASON_STATUSES = frozenset(b"%d" % status for status in _HTTP_REASONS)
 # "[402] …", "Error 429 - …" (Nylas), "Error: 429 : {…}": the forms that open a line.
 _HTTP_LEAD = re.compile(r"\s*(?:\[(\d{3})\]|error:? (\d{3})(?= -| :| \(|$))")
 # "503 Service Unavailable": an HTTP status line, told from an SMTP reply by its reason.
@@ -74,6 +82,11 @@ _HTTP_INLINE: tuple[tuple[frozenset[bytes], re.Pattern[str]], ...] = (
     (frozenset({b"response"}), re.compile(r"response (\d{3}) \(")),
     # "(403) Forbidden", swagger clients' "(401)\nReason: Unauthorized"
     (_REASON_WORDS, _PARENTHESIZED),
+    # "HttpError 400 when requesting …", "500 when POST-ing https://…": a request's status.
+    (
+        frozenset({b"when"}),
+        re.compile(r"(?<=(\d{3}) )when (?:requesting|post-?ing|get-?ing|put-?ing)"),
+    ),
 )
 _HTTP_TRIGGERS = frozenset().union(*(triggers for triggers, _ in _HTTP_INLINE))
 
@@ -136,6 +149,44 @@ _REQUEST_ID = re.compile(r"request[-_ ]?u?id\W{1,4}([\w:.\-]{6,})")
 # Gmail ends each reply with its transaction id: "… dh9si2656259wib.8 - gsmtp".
 _GSMTP = re.compile(r" +- +gsmtp")
 _ID_BEFORE = re.compile(r"([\w.\-]{6,})\Z")
+
+# The code-like fields of an error object (JSON, a JavaScript or Ruby literal, PHP's
+# var_dump): `"code": "ErrorSendAsDenied"`, `reason: 'rateLimitExceeded'`,
+# `["ErrorCode"]=> string(7) "mj-0013"`, `"field": "from"`. Read only in a line with a brace:
+# the usual SMTP reply pays one `in`.
+_ERROR_FIELD = re.compile(
+    r"(code|type|reason|status|name|errorcode|error_code|field|errorrelatedto)"
+    r"[\"'\]]*\s*(?:=>|:)\s*(?:string\(\d+\)\s*|\[\s*)?[\"']?([a-z0-9][\w.\-\[\]]*)"
+)
+_KEY_BEFORE = re.compile(r"[\w-]")
+# A named field of the error object, keyed so that numbers of different APIs cannot meet:
+# Postmark's `ErrorCode: 406` is not an HTTP 406, a field names the request part refused.
+_KEYED = {"errorcode": "errorcode:", "error_code": "errorcode:", "field": "field:"}
+
+
+def error_fields(lowered: str) -> frozenset[str]:
+    """The values of the code-like fields of an error object in the text, each once.
+
+    A value is kept as it is ("errorsendasdenied", "validation_error", "mj-0013") except the
+    numbers of an ErrorCode and the request fields an error names, which carry their key
+    ("errorcode:406", "field:from", "field:to[0].email").
+    """
+    brace = lowered.find("{")
+    if brace < 0:
+        return frozenset()
+    fields = set()
+    for found in _ERROR_FIELD.finditer(lowered, brace):
+        if _KEY_BEFORE.match(lowered, found.start() - 1):
+            continue  # "statusCode", "error_type": part of a longer key
+        key, value = found.groups()
+        if key == "errorrelatedto":
+            key = "field"
+        if key in _KEYED and (key == "field" or value.isdigit()):
+            fields.add(_KEYED[key] + value)
+        else:
+            fields.add(value)
+    return frozenset(fields)
+
 
 # Every word a signal looks for: read_signals keeps only these, so a new word set joins them.
 _SIGNAL_WORDS = (
@@ -210,6 +261,11 @@ def _http_status(lowered: str, words: frozenset[bytes]) -> tuple[int | None, int
             found = pattern.search(lowered)
             if found is not None:
                 return int(found.group(1)), found.start(1)
+    if not (_REASON_WORDS.isdisjoint(words) or _REASON_STATUSES.isdisjoint(words)):
+        for found in _REASON_AFTER.finditer(lowered):
+            status = int(found.group(1))
+            if found.group().startswith(_HTTP_REASONS.get(status, ("\0",))):
+                return status, found.start(1)
     return None, -1
 
 

@@ -25,6 +25,7 @@ from diagnostics.catalog.codes import (
     BASIC,
     ENHANCED,
     HTTP,
+    SENDER_REFUSED,
     SMTP_RETRY_AFTER,
     SUBJECTS,
     UNKNOWN,
@@ -32,6 +33,8 @@ from diagnostics.catalog.codes import (
 )
 from diagnostics.catalog.defaults import DEFAULTS
 from diagnostics.catalog.entry import Entry, TextIndex, words_of
+from diagnostics.catalog.fields import CODES as ERROR_CODES
+from diagnostics.catalog.fields import field_entry
 
 # Each module's entries are tried before the next module's: the narrower source first.
 # Moving words.py before any module fails examples of tests/diagnostics/test_catalog_examples.py;
@@ -65,20 +68,25 @@ PRECEDENCE = (
     words,
 )
 TEXT = TextIndex(tuple(entry for module in PRECEDENCE for entry in module.ENTRIES))
+TEXT_BY_CODE = {entry.code: entry for entry in TEXT.entries}
 HINTS = TextIndex(words.HINTS)
 
 __all__ = [
     "BASIC",
     "DEFAULTS",
     "ENHANCED",
+    "ERROR_CODES",
     "HINTS",
     "HTTP",
     "PRECEDENCE",
+    "SENDER_REFUSED",
     "SMTP_RETRY_AFTER",
     "SUBJECTS",
     "TEXT",
+    "TEXT_BY_CODE",
     "UNKNOWN",
     "UNKNOWN_TRANSIENT",
     "Entry",
+    "field_entry",
     "words_of",
 ]

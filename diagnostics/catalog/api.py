@@ -76,6 +76,25 @@ ENTRIES: tuple[Entry, ...] = (
         explanation="The sending service does not know the sending domain (not added, or added "
         "in another region). An admin must fix the domain or the API region.",
     ),
+    # Mailgun's "Domain <d> is not allowed to send: <reason>": the reason decides, and a
+    # recipient limit resets by itself (HTTP 420, or 421 over SMTP, "try again after …").
+    Entry(
+        "mailgun.recipient_limit",
+        C.QUOTA_EXCEEDED,
+        "The sending domain's recipient limit is used up",
+        match=r"not allowed to send: recipient limit exceeded",
+        examples=(
+            '"Mailgun Error 420: Domain mg.domain.tld is not allowed to send: recipient limit '
+            'exceeded, try again after Wed, 22 Feb 2023 10:04:01 UTC"',
+            "Net::SMTPUnknownError: could not get 3xx (421: 421 Domain timeoverflow.org is not "
+            "allowed to send: recipient limit exceeded, try again after Sun, 05 Oct 2025 19:22:44 "
+            "UTC )",
+        ),
+        source="Mailgun, github.com/TryGhost/Ghost/issues/15725 and "
+        "github.com/coopdevs/timeoverflow/issues/820",
+        explanation="Mailgun limits how many recipients the sending domain may reach in a "
+        "period (new or probation accounts). The email is sent again once the period resets.",
+    ),
     Entry(
         "api.invalid_recipient",
         C.RECIPIENT_ADDRESS_INVALID,
@@ -279,7 +298,7 @@ ENTRIES: tuple[Entry, ...] = (
         "postmark.inactive_recipient",
         C.RECIPIENT_UNKNOWN,
         "The recipient is suppressed by the sending service",
-        match=r"marked as inactive|inactiverecipient",
+        match=r"marked as inactive|inactiverecipient|recipient address was suppressed",
         examples=(
             "You tried to send to recipient(s) that have been marked as inactive. Found inactive "
             "addresses: HardBounce@bounce-testing.postmarkapp.com. Inactive recipients are ones "
@@ -353,5 +372,21 @@ ENTRIES: tuple[Entry, ...] = (
         fixes=(F.ADMIN_SETUP,),
         explanation="The sending domain is the provider's test sandbox, which only reaches "
         "authorized recipients. An admin must add the real sending domain.",
+    ),
+    # After the sandbox, whose words name the cause better.
+    Entry(
+        "mailgun.not_allowed",
+        C.ACCOUNT_SETUP,
+        "The sending domain may not send yet",
+        match=r"is not allowed to send:",
+        examples=(
+            "421, b'Domain sandbox[XXXXX].mailgun.org is not allowed to send: Please activate your "
+            "Mailgun account. Check your inbox or log in to your control panel to resend the "
+            "activation email.",
+        ),
+        source="Mailgun, github.com/Monstarrrr/rebutify/issues/162",
+        fixes=(F.ADMIN_SETUP,),
+        explanation="Mailgun does not let this domain send (an account to activate, a sandbox "
+        "domain, a free plan). An admin must finish the account's setup.",
     ),
 )

@@ -109,6 +109,22 @@ HTTP_UNAVAILABLE = Entry(
     ),
     source="Gmail API, resolve errors",
 )
+# What a reply that would bounce the contact says instead when it shows our own side
+# (diagnostics.diagnosis: a sender-side refusal is never the contact's dead address).
+SENDER_REFUSED = Entry(
+    "sender.refused",
+    C.ACCOUNT_SETUP,
+    "Refused on the sending side",
+    fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX, F.CONTACT_SUPPORT),
+    examples=(
+        "System.Net.Mail.SmtpException: Mailbox unavailable. The server response was: If MAIL "
+        "FROM is local then you must authenticate",
+    ),
+    source="Postal, github.com/andrewdavey/postal/issues/127",
+    explanation="The server refused the email because of the sending mailbox or its setup "
+    "(its login, its address, its relay or its limits), not because of the contact's address. "
+    "An admin must check the mailbox's settings; the contact is not suppressed.",
+)
 UNKNOWN = Entry("unknown", C.UNKNOWN, "Unrecognized error")
 UNKNOWN_TRANSIENT = Entry(
     "unknown",

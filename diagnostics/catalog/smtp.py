@@ -32,6 +32,22 @@ MAILBOX_BUSY = Entry(
 ENTRIES: tuple[Entry, ...] = (
     SERVICE_UNAVAILABLE,
     MAILBOX_BUSY,
+    # Outlook.com's 4.7.650-651: a throttle for reputation, before words.py reads the
+    # reputation as a block.
+    Entry(
+        "microsoft.ip_throttled",
+        C.RATE_LIMITED,
+        "The receiving server throttles our IP for its reputation",
+        match=r"temporarily rate limited due to ip reputation",
+        examples=(
+            "451 4.7.651 The mail server [x.xx.xx.xx] has been temporarily rate limited due to "
+            "IP reputation. For e-mail delivery information, see https://postmaster.live.com "
+            "(S3114) [#.prod.outlook.com #]",
+        ),
+        source="Outlook.com, github.com/ActiveCampaign/smtp-field-manual/pull/89",
+        explanation="Outlook.com slows down mail from our sending IP while its reputation is "
+        "low. The email is retried automatically; check the blocklists if it keeps happening.",
+    ),
     Entry(
         "smtp.451.server_busy",
         C.RATE_LIMITED,

@@ -32,6 +32,7 @@ RECIPIENT_POLICY = Entry(
     r"|tls is required|tls required|requires tls|must use tls|requiretls|encryption is required"
     r"|external senders|external forwarding|tenant allow block list|sender address blocked"
     r"|sender was not authenticated|sender not authenticated for|rejected by recipients?"
+    r"|not authorized to receive"
     r"|banned recipient|policy rejection on the target|denied by policy|policy restrictions"
     r"|must support tls|starttls-not-supported|tlsa-invalid|certificate-expired|dnssec-invalid"
     r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
@@ -59,7 +60,7 @@ DNS_AUTH = Entry(
     "Sender authentication (SPF, DKIM, DMARC) failed",
     match=r"dmarc|spf|dkim|unauthenticated|authentication information"
     r"|fails to pass authentication|authentication checks|reverse dns|ptr record|rdns"
-    r"|reverse lookup|bad helo|does not meet the required authentication"
+    r"|reverse lookup|bad helo|helo command rejected|does not meet the required authentication"
     r"|meet the required authentication|cannot find your hostname|cannot find your reverse"
     r"|sender policy framework",
     examples=(
@@ -262,7 +263,7 @@ BAD_ADDRESS = Entry(
     "Invalid contact address",
     match=r"invalid character|illegal character|non-ascii|smtputf8|bad address syntax"
     r"|address syntax|syntax error in (?:the )?(?:recipient|address|mailbox)"
-    r"|invalid (?:e-?mail )?address|invalid recipient|invalid to header"
+    r"|invalid (?:e-?mail )?address(?!es)|invalid recipient|invalid to header"
     r"|illegal (?:e-?mail )?address|malformed (?:e-?mail |recipient )?address"
     r"|not a valid (?:e-?mail )?address|improperly formatted|badly formatted"
     r"|mailbox name not allowed|bad recipient address|invalid syntax|must contain the '@'"
@@ -294,7 +295,8 @@ RELAY_DENIED = Entry(
     "The server refused to relay for the mailbox",
     match=r"relay access denied|relaying denied|relay not permitted|unable to relay"
     r"|relay denied|not permitted to relay|relay prohibited|not in my list of allowed hosts"
-    r"|credentials for relay|denies relay|forward path is not allowed",
+    r"|credentials for relay|denies relay|forward path is not allowed|relaying disallowed"
+    r"|forwarding denied|allowed rcpthosts|local user only",
     examples=(
         "550 5.7.64 TenantAttribution; Relay Access Denied",
         "554 <bob@example.com>: Recipient address rejected: Relay access denied",
@@ -360,7 +362,7 @@ API_SETUP = Entry(
     r"|authorized recipients|warmup|warm-up|credits exceeded|maximum credits"
     r"|out of credits|upgrade your plan|plan limit|billing|failedprecondition"
     r"|precondition check failed|testing emails to your own|restricted to only send"
-    r"|rest api is not yet supported",
+    r"|rest api is not yet supported|not yet activated",
     examples=(
         "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
         "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
@@ -464,6 +466,7 @@ QUOTA_DAILY = Entry(
     "Daily sending quota used up",
     match=r"daily (?:[a-z]+ ){0,3}(?:quota|limit)|dailylimitexceeded"
     r"|sending quota|send quota|submission quota|submissionquotaexceededexception"
+    r"|errorsubmissionquotaexceeded|too many times for one day"
     r"|sending limit|limit for sending|message limit exceeded|per day|24-hour|24 hour",
     examples=(
         "550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending "
@@ -497,7 +500,8 @@ QUOTA = Entry(
     "Sending quota used up",
     match=r"quota exceeded|quota reached|quota has been reached|quotaexceeded"
     r"|exceeded (?:the |your |their )?\w* ?quota|usage limit"
-    r"|exceeded the max (?:emails|defers and failures) per hour",
+    r"|exceeded the max (?:emails|defers and failures) per hour"
+    r"|limits for your account are exceeded",
     examples=(
         "550 5.7.1 Email quota exceeded.",
         "Domain cogefi31.fr has exceeded the max emails per hour (125/100 (125%)) allowed. "
@@ -584,7 +588,7 @@ REQUEST_INVALID = Entry(
     r"|required parameter|invalid parameter|invalid argument|invalidargument|badrequest"
     r"|parameters passed to the api were invalid|json required|incompatible json|rfc 5322"
     r"|not rfc compliant|protocol violation|no identity changes|parameter is required"
-    r"|valid recipient is required",
+    r"|valid recipient is required|an error with one or more fields",
     examples=(
         '{"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
         '"INVALID_ARGUMENT"}}',
@@ -663,7 +667,7 @@ TEMPORARY = Entry(
     r"|please try again|timed out|timeout|time out|connection (?:refused|reset|closed|lost)"
     r"|unexpectedly closed|network is unreachable|no route to host|server busy"
     r"|service unavailable|not available|deferred|greylisted|greylisting|graylisted"
-    r"|busy|unavailable|backend error|backenderror|internal error|server error"
+    r"|busy|unavailable|backend error|backenderror|internal error|server error|bad gateway|eof"
     r"|temporairement|temporalmente|temporariamente|vorübergehend|请稍后|稍后再试|系统繁忙"
     r"|временно|попробуйте позже|一時的",
     examples=(
@@ -692,4 +696,37 @@ MAILBOX_UNAVAILABLE = Entry(
     "github.com/MailCore/MailCore/issues/57",
 )
 
-HINTS: tuple[Entry, ...] = (MAILBOX_UNAVAILABLE, TEMPORARY)
+# HTTP reason phrases quoted with no status (a client library's message): a weak signal of
+# the status, read after every code, as codes.HTTP reads the status itself.
+HTTP_BAD_REQUEST = Entry(
+    "hint.http_400",
+    C.PROVIDER_ERROR,
+    "The sending provider refused the request",
+    match=r"bad request",
+    examples=('{"errors":[{"message":"Bad Request","field":null,"help":null}]}',),
+    source="SendGrid, github.com/sendgrid/docs/issues/2460",
+)
+HTTP_UNAUTHORIZED = Entry(
+    "hint.http_401",
+    C.MAILBOX_CONNECTION,
+    "The sending provider did not accept the credentials",
+    match=r"unauthorized",
+    examples=("I am getting statuscode Unauthorized. when trying to send the email with key",),
+    source="SendGrid, github.com/sendgrid/docs/issues/4907",
+)
+HTTP_FORBIDDEN = Entry(
+    "hint.http_403",
+    C.ACCOUNT_SETUP,
+    "The sending provider forbids this request",
+    match=r"forbidden",
+    fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+    examples=("Request failed: Forbidden",),
+    source="written in the wording of HTTP's reason phrase (RFC 9110, 403 Forbidden)",
+)
+HINTS: tuple[Entry, ...] = (
+    MAILBOX_UNAVAILABLE,
+    HTTP_BAD_REQUEST,
+    HTTP_UNAUTHORIZED,
+    HTTP_FORBIDDEN,
+    TEMPORARY,
+)

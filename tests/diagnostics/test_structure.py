@@ -292,6 +292,9 @@ def test_it_reads_codes_and_applies_the_precedence(raw: str, expected: tuple) ->
         ("Error 404 - Not found", 404),
         ("Error: 429 : {}", 429),
         ("503 5.5.1 Bad sequence of commands", None),
+        ("Unsuccessful: 400 Bad Request;\nAt least one part must be provided.", 400),
+        ("Error: error: 500 when POST-ing https://www.googleapis.com/upload/gmail/v1", 500),
+        ("host said: 421 Service unavailable, closing channel", None),
         ("Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'", None),
     ],
 )
@@ -352,3 +355,73 @@ def test_it_reads_codes_only_in_the_first_part_of_a_huge_text() -> None:
 
     assert diagnosis.raw is raw
     assert (diagnosis.code, diagnosis.smtp_code) == ("unknown", None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        # The provider's own name for the cause beats the words beside it.
+        (
+            '{"error": {"code": "ErrorQuotaExceeded", "message": "Mailbox has exceeded maximum '
+            'mailbox size."}}',
+            "graph.mailbox_quota",
+        ),
+        (
+            "{ error: { statusCode: 429, name: 'rate_limit_exceeded', message: 'x' } }",
+            "rate.limited",
+        ),
+        ('{"ErrorCode": 406, "Message": "Inactive recipient"}', "postmark.inactive_recipient"),
+        ('{"ErrorCode": "mj-0002", "ErrorMessage": "Malformed", "StatusCode": 400}', "request"),
+        # A validation error is decided by the field it refuses.
+        ('{"errors": [{"message": "Does not look right", "field": "from"}]}', "smtp.5.1.7"),
+        ('{"ErrorCode": "mj-0013", "ErrorRelatedTo": ["To[0].Email"]}', "smtp.5.1.3"),
+        ('{"name": "validation_error", "message": "Looks odd", "statusCode": 422}', "request"),
+    ],
+)
+def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
+    assert diagnose(raw).code.startswith(code)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Exchange's submission is our mailbox, whatever its quota exception says.
+        "STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionMessagePerFolderCount"
+        "QuotaExceeded; Failed to process message due to a permanent exception",
+        "System.Net.Mail.SmtpException: Mailbox unavailable. The server response was: If MAIL "
+        "FROM is local then you must authenticate",
+        "554 5.2.0 Failed to process message due to a permanent exception",
+        "552 Too many received headers - possible mail loop",
+        "550 5.1.1 relay@example.com: sender address rejected: not owned by user",
+    ],
+)
+def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: str) -> None:
+    assert diagnose(raw).retry != "never"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        GMAIL_UNKNOWN,
+        "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in relay table",
+        "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException",
+    ],
+)
+def test_it_still_bounces_the_contact_when_the_recipient_is_plainly_gone(raw: str) -> None:
+    assert diagnose(raw).retry == "never"
+
+
+def test_it_falls_to_our_side_when_nothing_else_names_the_cause() -> None:
+    diagnosis = diagnose("OAuth 2.0 token exchange failed.")
+
+    assert (diagnosis.code, diagnosis.category, diagnosis.retry) == (
+        "sender.refused",
+        "account_setup",
+        "after_fix",
+    )
+
+
+def test_it_reads_no_words_in_an_address() -> None:
+    raw = "450 4.2.1 dmarc@example.com: the user is receiving mail at a rate that prevents more"
+
+    assert diagnose(raw).category == "recipient_unavailable"
