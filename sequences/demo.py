@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import smtplib
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -39,10 +40,12 @@ from sequences.services.contacts import (
     contacts_unsubscribe,
 )
 from sequences.services.mailboxes import mailbox_mark_broken
+from sequences.services.smtp import raw_error
 
-# The errors of the product's source documents, an unchanged copy of the shared file.
-
-BROKEN_MAILBOX_ERROR = "(535, b'5.7.8 Authentication credentials invalid')"
+# The broken mailbox's sign-in refusal, in the words the pipeline records a server's.
+BROKEN_MAILBOX_ERROR = raw_error(
+    smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication credentials invalid")
+)
 DEFAULT_SIZE = 1200
 BATCH = 2000
 
