@@ -54,8 +54,12 @@ BATCH = 2000
 ADDRESS = re.compile(r"[^\s<>():,;\"']+@[^\s<>():,;\"']+")
 # What comes right before the sender's address in a server's reply ("MAIL FROM:<…>").
 SENDER_CUE = re.compile(r"(from|sender)\W*$", re.IGNORECASE)
-# A mailbox held for a refusal about itself was resynchronized this long after.
+# A mailbox held for a refusal about itself was resynchronized this long after. These
+# holds are past, one every HOLD_EVERY from HOLDS_SINCE ago: before anything else was sent,
+# so that no other email was tried while one lasted.
 RESYNC_AFTER = dt.timedelta(minutes=20)
+HOLD_EVERY = dt.timedelta(minutes=30)
+HOLDS_SINCE = dt.timedelta(days=26)
 
 FIRST_NAMES = (
     "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Ava Lucas Mia Mateo "
@@ -476,10 +480,13 @@ class _EmailPlan:
 
     def _emails(self, enrollments: list[Enrollment]) -> None:
         errored = self._errored(enrollments)
-        emails, attempts, unsubscribed = [], [], set()
+        emails, attempts, unsubscribed, holds = [], [], set(), 0
         for index, enrollment in enumerate(enrollments):
             diagnosis = errored.get(enrollment.pk)
-            if diagnosis is not None:
+            if diagnosis is not None and diagnosis.category in Mailbox.HOLDING_CATEGORIES:
+                enrollment.enrolled_at = self.now - HOLDS_SINCE + holds * HOLD_EVERY
+                holds += 1
+            elif diagnosis is not None:
                 # A few hours ago, so that later steps are still ahead.
                 enrollment.enrolled_at = self.now - dt.timedelta(hours=2, minutes=index)
             # They answer the first email with "unsubscribe", once they have it.
@@ -543,8 +550,10 @@ class _EmailPlan:
         held_since = mailbox.last_checked_at if mailbox.state != Mailbox.State.CONNECTED else None
         emails, when, stopped = [], enrollment.enrolled_at, None
         for step in self.steps[sequence.pk]:
-            # Real send times spread over the hour; the sandbox's first step goes on time.
-            spread = 0 if step.position == 1 and contact.company.startswith("Sandbox") else 90
+            # Real send times spread over the hour; the first step of the sandbox and of the
+            # source errors goes on time.
+            on_time = contact.company.startswith("Sandbox") or diagnosis is not None
+            spread = 0 if step.position == 1 and on_time else 90
             when += dt.timedelta(days=step.wait_days, minutes=self.rng.randint(0, spread))
             email = ScheduledEmail(
                 enrollment=enrollment,

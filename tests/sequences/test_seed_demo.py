@@ -157,8 +157,15 @@ def test_a_connected_mailbox_was_resynced_after_each_hold(seeded):
     for attempt in SendAttempt.objects.filter(
         category__in=Mailbox.HOLDING_CATEGORIES, mailbox__state=Mailbox.State.CONNECTED
     ).select_related("email"):
-        later = attempt.email.attempts.filter(number__gt=attempt.number)
+        later = attempt.email.attempts.filter(number__gt=attempt.number).order_by("number")
         assert later.filter(outcome=SendAttempt.Outcome.SENT).exists(), attempt.raw_error
+        # Held meanwhile: its mailbox tried nothing else.
+        during = SendAttempt.objects.filter(
+            mailbox=attempt.mailbox_id,
+            started_at__gte=attempt.started_at,
+            started_at__lt=later.first().started_at,
+        )
+        assert list(during) == [attempt]
 
 
 def test_an_address_in_an_error_is_the_contacts_or_the_mailboxs(seeded):
