@@ -42,6 +42,7 @@ from sequences.services.contacts import (
     contacts_unsubscribe,
 )
 from sequences.services.mailboxes import HOLDABLE, mailbox_mark_broken
+from sequences.services.sending import BACKOFF_BASE_SECONDS, DEFAULT_PAUSE
 from sequences.services.smtp import raw_error
 
 # The broken mailbox's sign-in refusal, in the words the pipeline records a server's.
@@ -60,6 +61,8 @@ SENDER_CUE = re.compile(r"(from|sender)\W*$", re.IGNORECASE)
 RESYNC_AFTER = dt.timedelta(minutes=20)
 HOLD_EVERY = dt.timedelta(minutes=30)
 HOLDS_SINCE = dt.timedelta(days=26)
+# How long ago the emails now retrying were tried.
+RETRIED_AGO = dt.timedelta(seconds=30)
 
 FIRST_NAMES = (
     "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Ava Lucas Mia Mateo "
@@ -486,6 +489,9 @@ class _EmailPlan:
             if diagnosis is not None and diagnosis.category in Mailbox.HOLDING_CATEGORIES:
                 enrollment.enrolled_at = self.now - HOLDS_SINCE + holds * HOLD_EVERY
                 holds += 1
+            elif diagnosis is not None and diagnosis.retry == Retry.AUTO:
+                # Tried just now, its next try still ahead.
+                enrollment.enrolled_at = self.now - RETRIED_AGO + dt.timedelta(seconds=index % 20)
             elif diagnosis is not None:
                 # A few hours ago, so that later steps are still ahead.
                 enrollment.enrolled_at = self.now - dt.timedelta(hours=2, minutes=index)
@@ -571,7 +577,7 @@ class _EmailPlan:
                 # They answered the first email with "unsubscribe".
                 _cancel(email, "Contact unsubscribed")
             elif step.position == 1 and diagnosis is not None:
-                _fail(email, diagnosis, self.now)
+                _fail(email, diagnosis)
                 if diagnosis.category in Mailbox.HOLDING_CATEGORIES:
                     # Its mailbox held everything; resynchronized, it sent this one.
                     _sent(email, self.organization.slug, self.now, after=RESYNC_AFTER)
@@ -587,7 +593,7 @@ class _EmailPlan:
             elif not previous_sent:
                 pass  # waits below
             elif self._refuses_address(enrollment):
-                _fail(email, diagnose(smtputf8_refusal(contact.email)), self.now)
+                _fail(email, diagnose(smtputf8_refusal(contact.email)))
             else:
                 _sent(email, self.organization.slug, self.now)
             if email.status in ScheduledEmail.DUE_STATUSES and not previous_sent:
@@ -606,7 +612,7 @@ class _EmailPlan:
         if due and email.mailbox_id not in self.tried:
             self.tried.add(email.mailbox_id)
             email.scheduled_for = email.next_attempt_at = held_since
-            _fail(email, held, self.now)
+            _fail(email, held)
         else:
             _refused(email, held, ScheduledEmail.Status.BLOCKED)
 
@@ -647,12 +653,16 @@ def _sent(
     email.message_id = f"<demo.{email.enrollment_id}.{email.step.position}@{slug}.test>"
 
 
-def _fail(email: ScheduledEmail, diagnosis: Diagnosis, now: dt.datetime) -> None:
-    """Tried once and refused, moved to what the refusal means (as `_next_state`)."""
+def _fail(email: ScheduledEmail, diagnosis: Diagnosis) -> None:
+    """Tried once (at its time) and refused, moved to what the refusal means, as
+    `_next_state` does: a first retry as soon as the provider allows, a minute at least."""
     email.attempt_count = 1
     if diagnosis.retry == Retry.AUTO:
         _refused(email, diagnosis, ScheduledEmail.Status.RETRYING)
-        email.next_attempt_at = now + dt.timedelta(seconds=diagnosis.retry_after or 900)
+        wait = diagnosis.retry_after or DEFAULT_PAUSE.get(diagnosis.category, 0)
+        email.next_attempt_at = email.scheduled_for + dt.timedelta(
+            seconds=1 + max(wait, BACKOFF_BASE_SECONDS)
+        )
     elif diagnosis.retry == Retry.NEVER:
         _refused(email, diagnosis, ScheduledEmail.Status.FAILED)
     else:

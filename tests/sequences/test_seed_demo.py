@@ -7,6 +7,7 @@ import smtplib
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.utils import timezone
 
 from diagnostics.data import SEED_ERRORS_PATH
 from diagnostics.diagnosis import diagnose
@@ -16,6 +17,7 @@ from sequences.demo import ADDRESS, addressed
 from sequences.models import Contact, Mailbox, Membership, ScheduledEmail, SendAttempt
 from sequences.services.contacts import BOUNCED
 from sequences.services.mailboxes import HOLDABLE
+from sequences.services.sending import BACKOFF_BASE_SECONDS, DEFAULT_PAUSE
 from sequences.services.smtp import raw_error
 
 SOURCE_ERRORS = SEED_ERRORS_PATH
@@ -239,7 +241,9 @@ def test_an_address_in_a_reply_becomes_the_emails_own():
     )
 
 
-def test_each_status_has_the_history_that_explains_it(seeded):
+def test_each_status_has_the_history_that_explains_it(db):
+    seeded_at = timezone.now()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     for email in _emails():
         attempts = _attempts(email)
         assert email.attempt_count == len(attempts), email.pk
@@ -251,9 +255,14 @@ def test_each_status_has_the_history_that_explains_it(seeded):
             # A refusal never comes before a send: only what a retry or a fix undid.
             assert all(diagnose(a.raw_error).retry != Retry.NEVER for a in attempts[:-1])
         elif email.status == Status.RETRYING:
-            assert email.next_attempt_at is not None
-            assert email.next_attempt_at > attempts[-1].finished_at
-            assert diagnose(email.last_error).retry == Retry.AUTO
+            diagnosis = diagnose(email.last_error)
+            assert diagnosis.retry == Retry.AUTO
+            # Its next try as the backoff puts it after its last (a provider's "retry
+            # after" is read as of the diagnosis: a minute's leeway), and still ahead.
+            wait = diagnosis.retry_after or DEFAULT_PAUSE.get(diagnosis.category, 0)
+            delay = (email.next_attempt_at - attempts[-1].finished_at).total_seconds()
+            assert 0 < delay <= max(wait, BACKOFF_BASE_SECONDS) + 60, email.last_error
+            assert email.next_attempt_at > seeded_at
         elif email.status == Status.FAILED:
             assert email.contact.state == Contact.State.BOUNCED or email.status_reason.startswith(
                 "Gave up"
