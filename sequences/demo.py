@@ -42,7 +42,11 @@ from sequences.services.contacts import (
     contacts_unsubscribe,
 )
 from sequences.services.mailboxes import HOLDABLE, mailbox_mark_broken
-from sequences.services.sending import BACKOFF_BASE_SECONDS, DEFAULT_PAUSE
+from sequences.services.sending import (
+    BACKOFF_BASE_SECONDS,
+    DEFAULT_PAUSE,
+    enrollments_finish,
+)
 from sequences.services.smtp import raw_error
 
 # The broken mailbox's sign-in refusal, in the words the pipeline records a server's.
@@ -628,6 +632,7 @@ class _EmailPlan:
             contacts=Contact.objects.filter(enrollments__in=unsubscribed),
             reason="Replied “unsubscribe”",
         )
+        enrollments_finish(Enrollment.objects.filter(sequence__in=self.sequences))
 
 
 def addressed(raw: str, contact_address: str, mailbox_address: str) -> str:

@@ -14,7 +14,14 @@ from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category, Retry
 from sequences.addresses import recipient
 from sequences.demo import ADDRESS, addressed
-from sequences.models import Contact, Mailbox, Membership, ScheduledEmail, SendAttempt
+from sequences.models import (
+    Contact,
+    Enrollment,
+    Mailbox,
+    Membership,
+    ScheduledEmail,
+    SendAttempt,
+)
 from sequences.services.contacts import BOUNCED
 from sequences.services.mailboxes import HOLDABLE
 from sequences.services.sending import BACKOFF_BASE_SECONDS, DEFAULT_PAUSE
@@ -316,3 +323,14 @@ def test_a_stopped_contact_has_nothing_pending_and_each_cancellation_is_true(see
             ).exists()
     for contact in Contact.objects.filter(state=Contact.State.UNSUBSCRIBED):
         assert contact.emails.filter(status=Status.SENT).exists()
+
+
+def test_an_enrollment_is_finished_once_its_last_email_went_out(seeded):
+    left = [*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]
+    for enrollment in Enrollment.objects.all():
+        pending = enrollment.emails.filter(status__in=left).exists()
+        if enrollment.state == Enrollment.State.ACTIVE:
+            assert pending, enrollment.pk
+        elif enrollment.state == Enrollment.State.FINISHED:
+            assert not pending
+            assert not enrollment.emails.exclude(status=Status.SENT).exists()
