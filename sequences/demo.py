@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
+import smtplib
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -20,7 +22,8 @@ from django.utils import timezone
 
 from diagnostics.data import SEED_ERRORS_PATH
 from diagnostics.diagnosis import Diagnosis, diagnose
-from diagnostics.vocabulary import Retry
+from diagnostics.vocabulary import Category, Retry
+from sequences.addresses import recipient, smtputf8_refusal
 from sequences.models import (
     Contact,
     Enrollment,
@@ -38,13 +41,32 @@ from sequences.services.contacts import (
     contact_normalize_email,
     contacts_unsubscribe,
 )
-from sequences.services.mailboxes import mailbox_mark_broken
+from sequences.services.mailboxes import HOLDABLE, mailbox_mark_broken
+from sequences.services.sending import (
+    BACKOFF_BASE_SECONDS,
+    DEFAULT_PAUSE,
+    enrollments_finish,
+)
+from sequences.services.smtp import raw_error
 
-# The errors of the product's source documents, an unchanged copy of the shared file.
-
-BROKEN_MAILBOX_ERROR = "(535, b'5.7.8 Authentication credentials invalid')"
+# The broken mailbox's sign-in refusal, in the words the pipeline records a server's.
+BROKEN_MAILBOX_ERROR = raw_error(
+    smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication credentials invalid")
+)
 DEFAULT_SIZE = 1200
 BATCH = 2000
+# An address in an error's text (without the brackets or quotes around it).
+ADDRESS = re.compile(r"[^\s<>():,;\"']+@[^\s<>():,;\"']+")
+# What comes right before the sender's address in a server's reply ("MAIL FROM:<…>").
+SENDER_CUE = re.compile(r"(from|sender)\W*$", re.IGNORECASE)
+# A mailbox held for a refusal about itself was resynchronized this long after. These
+# holds are past, one every HOLD_EVERY from HOLDS_SINCE ago: before anything else was sent,
+# so that no other email was tried while one lasted.
+RESYNC_AFTER = dt.timedelta(minutes=20)
+HOLD_EVERY = dt.timedelta(minutes=30)
+HOLDS_SINCE = dt.timedelta(days=26)
+# How long ago the emails now retrying were tried.
+RETRIED_AGO = dt.timedelta(seconds=30)
 
 FIRST_NAMES = (
     "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Ava Lucas Mia Mateo "
@@ -97,6 +119,16 @@ SANDBOX_RECIPIENTS = (
     ("Bea", "Busy", "busy.test"),
     ("Blake", "Blocked", "blocked.test"),
 )
+# Recipients with non-ASCII characters before the @-sign, which only a server offering
+# SMTPUTF8 takes: the contacts of the source errors about an unusable address.
+NON_ASCII_RECIPIENTS = (
+    ("José", "Núñez", "Northwind Traders", "northwind.test"),
+    ("Zoë", "Lefèvre", "Contoso Pharma", "contoso.test"),
+    ("Søren", "Ågård", "Fabrikam Industries", "fabrikam.test"),
+    ("Björn", "Öberg", "Tailspin Toys", "tailspin.test"),
+    ("Inês", "Gonçalves", "Litware Software", "litware.test"),
+    ("Łukasz", "Wójcik", "Proseware Labs", "proseware.test"),
+)
 
 STEP_TEMPLATES = (
     (
@@ -141,6 +173,8 @@ class MailboxSpec:
     password: str
     # Its sign-in refused since three days: the demo of a broken mailbox and its fix.
     broken: bool = False
+    # Whether its server offers SMTPUTF8 (RFC 6531), which a non-ASCII address needs.
+    smtputf8: bool = True
 
 
 @dataclass(frozen=True)
@@ -181,7 +215,13 @@ ACME = OrganizationSpec(
             "wrong",
             broken=True,
         ),
-        MailboxSpec("team@acme.test", "adam", Mailbox.Provider.SMTP, "team-app-password-demo"),
+        MailboxSpec(
+            "team@acme.test",
+            "adam",
+            Mailbox.Provider.SMTP,
+            "team-app-password-demo",
+            smtputf8=False,
+        ),
     ),
     sequences=(
         SequenceSpec("Q4 Outbound: VP Sales", "rita", "rita@acme.test", 4, 5),
@@ -339,6 +379,9 @@ class _EmailPlan:
         self.errors = load_source_errors() if spec.with_source_errors else []
         # Two emails are shown mid-send, so the demo has that status too.
         self.sending_left = 2
+        self.without_smtputf8 = {m.email for m in spec.mailboxes if not m.smtputf8}
+        # The broken mailboxes whose refusing send is in this plan (one each).
+        self.tried: set[int] = set()
 
     def build(self) -> None:
         enrollments = self._enrollments(self._contacts())
@@ -381,6 +424,17 @@ class _EmailPlan:
                 )
                 for first, last, domain in SANDBOX_RECIPIENTS
             ]
+            contacts += [
+                Contact(
+                    organization=self.organization,
+                    email=contact_normalize_email(f"{first}.{last}@{domain}".lower()),
+                    first_name=first,
+                    last_name=last,
+                    company=company,
+                    job_title=self.rng.choice(JOB_TITLES),
+                )
+                for first, last, company, domain in NON_ASCII_RECIPIENTS
+            ]
         Contact.objects.bulk_create(contacts, batch_size=BATCH, ignore_conflicts=True)
         by_email = {
             c.email: c
@@ -396,12 +450,25 @@ class _EmailPlan:
             for sequence, spec in zip(self.sequences, self.spec.sequences, strict=True)
             for _ in range(spec.weight)
         ]
+        # The non-ASCII recipients go where their address is refused: a mailbox whose
+        # server cannot carry it.
+        refusing = [s for s in self.sequences if s.mailbox.email in self.without_smtputf8]
+        non_ascii = {
+            contact_normalize_email(f"{first}.{last}@{domain}".lower())
+            for first, last, _, domain in NON_ASCII_RECIPIENTS
+        }
         enrollments = []
         for i, contact in enumerate(contacts):
             sandbox = contact.company.startswith("Sandbox")
+            if sandbox:
+                sequence = self.sequences[0]
+            elif contact.email in non_ascii and refusing:
+                sequence = refusing[0]
+            else:
+                sequence = pool[i % len(pool)]
             enrollments.append(
                 Enrollment(
-                    sequence=self.sequences[0] if sandbox else pool[i % len(pool)],
+                    sequence=sequence,
                     contact=contact,
                     # Sandbox recipients start in a minute: the first thing the demo sends.
                     enrolled_at=self.now + dt.timedelta(minutes=1)
@@ -419,21 +486,25 @@ class _EmailPlan:
         return [stored[e.contact.pk] for e in enrollments if e.contact.pk in stored]
 
     def _emails(self, enrollments: list[Enrollment]) -> None:
-        # The source errors go to the first enrollments of sequences whose mailbox works,
-        # on their first step, a few hours ago (so later steps are still ahead).
-        healthy = [e for e in enrollments if e.sequence.mailbox.state == Mailbox.State.CONNECTED]
-        errored = {e.pk: diagnose(err["raw"]) for e, err in zip(healthy, self.errors, strict=False)}
-        unsubscribed = {
-            e.pk for i, e in enumerate(enrollments) if i % 37 == 36 and e.pk not in errored
-        }
-        emails, attempts = [], []
+        errored = self._errored(enrollments)
+        emails, attempts, unsubscribed, holds = [], [], set(), 0
         for index, enrollment in enumerate(enrollments):
             diagnosis = errored.get(enrollment.pk)
-            if diagnosis is not None:
+            if diagnosis is not None and diagnosis.category in Mailbox.HOLDING_CATEGORIES:
+                enrollment.enrolled_at = self.now - HOLDS_SINCE + holds * HOLD_EVERY
+                holds += 1
+            elif diagnosis is not None and diagnosis.retry == Retry.AUTO:
+                # Tried just now, its next try still ahead.
+                enrollment.enrolled_at = self.now - RETRIED_AGO + dt.timedelta(seconds=index % 20)
+            elif diagnosis is not None:
+                # A few hours ago, so that later steps are still ahead.
                 enrollment.enrolled_at = self.now - dt.timedelta(hours=2, minutes=index)
-            emails += self._enrollment_emails(
-                enrollment, diagnosis, unsubscribed=enrollment.pk in unsubscribed
-            )
+            # They answer the first email with "unsubscribe", once they have it.
+            replies = index % 37 == 36 and diagnosis is None
+            built = self._enrollment_emails(enrollment, diagnosis, unsubscribed=replies)
+            if replies and built[0].status == ScheduledEmail.Status.SENT:
+                unsubscribed.add(enrollment.pk)
+            emails += built
         created = {
             (e.enrollment_id, e.step_id)
             for e in ScheduledEmail.objects.filter(sequence__in=self.sequences).only(
@@ -441,6 +512,10 @@ class _EmailPlan:
             )
         }
         new = [e for e in emails if (e.enrollment_id, e.step_id) not in created]
+        started = {enrollment_id for enrollment_id, _ in created}
+        Enrollment.objects.bulk_update(
+            [e for e in enrollments if e.pk in errored and e.pk not in started], ["enrolled_at"]
+        )
         ScheduledEmail.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
         stored = {
             (e.enrollment_id, e.step_id): e
@@ -451,15 +526,44 @@ class _EmailPlan:
         SendAttempt.objects.bulk_create(attempts, batch_size=BATCH, ignore_conflicts=True)
         self._apply_outcomes(enrollments, errored, unsubscribed)
 
+    def _errored(self, enrollments: list[Enrollment]) -> dict[int, Diagnosis]:
+        """Each source error on its own enrollment, of a working mailbox, whose contact it
+        is true of: an unusable address only for one its mailbox cannot carry; the
+        addresses in it, the email's."""
+        free = [
+            e
+            for e in enrollments
+            if e.sequence.mailbox.state == Mailbox.State.CONNECTED
+            and not e.contact.company.startswith("Sandbox")
+        ]
+        errored = {}
+        for error in self.errors:
+            about_address = diagnose(error["raw"]).category == Category.RECIPIENT_ADDRESS_INVALID
+            enrollment = next(e for e in free if self._refuses_address(e) == about_address)
+            free.remove(enrollment)
+            errored[enrollment.pk] = diagnose(
+                addressed(error["raw"], enrollment.contact.email, enrollment.sequence.mailbox.email)
+            )
+        return errored
+
+    def _refuses_address(self, enrollment: Enrollment) -> bool:
+        """Whether the enrollment's mailbox cannot send to its contact's address."""
+        return enrollment.sequence.mailbox.email in self.without_smtputf8 and (
+            recipient(enrollment.contact.email).needs_smtputf8
+        )
+
     def _enrollment_emails(
         self, enrollment: Enrollment, diagnosis: Diagnosis | None, *, unsubscribed: bool
     ) -> list[ScheduledEmail]:
         contact, sequence = enrollment.contact, enrollment.sequence
-        broken_since = self.now - dt.timedelta(days=3)
+        mailbox = sequence.mailbox
+        held_since = mailbox.last_checked_at if mailbox.state != Mailbox.State.CONNECTED else None
         emails, when, stopped = [], enrollment.enrolled_at, None
         for step in self.steps[sequence.pk]:
-            # Real send times spread over the hour; the sandbox's first step goes on time.
-            spread = 0 if step.position == 1 and contact.company.startswith("Sandbox") else 90
+            # Real send times spread over the hour; the first step of the sandbox and of the
+            # source errors goes on time.
+            on_time = contact.company.startswith("Sandbox") or diagnosis is not None
+            spread = 0 if step.position == 1 and on_time else 90
             when += dt.timedelta(days=step.wait_days, minutes=self.rng.randint(0, spread))
             email = ScheduledEmail(
                 enrollment=enrollment,
@@ -470,30 +574,51 @@ class _EmailPlan:
                 scheduled_for=when,
                 next_attempt_at=when,
             )
+            previous_sent = not emails or emails[-1].status == ScheduledEmail.Status.SENT
             if stopped:
                 _cancel(email, stopped)
-            elif unsubscribed and step.position > 1:
+            elif unsubscribed and emails and emails[0].status == ScheduledEmail.Status.SENT:
                 # They answered the first email with "unsubscribe".
                 _cancel(email, "Contact unsubscribed")
             elif step.position == 1 and diagnosis is not None:
-                _fail(email, diagnosis, self.now)
-                if diagnosis.retry == Retry.NEVER:
+                _fail(email, diagnosis)
+                if diagnosis.category in Mailbox.HOLDING_CATEGORIES:
+                    # Its mailbox held everything; resynchronized, it sent this one.
+                    _sent(email, self.organization.slug, self.now, after=RESYNC_AFTER)
+                elif diagnosis.retry == Retry.NEVER:
                     stopped = BOUNCED
+            elif held_since is not None and when > held_since:
+                pass  # held below, unless it waits for its step
             elif when > self.now:
                 if self.sending_left and step.position == 1:
                     self.sending_left -= 1
                     email.status, email.next_attempt_at = ScheduledEmail.Status.SENDING, None
                     email.claimed_at = self.now
-            elif sequence.mailbox.state != Mailbox.State.CONNECTED and when > broken_since:
-                _fail(email, diagnose(BROKEN_MAILBOX_ERROR), self.now)
+            elif not previous_sent:
+                pass  # waits below
+            elif self._refuses_address(enrollment):
+                _fail(email, diagnose(smtputf8_refusal(contact.email)))
             else:
                 _sent(email, self.organization.slug, self.now)
-            previous_sent = not emails or emails[-1].status == ScheduledEmail.Status.SENT
             if email.status in ScheduledEmail.DUE_STATUSES and not previous_sent:
                 # As the pipeline keeps it: a follow-up waits for its step to be sent.
                 email.status, email.next_attempt_at = ScheduledEmail.Status.WAITING, None
+            elif held_since is not None and email.status in HOLDABLE:
+                self._hold(email, held_since)
             emails.append(email)
         return emails
+
+    def _hold(self, email: ScheduledEmail, held_since: dt.datetime) -> None:
+        """As `mailbox_hold` leaves an email of a broken mailbox: the first one due was
+        tried and refused, which held the others without trying them."""
+        held = diagnose(email.mailbox.last_error)
+        due = email.scheduled_for <= self.now and email.enrollment.enrolled_at <= held_since
+        if due and email.mailbox_id not in self.tried:
+            self.tried.add(email.mailbox_id)
+            email.scheduled_for = email.next_attempt_at = held_since
+            _fail(email, held)
+        else:
+            _refused(email, held, ScheduledEmail.Status.BLOCKED)
 
     def _apply_outcomes(
         self, enrollments: list[Enrollment], errored: dict[int, Diagnosis], unsubscribed: set[int]
@@ -507,32 +632,56 @@ class _EmailPlan:
             contacts=Contact.objects.filter(enrollments__in=unsubscribed),
             reason="Replied “unsubscribe”",
         )
+        enrollments_finish(Enrollment.objects.filter(sequence__in=self.sequences))
 
 
-def _sent(email: ScheduledEmail, slug: str, now: dt.datetime) -> None:
+def addressed(raw: str, contact_address: str, mailbox_address: str) -> str:
+    """The error as this email would have had it: each address in it the recipient's, or
+    the mailbox's where the reply names the sender."""
+    return ADDRESS.sub(
+        lambda found: (
+            mailbox_address if SENDER_CUE.search(raw, 0, found.start()) else contact_address
+        ),
+        raw,
+    )
+
+
+def _sent(
+    email: ScheduledEmail, slug: str, now: dt.datetime, *, after: dt.timedelta = dt.timedelta()
+) -> None:
+    """Accepted by the server (`after` its time, when it took a fix first)."""
     email.status = ScheduledEmail.Status.SENT
+    email.status_reason = ""
     email.next_attempt_at = None
-    email.attempt_count = 1
-    email.sent_at = min(email.scheduled_for + dt.timedelta(seconds=2), now)
+    email.attempt_count += 1
+    email.sent_at = min(email.scheduled_for + after + dt.timedelta(seconds=2), now)
     email.message_id = f"<demo.{email.enrollment_id}.{email.step.position}@{slug}.test>"
 
 
-def _fail(email: ScheduledEmail, diagnosis: Diagnosis, now: dt.datetime) -> None:
+def _fail(email: ScheduledEmail, diagnosis: Diagnosis) -> None:
+    """Tried once (at its time) and refused, moved to what the refusal means, as
+    `_next_state` does: a first retry as soon as the provider allows, a minute at least."""
     email.attempt_count = 1
+    if diagnosis.retry == Retry.AUTO:
+        _refused(email, diagnosis, ScheduledEmail.Status.RETRYING)
+        wait = diagnosis.retry_after or DEFAULT_PAUSE.get(diagnosis.category, 0)
+        email.next_attempt_at = email.scheduled_for + dt.timedelta(
+            seconds=1 + max(wait, BACKOFF_BASE_SECONDS)
+        )
+    elif diagnosis.retry == Retry.NEVER:
+        _refused(email, diagnosis, ScheduledEmail.Status.FAILED)
+    else:
+        _refused(email, diagnosis, ScheduledEmail.Status.BLOCKED)
+
+
+def _refused(email: ScheduledEmail, diagnosis: Diagnosis, status: str) -> None:
+    email.status = status
+    email.status_reason = diagnosis.title
+    email.next_attempt_at = None
+    email.claimed_at = None
     email.last_error = diagnosis.raw
     email.error_code = diagnosis.code
     email.error_category = diagnosis.category
-    if diagnosis.retry == Retry.AUTO:
-        email.status = ScheduledEmail.Status.RETRYING
-        email.next_attempt_at = now + dt.timedelta(seconds=diagnosis.retry_after or 900)
-    else:
-        email.status = (
-            ScheduledEmail.Status.FAILED
-            if diagnosis.retry == Retry.NEVER
-            else ScheduledEmail.Status.BLOCKED
-        )
-        email.next_attempt_at = None
-        email.status_reason = diagnosis.title
 
 
 def _cancel(email: ScheduledEmail, reason: str) -> None:
@@ -542,21 +691,32 @@ def _cancel(email: ScheduledEmail, reason: str) -> None:
 
 
 def _attempts_for(email: ScheduledEmail) -> list[SendAttempt]:
-    """The history that explains a seeded email's status."""
-    if email.attempt_count == 0:
-        return []
-    started = email.sent_at or email.scheduled_for
-    attempt = SendAttempt(
+    """The history that explains a seeded email's status: its refusal, if it was tried
+    and refused, then its send, if it went."""
+    sent = email.status == ScheduledEmail.Status.SENT
+    attempts = []
+    if email.attempt_count > sent:
+        attempts.append(_refused_attempt(email, number=1))
+    if sent:
+        attempt = _attempt(email, number=len(attempts) + 1, started=email.sent_at)
+        attempt.outcome = SendAttempt.Outcome.SENT
+        attempt.message_id = email.message_id
+        attempts.append(attempt)
+    return attempts
+
+
+def _attempt(email: ScheduledEmail, *, number: int, started: dt.datetime) -> SendAttempt:
+    return SendAttempt(
         email=email,
         mailbox_id=email.mailbox_id,
-        number=1,
+        number=number,
         started_at=started,
         finished_at=started + dt.timedelta(seconds=1),
     )
-    if email.status == ScheduledEmail.Status.SENT:
-        attempt.outcome = SendAttempt.Outcome.SENT
-        attempt.message_id = email.message_id
-        return [attempt]
+
+
+def _refused_attempt(email: ScheduledEmail, *, number: int) -> SendAttempt:
+    attempt = _attempt(email, number=number, started=email.scheduled_for)
     diagnosis = diagnose(email.last_error)
     attempt.outcome = SendAttempt.Outcome.FAILED
     attempt.raw_error = diagnosis.raw
@@ -568,4 +728,4 @@ def _attempts_for(email: ScheduledEmail) -> list[SendAttempt]:
     attempt.http_status = diagnosis.http_status
     attempt.provider = diagnosis.provider or ""
     attempt.request_id = diagnosis.request_id or ""
-    return [attempt]
+    return attempt

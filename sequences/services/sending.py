@@ -363,10 +363,15 @@ def emails_settle(emails: list[ScheduledEmail], *, now: dt.datetime) -> None:
         emails=ScheduledEmail.objects.filter(enrollment_id__in=enrollments, status=Status.WAITING),
         now=now,
     )
-    Enrollment.objects.filter(pk__in=enrollments, state=Enrollment.State.ACTIVE).exclude(
+    enrollments_finish(Enrollment.objects.filter(pk__in=enrollments))
+    ScheduledEmail.objects.filter(pk__in=[email.pk for email in emails]).update(claimed_at=None)
+
+
+def enrollments_finish(enrollments: QuerySet[Enrollment]) -> None:
+    """Those of the enrollments that are active and have nothing left to send are finished."""
+    enrollments.filter(state=Enrollment.State.ACTIVE).exclude(
         emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]
     ).update(state=Enrollment.State.FINISHED)
-    ScheduledEmail.objects.filter(pk__in=[email.pk for email in emails]).update(claimed_at=None)
 
 
 def _attach_threads(emails: list[ScheduledEmail]) -> None:
