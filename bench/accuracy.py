@@ -5,10 +5,10 @@
 Each line of a corpus has `raw`, the acceptable `categories` (best first) and `retry` values,
 a `source` and a `family` (tests/diagnostics/data/real-world-errors.jsonl, the default,
 held-out-errors.jsonl, gathered from other sources after the catalog was tuned on the
-first, and blind-errors.jsonl and blind4-errors.jsonl, each gathered a round later and
-committed before the classifier ran on it). Prints the share of right categories and
-retries, the wrong `never` count (a contact suppressed for an error whose label forbids it),
-per family, and with --misses every error the diagnosis gets wrong.
+first, and blind-errors.jsonl, blind4-errors.jsonl and blind5-errors.jsonl, each gathered
+a round later and committed before the classifier ran on it). Prints the share of right
+categories and retries, the wrong `never` count (a contact suppressed for an error whose
+label forbids it), per family, and with --misses every error the diagnosis gets wrong.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ BLIND = ROOT / "tests/diagnostics/data/blind-errors.jsonl"
 # and wrapped in exceptions, Exchange's STOREDRV/RESOLVER sources, refusals on our side,
 # Asian and Russian providers.
 BLIND4 = ROOT / "tests/diagnostics/data/blind4-errors.jsonl"
+# Round 5, committed before the classifier ran on it: SMTP replies of many more servers
+# (Yahoo, iCloud, Zoho, Comcast, Cox, GMX, web.de, Domino), client-library exceptions of
+# every stack and sending API bodies.
+BLIND5 = ROOT / "tests/diagnostics/data/blind5-errors.jsonl"
 
 
 @dataclass

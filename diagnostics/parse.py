@@ -80,6 +80,8 @@ _HTTP_INLINE: tuple[tuple[frozenset[bytes], re.Pattern[str]], ...] = (
     (frozenset({b"code"}), re.compile(r"[\"']code[\"']\s*:\s*(\d{3})\b")),
     # "Mailgun API response 401 (UNAUTHORIZED)"
     (frozenset({b"response"}), re.compile(r"response (\d{3}) \(")),
+    # superagent's "cannot POST /v3.1/send (400)"
+    (frozenset({b"cannot"}), re.compile(r"cannot (?:post|get|put|patch|delete) \S+ \((\d{3})\)")),
     # "(403) Forbidden", swagger clients' "(401)\nReason: Unauthorized"
     (_REASON_WORDS, _PARENTHESIZED),
     # "HttpError 400 when requesting …", "500 when POST-ing https://…": a request's status.
@@ -207,6 +209,9 @@ def read_signals(text: str, lowered: str, words: frozenset[bytes]) -> Signals:
     if maybe_smtp and http_status is not None:
         maybe_smtp = bool(_SMTP_WORDS & words - {b"%d" % http_status})  # "[402] …" has none
     smtp_code = _smtp_code(lowered, enhanced, http_at) if maybe_smtp else None
+    if smtp_code == 400:
+        # No SMTP reply is 400 (RFC 5321): a bare "400" is an API's Bad Request.
+        smtp_code, http_status = None, http_status or 400
     provider_words = _PROVIDER_SET & words
     if provider_words:
         provider: str | None = min(map(_PROVIDER_WORDS.__getitem__, provider_words))[1]

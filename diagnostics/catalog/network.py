@@ -66,6 +66,27 @@ ENTRIES: tuple[Entry, ...] = (
         "github.com/tntkhang/gmail-sender-helper/issues/6; Python smtplib, "
         "github.com/Chronial/snapraid-runner/issues/7",
     ),
+    # A certificate the client refuses is the mailbox's TLS setup, not a server that is down,
+    # though Node wraps it in the same `code: 'ESOCKET'`.
+    Entry(
+        "network.tls_certificate",
+        C.ACCOUNT_SETUP,
+        "The mail server's certificate is not trusted",
+        match=r"self signed certificate|self-signed certificate|certificate verify failed"
+        r"|unable to verify the first certificate|unable to get local issuer certificate"
+        r"|cert_has_expired|certificate has expired|err_tls_cert_altname_invalid",
+        fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
+        explanation="The mailbox's SMTP server presented a certificate that is not trusted "
+        "(self-signed, expired or for another host), so we did not send. An admin must fix "
+        "the server's certificate or the mailbox's SMTP host.",
+        examples=(
+            "{ Error: self signed certificate in certificate chain\n    at "
+            "TLSSocket.onConnectSecure (_tls_wrap.js:1055:34)\n    at TLSSocket.emit "
+            "(events.js:198:13)\n    at TLSSocket._finishInit (_tls_wrap.js:633:8) code: "
+            "'ESOCKET', command: 'CONN' }",
+        ),
+        source="nodemailer, github.com/nodemailer/nodemailer/issues/1040",
+    ),
     Entry(
         "network.unreachable",
         C.TEMPORARY_FAILURE,

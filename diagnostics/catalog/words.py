@@ -37,7 +37,8 @@ RECIPIENT_POLICY = Entry(
     r"|must support tls|starttls-not-supported|tlsa-invalid|certificate-expired|dnssec-invalid"
     r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
     r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表"
-    r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked",
+    r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked"
+    r"|rejected by (?:the )?destination|restricted by policy|user defined policy",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -49,8 +50,13 @@ RECIPIENT_POLICY = Entry(
         "sender not authenticated",
         "550 Rejected by header based Anti-Spoofing policy The message has triggered an "
         "Anti-Spoofing policy.",
+        "541 5.4.1 Mail rejected by destination domain",
+        "452 <example@zoho.com> Mailbox delivery restricted by policy error",
+        "553 User defined policy matched for [ip address]",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft support 3028012",
+    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft support 3028012; "
+    "Zoho Mail SMTP errors, smtp.codes/zoho; hardwaresecrets.com, understanding email bounce "
+    "messages",
     explanation="The recipient's organization refuses this email by its own rules (an "
     "internal-only group, a block or allow list, a TLS requirement). The address exists.",
 )
@@ -94,6 +100,15 @@ DNS_AUTH = Entry(
         "Check the sending server's reverse DNS.",
     ),
 )
+# "Not listed in" a directory is an unknown user, before BLOCKLISTED reads "listed in".
+DIRECTORY_UNKNOWN = Entry(
+    "smtp.5.1.1.directory",
+    C.RECIPIENT_UNKNOWN,
+    "Recipient address does not exist",
+    match=r"not listed in (?:the )?(?:domino |public |global )?(?:directory|address book)",
+    examples=("User %alias@domain.tld% not listed in Domino Directory",),
+    source="sitepackage.de, typische Fehlermeldungen bei Unzustellbarkeit (Lotus Domino)",
+)
 BLOCKLISTED = Entry(
     "sender.blocklisted",
     C.SENDER_BLOCKED,
@@ -107,7 +122,8 @@ BLOCKLISTED = Entry(
     r"|blocked for spamming|blocked by our services|ont ete bloques"
     r"|client host rejected(?!: access denied)|black ip|not accepting connections"
     r"|not allowed to connect|access to submit messages|dictionary attack"
-    r"|ip has been (?:temporarily )?blocked|被临时挂起|发信ip被禁止"
+    r"|ip (?:address )?has been (?:temporarily )?blocked|被临时挂起|发信ip被禁止"
+    r"|has been blocked due to violating"
     r"|invalid ip|ip is rejected|fake sender|is banned|connection is being blocked"
     r"|senderbase|ipcheck\.proofpoint|block (?:permanently|temporarily)"
     r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster",
@@ -132,13 +148,14 @@ BLOCKLISTED = Entry(
         "Requested mail action not taken: Invalid IP",
         "host smtp.afirme.com.mx[200.23.76.22] refused to talk to me: 554 Blocked - see "
         "https://ipcheck.proofpoint.com/?ip=78.225.183.108",
+        "CXBL The sending IP address has been blocked by Cox due to exhibiting spam-like behavior",
     ),
     source="Trend Micro DDEI SMTP error codes; Coremail bounce messages (icoremail.vip); "
     "Postfix log, github.com/Mailu/Mailu/issues/1458; "
     "seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
     "Online NDRs; outlook.com bounce, pastebin.com/rwzHX08U; Yahoo bounce, pastebin.com/1v9Bagvp; "
     "Python smtplib + Postfix reply; Broadcom: rejection errors to 3rd party recipients; "
-    "163ns.com.cn/mail/MailFAQ.htm (NetEase-style codes)",
+    "163ns.com.cn/mail/MailFAQ.htm (NetEase-style codes); Cox postmaster error codes",
     explanation="The receiving server refuses mail from your domain or sending IP, which is "
     "on a blocklist or has a poor reputation. Check the blocklists first.",
     next_steps=("Run the blocklist check.", "Request delisting, then reschedule."),
@@ -188,7 +205,8 @@ USER_UNKNOWN = Entry(
     r"|usuário desconhecido|usuário inexistente|destinatario sconosciuto|utente sconosciuto"
     r"|doesn't have an? \S+\s+account|does not have an? \S+\s+account"
     r"|destinataire invalide|archived recipient|destinataire archivee"
-    r"|compte du destinataire est bloque|recipient account is ?blocked",
+    r"|compte du destinataire est bloque|recipient account is ?blocked"
+    r"|account closed|mailbox closed|disabled or discontinued",
     examples=(
         "550 5.1.1 User unknown",
         "551 User does not exist.",
@@ -205,10 +223,14 @@ USER_UNKNOWN = Entry(
         "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)",
         "554 delivery error: dd This user doesn't have a yahoo.com account (someone@yahoo.com) "
         "[0] - mta1234.mail.ne1.yahoo.com",
+        "550 : Recipient address rejected: Account Closed",
+        "554 delivery error: dd Sorry your message to %email@domain.tld% cannot be delivered. "
+        "This account has been disabled or discontinued",
     ),
     source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
     "Gmail SMTP errors and codes; Exchange Online NDRs; Exchange NDR, pastebin.com/e6yfDi5v; "
-    "Office 365 NDR, pastebin.com/gJSdfVeR; Yahoo SMTP error codes",
+    "Office 365 NDR, pastebin.com/gJSdfVeR; Yahoo SMTP error codes; sitepackage.de, typische "
+    "Fehlermeldungen bei Unzustellbarkeit",
 )
 MAILBOX_DISABLED = Entry(
     "smtp.5.2.1",
@@ -237,7 +259,8 @@ SENDER_ADDRESS = Entry(
     r"|not authorized to send from|not allowed to send from|not (?:been )?verified"
     r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
     r"|emetteur invalide|mail from not owned|mail sending denied|blank from"
-    r"|provide a valid from|not associated with your account",
+    r"|provide a valid from|not associated with your account|unconfigured sending domain"
+    r"|sending domain (?:is )?not",
     examples=(
         '{"error":{"code":"ErrorSendAsDenied","message":"The user account which was used to '
         "submit this request does not have the right to send mail on behalf of the specified "
@@ -249,9 +272,11 @@ SENDER_ADDRESS = Entry(
         "smtplib.SMTPDataError: (554, b'5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException"
         ".MapiExceptionSendAsDenied;\nFailed to process message due to a permanent exception with "
         "message Cannot submit message.",
+        "Net::SMTPFatalError: 550 5.7.1 Unconfigured Sending Domain <mapzen.com>",
     ),
     source="Microsoft Graph error responses; Python smtplib + Postfix reply; Exchange Online "
-    "via smtplib, github.com/rss2email/rss2email/issues/147",
+    "via smtplib, github.com/rss2email/rss2email/issues/147; ActionMailer, "
+    "github.com/transitland/transitland-datastore/issues/1231",
     fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
     explanation="The provider refused the sender address: it is not verified, not owned by "
     "the mailbox, or its domain is not set up. An admin must fix the sender.",
@@ -272,7 +297,7 @@ BAD_ADDRESS = Entry(
     r"|unrouteable address|unroutable|no route to domain|no such domain|errorinvalidrecipients"
     r"|at least one recipient (?:is not|isn't) valid|invalid 'to' field"
     r"|recipient address required|invalid '(?:to|cc|bcc)' address|email is not valid in"
-    r"|must contain a domain|rcpt to syntax error",
+    r"|must contain a domain|rcpt to syntax error|need fully-qualified address",
     examples=(
         "Illegal address",
         "Error parsing 'To': Illegal email address 'johnexample.com'. It must contain the '@' "
@@ -282,12 +307,14 @@ BAD_ADDRESS = Entry(
         "501 5.1.3 Bad recipient address syntax",
         "#<Postmark::ApiInputError: Invalid 'To' address: 'foo@bar'.>",
         "body: { code: 'invalid_parameter', message: 'email is not valid in to' },",
+        "com.sun.mail.smtp.SMTPAddressFailedException: 504 5.5.2 <JKLJLKJ@KJHJ>: Recipient "
+        "address rejected: need fully-qualified address",
     ),
     source="Amazon SES email sending errors; Postmark API error codes; Postmark, "
     "github.com/ActiveCampaign/postmark-gem/issues/87; Brevo, "
     "github.com/getbrevo/brevo-node/issues/40; Mailgun API, "
     "github.com/mailgun/mailgun-js-boland/issues/199; Exim log, pastebin.com/XUBwTvbV; Postfix "
-    "reject replies",
+    "reject replies; JavaMail, github.com/lokaler-kaufen/lokaler-kaufen-app/issues/74",
 )
 RELAY_DENIED = Entry(
     "smtp.relay_denied",
@@ -393,7 +420,7 @@ AUTH_FAILED = Entry(
     r"|not authenticated|application-specific password|app password"
     r"|log in (?:via|with|through) your web browser|password (?:has )?expired"
     r"|credentials have expired|must authenticate|登录失败"
-    r"|auth token missing|wrong credentials|login required",
+    r"|auth token missing|wrong credentials|login required|unable to authenticate",
     examples=(
         "550 5.7.1 Authentication failed",
         "535 5.7.8 Username and Password not accepted. Learn more at "
@@ -435,7 +462,8 @@ MAILBOX_FULL = Entry(
     r"|out of storage|not enough storage|mailbox is out of space|disk quota exceeded"
     r"|folder (?:is )?full|容量满|邮箱已满|空间不足|переполнен|postfach (?:ist )?voll"
     r"|boîte (?:aux lettres )?pleine|boite (?:aux lettres )?pleine|buzón lleno"
-    r"|caixa (?:postal|de correio) cheia|casella piena",
+    r"|caixa (?:postal|de correio) cheia|casella piena|exhausted (?:its |the )?allowed storage"
+    r"|too many messages on the server|speichervolumen",
     examples=(
         "452 4.2.2 Mailbox full",
         "552 The recipient's mailbox has exceeded its storage limits.",
@@ -444,9 +472,14 @@ MAILBOX_FULL = Entry(
         "554 5.2.2 mailbox full; "
         "STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded",
         "552 Requested mail action aborted: exceeded storage allocation",
+        "550 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed "
+        "storage space.",
+        "550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the "
+        "server.",
     ),
     source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
-    "Gmail SMTP errors and codes; Exchange Online NDRs; RFC 5321 reply codes",
+    "Gmail SMTP errors and codes; Exchange Online NDRs; RFC 5321 reply codes; web.de replies, "
+    "sitepackage.de",
 )
 RECIPIENT_FLOODED = Entry(
     "smtp.4.2.1",
@@ -517,22 +550,25 @@ TOO_LARGE = Entry(
     r"|exceeds (?:the )?(?:maximum |max )?(?:allowed )?(?:message )?size"
     r"|exceeded (?:the )?(?:maximum )?(?:message )?size|maximum (?:message )?size"
     r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity"
-    r"|taille limite du message|message is too long|邮件大小超过|邮件过大",
+    r"|taille limite du message|message is too long|邮件大小超过|邮件过大|size exceeded",
     examples=(
         "552 5.2.3 Your message exceeded Google's message size limits. Please visit "
         "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.",
         "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient",
         '{"error":{"code":"ErrorMessageSizeExceeded","message":"The message exceeds the maximum '
         'supported size."}}',
+        "5.2.0 Email size exceeded the policy.",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft Graph error responses",
+    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft Graph error responses; "
+    "ZeptoMail SMTP error codes",
 )
 RATE = Entry(
     "rate.limited",
     C.RATE_LIMITED,
     "Sending rate limited",
     match=r"rate limit|rate limits|rate limited|rate limiting|rate-limited|ratelimit"
-    r"|ratelimitexceeded|userratelimitexceeded|rate exceeded|sending rate"
+    r"|ratelimitexceeded|userratelimitexceeded|rate exceeded|sending rate|submission rate"
+    r"|message rate|connection rate"
     r"|throttled|throttling|throttle"
     r"|too many requests|too many connections|too many concurrent|too many messages"
     r"|too many emails|too many recipients|too many recipient|too frequent|too fast"
@@ -554,6 +590,7 @@ RATE = Entry(
         "smtplib.SMTPConnectError: (421, b'Too many connections, try again later')",
         "452 4.4.5 Messages per second limit exceeded",
         "450 4.7.1 Error: too much mail from 127.0.0.1",
+        "421 4.4.2 Message submission rate for this client has exceeded the configured limit",
     ),
     source="Gmail SMTP errors and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
     "and troubleshooting; Gmail API, resolve errors; Oracle Cloud Email Delivery troubleshooting; "
@@ -588,7 +625,8 @@ REQUEST_INVALID = Entry(
     r"|required parameter|invalid parameter|invalid argument|invalidargument|badrequest"
     r"|parameters passed to the api were invalid|json required|incompatible json|rfc 5322"
     r"|not rfc compliant|protocol violation|no identity changes|parameter is required"
-    r"|valid recipient is required|an error with one or more fields",
+    r"|valid recipient is required|an error with one or more fields|is mandatory"
+    r"|missing '?[a-z-]+'? header|type mismatch",
     examples=(
         '{"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
         '"INVALID_ARGUMENT"}}',
@@ -597,10 +635,16 @@ REQUEST_INVALID = Entry(
         'JSON payload received. Unknown name "message": Cannot find field.">',
         "InvalidParameterValue: Missing required header 'From'.",
         "At least one valid recipient is required Code: 5002 Description: none",
+        'Expected response code "250" but got code "550", with message "550 MIME message '
+        "is missing 'From' header\".",
+        "5.2.1 Subject is Mandatory.",
+        'Send API v3.1: 400 Type mismatch. Expected type "emailIn"',
     ),
     source='written for this entry in the wording of the Google APIs (INVALID_ARGUMENT, "Invalid '
     'JSON payload received") and of Amazon SES (InvalidParameterValue): neither the seeds nor the '
-    "provider errors have one; SparkPost, github.com/SparkPost/python-sparkpost/issues/223",
+    "provider errors have one; SparkPost, github.com/SparkPost/python-sparkpost/issues/223; "
+    "Symfony Mailer, github.com/symfony/symfony/issues/48643; ZeptoMail SMTP error codes; "
+    "Mailjet, github.com/mailjet/mailjet-apiv3-nodejs/issues/162",
 )
 EXPIRED = Entry(
     "smtp.4.4.7",
@@ -635,6 +679,7 @@ SES_REJECTED = Entry(
 ENTRIES: tuple[Entry, ...] = (
     RECIPIENT_POLICY,
     DNS_AUTH,
+    DIRECTORY_UNKNOWN,
     BLOCKLISTED,
     USER_UNKNOWN,
     MAILBOX_DISABLED,
@@ -668,13 +713,16 @@ TEMPORARY = Entry(
     r"|unexpectedly closed|network is unreachable|no route to host|server busy"
     r"|service unavailable|not available|deferred|greylisted|greylisting|graylisted"
     r"|busy|unavailable|backend error|backenderror|internal error|server error|bad gateway|eof"
+    r"|eoferror|end of file reached"
     r"|temporairement|temporalmente|temporariamente|vorübergehend|请稍后|稍后再试|系统繁忙"
     r"|временно|попробуйте позже|一時的",
     examples=(
         "smtplib.SMTPServerDisconnected: Connection unexpectedly closed",
         "ConnectionRefusedError: [Errno 111] Connection refused",
+        "Message was not delivered successfully to SMTP server.\nError: EOFError (end of file "
+        "reached)",
     ),
-    source="Python smtplib",
+    source="Python smtplib; Postal, github.com/postalserver/postal/issues/184",
 )
 
 # RFC 5321's wording of 550 quoted with no code (a client library's message): smtp.py's
