@@ -72,9 +72,10 @@ ENTRIES: tuple[Entry, ...] = (
         "network.tls_certificate",
         C.ACCOUNT_SETUP,
         "The mail server's certificate is not trusted",
-        match=r"self signed certificate|self-signed certificate|certificate verify failed"
-        r"|unable to verify the first certificate|unable to get local issuer certificate"
-        r"|cert_has_expired|certificate has expired|err_tls_cert_altname_invalid",
+        # Node's wording only: Python's "certificate verify failed" stays words.py's.
+        match=r"self signed certificate in certificate chain"
+        r"|self-signed certificate in certificate chain|unable to verify the first certificate"
+        r"|cert_has_expired|err_tls_cert_altname_invalid|self_signed_cert_in_chain",
         fixes=(F.ADMIN_SETUP, F.RESYNC_MAILBOX),
         explanation="The mailbox's SMTP server presented a certificate that is not trusted "
         "(self-signed, expired or for another host), so we did not send. An admin must fix "

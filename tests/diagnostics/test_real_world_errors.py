@@ -48,7 +48,8 @@ def test_it_never_bounces_a_contact_for_an_error_that_is_not_theirs(cases: list[
 
 @corpora
 def test_it_keeps_the_corpus_sourced_and_distinct(cases: list[dict]) -> None:
-    assert len(cases) >= 150
+    # Round 5's blind corpus was gathered in a shorter time box: 100 cases at the least.
+    assert len(cases) >= (100 if cases is CORPORA[BLIND5.stem] else 150)
     assert all(case["source"] and case["categories"] and case["retry"] for case in cases)
     assert max(Counter(case["raw"] for case in cases).values()) == 1, "no case twice"
 
