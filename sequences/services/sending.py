@@ -12,6 +12,7 @@ Invariants (each tested):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import random
@@ -26,7 +27,7 @@ from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.template import Context, VariableDoesNotExist
@@ -282,13 +283,23 @@ class _Run:
         return True
 
     def _begin(self, email: ScheduledEmail) -> SendAttempt | None:
-        """Record the previous acceptance, then start this email's attempt."""
+        """Start this email's attempt, in one transaction with the previous acceptance."""
         now = timezone.now()
-        self._record_accepted(now)
         message_id = make_msgid(domain=self.mailbox.domain or None)
-        attempt_id = ledger.attempt_start(
-            email, claimed_at=self.claimed_at, message_id=message_id, now=now
+        start = functools.partial(
+            ledger.attempt_start, email, claimed_at=self.claimed_at, message_id=message_id, now=now
         )
+        accepted = self._acceptance()
+        try:
+            attempt_id = start(accepted=accepted)
+        except (OperationalError, InterfaceError):
+            if accepted is None:
+                raise
+            # The acceptance alone, retried; then this attempt, as it would have started.
+            self._record_accepted(now)
+            attempt_id = start()
+        else:
+            self._accepted_recorded(now)
         if attempt_id is None:
             return None
         return SendAttempt(
@@ -301,21 +312,28 @@ class _Run:
             message_id=message_id,
         )
 
-    def _record_accepted(self, now: dt.datetime) -> None:
+    def _acceptance(self) -> ledger.Acceptance | None:
         if self.accepted is None:
-            return
+            return None
         email, attempt = self.accepted
+        return ledger.Acceptance(email.pk, attempt.pk, attempt.message_id, email.subject)
+
+    def _record_accepted(self, now: dt.datetime) -> None:
+        """Record the acceptance not yet recorded, on its own."""
+        accepted = self._acceptance()
+        if accepted is None:
+            return
         # The server has it: a database away for a moment must not make it uncertain.
         ledger.retrying(
-            lambda: ledger.email_sent(
-                email,
-                attempt_id=attempt.pk,
-                message_id=attempt.message_id,
-                subject=email.subject,
-                now=now,
-            ),
+            lambda: ledger.email_sent(accepted, now=now),
             for_seconds=settings.SEND_RECORD_RETRY_SECONDS,
         )
+        self._accepted_recorded(now)
+
+    def _accepted_recorded(self, now: dt.datetime) -> None:
+        if self.accepted is None:
+            return
+        email, _ = self.accepted
         self.accepted = None
         email.status, email.sent_at = Status.SENT, now
         if not self.delivered and self.mailbox.connection_failures:
@@ -647,8 +665,8 @@ def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
     started, settle the sent."""
     now = timezone.now()
     orphaned = selectors.orphaned_claims(now=now, stale_after=stale_after)
-    # Sent by a worker that died before releasing their follow-ups (or, between the two
-    # writes of an acceptance, before finishing the attempt: ledger.email_sent).
+    # Sent by a worker that died before releasing their follow-ups (or, with the attempt
+    # still started, by a version that committed an acceptance's two writes apart).
     unsettled = list(
         ScheduledEmail.objects.filter(orphaned, status=Status.SENT, claimed_at__isnull=False)
     )
