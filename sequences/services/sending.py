@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import make_msgid
 
 from django.conf import settings
@@ -471,14 +472,28 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class _Header(BaseHeader):
+    """A header written the same way in every message that carries it: folded once per
+    policy (headers are immutable; the wire's policies are made once, smtp.wire_policy)."""
+
+    def fold(self, *, policy: Policy) -> str:
+        folded = self.__dict__.setdefault("_folded", {})
+        if policy not in folded:
+            folded[policy] = super().fold(policy=policy)
+        return folded[policy]
+
+
 class _HeaderClasses(HeaderRegistry):
-    """The email package's header registry, making each header class once: the standard
-    one builds a new class for every header it parses, over a third of the CPU a message
-    takes to write (profiled in bench/bench_sending.py)."""
+    """The email package's header registry, making each header class once, and each header
+    given as text once while it recurs (MIME-Version, Content-Type, a mailbox's From…): the
+    standard one builds a new class for every header it parses, and each header parses and
+    folds its value anew, most of the CPU a message takes to write (profiled in
+    bench/bench_sending.py)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(base_class=_Header)
         self._made: dict[str, type[BaseHeader]] = {}
+        self.parsed = functools.lru_cache(maxsize=256)(super().__call__)
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
@@ -487,9 +502,20 @@ class _HeaderClasses(HeaderRegistry):
             made = self._made[key] = super().__getitem__(name)
         return made
 
+    def __call__(self, name: str, value: object) -> BaseHeader:
+        return self.parsed(name, value) if isinstance(value, str) else super().__call__(name, value)
+
 
 # The email package's default policy (RFC 5322 headers, encoded by the package), faster.
 MESSAGE_POLICY = policy.default.clone(header_factory=_HeaderClasses())
+
+
+@functools.lru_cache(maxsize=256)
+def _from_header(display_name: str, address: str) -> BaseHeader:
+    """A mailbox's From, made once while it sends."""
+    return MESSAGE_POLICY.header_factory(
+        "From", Address(_one_line(display_name), addr_spec=address)
+    )
 
 
 def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> EmailMessage:
@@ -500,7 +526,7 @@ def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> Ema
     """
     contact, mailbox = email.contact, email.mailbox
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = Address(_one_line(mailbox.display_name), addr_spec=mailbox.email)
+    message["From"] = _from_header(mailbox.display_name, mailbox.email)
     # By its parts: parsing a non-ASCII local part as an addr_spec is a defect to the email
     # package, though SMTPUTF8 carries it (smtplib then writes the headers in UTF-8).
     local, _, domain = to.envelope.rpartition("@")
