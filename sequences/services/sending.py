@@ -25,6 +25,7 @@ from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import make_msgid
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -74,7 +75,7 @@ BACKOFF_CAP_SECONDS = 6 * 3600
 # Provider pauses where the diagnosis gives no delay of its own.
 DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
 # Sends whose follow-ups are released together (a crash leaves them to the recovery).
-SETTLE_EVERY = 20
+SETTLE_EVERY = 50
 UNCERTAIN_STOPPED = (
     "Delivery uncertain: the worker was stopped after the message was handed to the SMTP "
     "server, before it confirmed"
@@ -87,6 +88,13 @@ class Claim:
     email_ids: tuple[int, ...]
     # Identifies this claim: a send task delivered twice, or late, finds it superseded.
     claimed_at: dt.datetime
+
+
+class _Started(NamedTuple):
+    """An attempt as the ledger started it."""
+
+    pk: int
+    message_id: str
 
 
 @dataclass
@@ -224,7 +232,7 @@ class _Run:
         self.mailbox, self.claimed_at = mailbox, claimed_at
         self.deadline = Deadline(settings.SEND_BATCH_DEADLINE)
         self.result = BatchResult()
-        self.accepted: tuple[ScheduledEmail, SendAttempt] | None = None
+        self.accepted: tuple[ScheduledEmail, _Started] | None = None
         self.delivered: list[ScheduledEmail] = []
         self._renewed = -math.inf
 
@@ -276,14 +284,14 @@ class _Run:
                 with transaction.atomic():
                     _mark_uncertain(email, why=f"{UNCERTAIN_STOPPED} ({type(stopped).__name__})")
             else:
-                _attempts_abandon([attempt])
+                _attempt_abandon(email, attempt)
             raise
         else:
             email.subject = message["Subject"]
             self.accepted = (email, attempt)
         return True
 
-    def _begin(self, email: ScheduledEmail) -> SendAttempt | None:
+    def _begin(self, email: ScheduledEmail) -> _Started | None:
         """Start this email's attempt, in one transaction with the previous acceptance."""
         now = timezone.now()
         message_id = make_msgid(domain=self.mailbox.domain or None)
@@ -301,17 +309,7 @@ class _Run:
             attempt_id = start()
         else:
             self._accepted_recorded(now)
-        if attempt_id is None:
-            return None
-        return SendAttempt(
-            pk=attempt_id,
-            email=email,
-            mailbox_id=email.mailbox_id,
-            number=email.attempt_count,
-            started_at=now,
-            outcome=SendAttempt.Outcome.STARTED,
-            message_id=message_id,
-        )
+        return None if attempt_id is None else _Started(attempt_id, message_id)
 
     def _acceptance(self) -> ledger.Acceptance | None:
         if self.accepted is None:
@@ -346,7 +344,7 @@ class _Run:
                 emails_settle(self.delivered, now=now)
             self.delivered = []
 
-    def _failed(self, email: ScheduledEmail, attempt: SendAttempt, failure: SmtpFailure) -> bool:
+    def _failed(self, email: ScheduledEmail, attempt: _Started, failure: SmtpFailure) -> bool:
         diagnosis = diagnose(failure.raw)
         self.result.by_status[_record_failure(email, attempt, diagnosis)] += 1
         if isinstance(failure, ConnectionFailed) and diagnosis.retry == Retry.AUTO:
@@ -408,13 +406,11 @@ def _attach_threads(emails: list[ScheduledEmail]) -> None:
         email.first_subject = earlier[0][2] if earlier else ""
 
 
-def _attempts_abandon(attempts: list[SendAttempt]) -> None:
-    """Undo attempts that were started but never handed to the server."""
+def _attempt_abandon(email: ScheduledEmail, attempt: _Started) -> None:
+    """Undo an attempt that was started but never handed to the server."""
     with transaction.atomic():
-        SendAttempt.objects.filter(pk__in=[a.pk for a in attempts]).delete()
-        ScheduledEmail.objects.filter(pk__in=[a.email_id for a in attempts]).update(
-            attempt_count=F("attempt_count") - 1
-        )
+        SendAttempt.objects.filter(pk=attempt.pk).delete()
+        ScheduledEmail.objects.filter(pk=email.pk).update(attempt_count=F("attempt_count") - 1)
 
 
 def message_context(email: ScheduledEmail) -> Context:
@@ -566,7 +562,7 @@ def prepare_message(email: ScheduledEmail, message_id: str) -> tuple[EmailMessag
         ) from error
 
 
-def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diagnosis) -> str:
+def _record_failure(email: ScheduledEmail, attempt: _Started, diagnosis: Diagnosis) -> str:
     """Store the reply verbatim with its diagnosis and move the email to what it means."""
     now = timezone.now()
     with transaction.atomic():
