@@ -524,7 +524,7 @@ def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> Ema
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = _from_header(mailbox.display_name, mailbox.email)
     # By its parts: parsing a non-ASCII local part as an addr_spec is a defect to the email
-    # package, though SMTPUTF8 carries it (smtplib then writes the headers in UTF-8).
+    # package, though SMTPUTF8 carries it (the session then writes the headers in UTF-8).
     local, _, domain = to.envelope.rpartition("@")
     message["To"] = Address(_one_line(contact.full_name), username=local, domain=domain)
     message["Subject"] = render_subject(email)

@@ -198,13 +198,14 @@ class MailboxSession:
         smtp = self._smtp
         smtp.handed_over = False
         sender = self.mailbox.email
-        # As smtplib's send_message: a non-ASCII address is sent with SMTPUTF8 (and
-        # 8BITMIME), and the headers in UTF-8.
+        # As smtplib's send_message (in its words): a non-ASCII address is sent with
+        # SMTPUTF8 (and 8BITMIME), and the headers in UTF-8.
         international = not (sender + to.envelope).isascii()
         try:
             if international and not smtp.has_extn("smtputf8"):
                 raise smtplib.SMTPNotSupportedError(
-                    "The mailbox's address needs SMTPUTF8, which the server does not offer"
+                    "One or more source or delivery addresses require internationalized email "
+                    "support, but the server does not advertise the required SMTPUTF8 capability"
                 )
             smtp.sendmail(
                 sender,
