@@ -7,9 +7,10 @@ fastest peer this machine has: what is left is the client's own cost). The pipel
 rate is compared with a plain smtplib loop sending the same messages to the same server.
 
 Needs PostgreSQL and Redis on loopback (as `make test` does) and smtp-sink (`make peers`).
-Uses its own database (`sequences_bench`, dropped and created) and Redis database 14; runs
-the servers and the Celery workers as processes on loopback, with DEBUG off as in
-production (DEBUG keeps every query in memory). Prints numbers; asserts nothing.
+Uses its own database (`sequences_bench`, dropped and created) and Redis database 14
+(another with `BENCH_REDIS_URL`; it is flushed each run); runs the servers and the Celery
+workers as processes on loopback, with DEBUG off as in production (DEBUG keeps every
+query in memory). Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from harness import (
 
 BENCH_DB = "sequences_bench"
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-os.environ["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/14"
+# Another Redis database with BENCH_REDIS_URL (its contents are flushed each run).
+os.environ["CELERY_BROKER_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.update(PRODUCTION_ENV)

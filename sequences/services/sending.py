@@ -12,6 +12,7 @@ Invariants (each tested):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import random
@@ -22,11 +23,13 @@ from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import make_msgid
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.template import Context, VariableDoesNotExist
@@ -72,7 +75,7 @@ BACKOFF_CAP_SECONDS = 6 * 3600
 # Provider pauses where the diagnosis gives no delay of its own.
 DEFAULT_PAUSE = {Category.RATE_LIMITED: 60, Category.QUOTA_EXCEEDED: 3600}
 # Sends whose follow-ups are released together (a crash leaves them to the recovery).
-SETTLE_EVERY = 20
+SETTLE_EVERY = 50
 UNCERTAIN_STOPPED = (
     "Delivery uncertain: the worker was stopped after the message was handed to the SMTP "
     "server, before it confirmed"
@@ -85,6 +88,13 @@ class Claim:
     email_ids: tuple[int, ...]
     # Identifies this claim: a send task delivered twice, or late, finds it superseded.
     claimed_at: dt.datetime
+
+
+class _Started(NamedTuple):
+    """An attempt as the ledger started it."""
+
+    pk: int
+    message_id: str
 
 
 @dataclass
@@ -222,7 +232,7 @@ class _Run:
         self.mailbox, self.claimed_at = mailbox, claimed_at
         self.deadline = Deadline(settings.SEND_BATCH_DEADLINE)
         self.result = BatchResult()
-        self.accepted: tuple[ScheduledEmail, SendAttempt] | None = None
+        self.accepted: tuple[ScheduledEmail, _Started] | None = None
         self.delivered: list[ScheduledEmail] = []
         self._renewed = -math.inf
 
@@ -274,48 +284,55 @@ class _Run:
                 with transaction.atomic():
                     _mark_uncertain(email, why=f"{UNCERTAIN_STOPPED} ({type(stopped).__name__})")
             else:
-                _attempts_abandon([attempt])
+                _attempt_abandon(email, attempt)
             raise
         else:
             email.subject = message["Subject"]
             self.accepted = (email, attempt)
         return True
 
-    def _begin(self, email: ScheduledEmail) -> SendAttempt | None:
-        """Record the previous acceptance, then start this email's attempt."""
+    def _begin(self, email: ScheduledEmail) -> _Started | None:
+        """Start this email's attempt, in one transaction with the previous acceptance."""
         now = timezone.now()
-        self._record_accepted(now)
         message_id = make_msgid(domain=self.mailbox.domain or None)
-        attempt_id = ledger.attempt_start(
-            email, claimed_at=self.claimed_at, message_id=message_id, now=now
+        start = functools.partial(
+            ledger.attempt_start, email, claimed_at=self.claimed_at, message_id=message_id, now=now
         )
-        if attempt_id is None:
+        accepted = self._acceptance()
+        try:
+            attempt_id = start(accepted=accepted)
+        except (OperationalError, InterfaceError):
+            if accepted is None:
+                raise
+            # The acceptance alone, retried; then this attempt, as it would have started.
+            self._record_accepted(now)
+            attempt_id = start()
+        else:
+            self._accepted_recorded(now)
+        return None if attempt_id is None else _Started(attempt_id, message_id)
+
+    def _acceptance(self) -> ledger.Acceptance | None:
+        if self.accepted is None:
             return None
-        return SendAttempt(
-            pk=attempt_id,
-            email=email,
-            mailbox_id=email.mailbox_id,
-            number=email.attempt_count,
-            started_at=now,
-            outcome=SendAttempt.Outcome.STARTED,
-            message_id=message_id,
-        )
+        email, attempt = self.accepted
+        return ledger.Acceptance(email.pk, attempt.pk, attempt.message_id, email.subject)
 
     def _record_accepted(self, now: dt.datetime) -> None:
-        if self.accepted is None:
+        """Record the acceptance not yet recorded, on its own."""
+        accepted = self._acceptance()
+        if accepted is None:
             return
-        email, attempt = self.accepted
         # The server has it: a database away for a moment must not make it uncertain.
         ledger.retrying(
-            lambda: ledger.email_sent(
-                email,
-                attempt_id=attempt.pk,
-                message_id=attempt.message_id,
-                subject=email.subject,
-                now=now,
-            ),
+            lambda: ledger.email_sent(accepted, now=now),
             for_seconds=settings.SEND_RECORD_RETRY_SECONDS,
         )
+        self._accepted_recorded(now)
+
+    def _accepted_recorded(self, now: dt.datetime) -> None:
+        if self.accepted is None:
+            return
+        email, _ = self.accepted
         self.accepted = None
         email.status, email.sent_at = Status.SENT, now
         if not self.delivered and self.mailbox.connection_failures:
@@ -327,7 +344,7 @@ class _Run:
                 emails_settle(self.delivered, now=now)
             self.delivered = []
 
-    def _failed(self, email: ScheduledEmail, attempt: SendAttempt, failure: SmtpFailure) -> bool:
+    def _failed(self, email: ScheduledEmail, attempt: _Started, failure: SmtpFailure) -> bool:
         diagnosis = diagnose(failure.raw)
         self.result.by_status[_record_failure(email, attempt, diagnosis)] += 1
         if isinstance(failure, ConnectionFailed) and diagnosis.retry == Retry.AUTO:
@@ -394,13 +411,11 @@ def _attach_threads(emails: list[ScheduledEmail]) -> None:
         email.first_subject = earlier[0][2] if earlier else ""
 
 
-def _attempts_abandon(attempts: list[SendAttempt]) -> None:
-    """Undo attempts that were started but never handed to the server."""
+def _attempt_abandon(email: ScheduledEmail, attempt: _Started) -> None:
+    """Undo an attempt that was started but never handed to the server."""
     with transaction.atomic():
-        SendAttempt.objects.filter(pk__in=[a.pk for a in attempts]).delete()
-        ScheduledEmail.objects.filter(pk__in=[a.email_id for a in attempts]).update(
-            attempt_count=F("attempt_count") - 1
-        )
+        SendAttempt.objects.filter(pk=attempt.pk).delete()
+        ScheduledEmail.objects.filter(pk=email.pk).update(attempt_count=F("attempt_count") - 1)
 
 
 def message_context(email: ScheduledEmail) -> Context:
@@ -458,14 +473,28 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class _Header(BaseHeader):
+    """A header written the same way in every message that carries it: folded once per
+    policy (headers are immutable; the wire's policies are made once, smtp.wire_policy)."""
+
+    def fold(self, *, policy: Policy) -> str:
+        folded = self.__dict__.setdefault("_folded", {})
+        if policy not in folded:
+            folded[policy] = super().fold(policy=policy)
+        return folded[policy]
+
+
 class _HeaderClasses(HeaderRegistry):
-    """The email package's header registry, making each header class once: the standard
-    one builds a new class for every header it parses, over a third of the CPU a message
-    takes to write (profiled in bench/bench_sending.py)."""
+    """The email package's header registry, making each header class once, and each header
+    given as text once while it recurs (MIME-Version, Content-Type, a mailbox's From…): the
+    standard one builds a new class for every header it parses, and each header parses and
+    folds its value anew, most of the CPU a message takes to write (profiled in
+    bench/bench_sending.py)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(base_class=_Header)
         self._made: dict[str, type[BaseHeader]] = {}
+        self.parsed = functools.lru_cache(maxsize=256)(super().__call__)
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
@@ -474,9 +503,20 @@ class _HeaderClasses(HeaderRegistry):
             made = self._made[key] = super().__getitem__(name)
         return made
 
+    def __call__(self, name: str, value: object) -> BaseHeader:
+        return self.parsed(name, value) if isinstance(value, str) else super().__call__(name, value)
+
 
 # The email package's default policy (RFC 5322 headers, encoded by the package), faster.
 MESSAGE_POLICY = policy.default.clone(header_factory=_HeaderClasses())
+
+
+@functools.lru_cache(maxsize=256)
+def _from_header(display_name: str, address: str) -> BaseHeader:
+    """A mailbox's From, made once while it sends."""
+    return MESSAGE_POLICY.header_factory(
+        "From", Address(_one_line(display_name), addr_spec=address)
+    )
 
 
 def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> EmailMessage:
@@ -487,9 +527,9 @@ def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> Ema
     """
     contact, mailbox = email.contact, email.mailbox
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = Address(_one_line(mailbox.display_name), addr_spec=mailbox.email)
+    message["From"] = _from_header(mailbox.display_name, mailbox.email)
     # By its parts: parsing a non-ASCII local part as an addr_spec is a defect to the email
-    # package, though SMTPUTF8 carries it (smtplib then writes the headers in UTF-8).
+    # package, though SMTPUTF8 carries it (the session then writes the headers in UTF-8).
     local, _, domain = to.envelope.rpartition("@")
     message["To"] = Address(_one_line(contact.full_name), username=local, domain=domain)
     message["Subject"] = render_subject(email)
@@ -527,7 +567,7 @@ def prepare_message(email: ScheduledEmail, message_id: str) -> tuple[EmailMessag
         ) from error
 
 
-def _record_failure(email: ScheduledEmail, attempt: SendAttempt, diagnosis: Diagnosis) -> str:
+def _record_failure(email: ScheduledEmail, attempt: _Started, diagnosis: Diagnosis) -> str:
     """Store the reply verbatim with its diagnosis and move the email to what it means."""
     now = timezone.now()
     with transaction.atomic():
@@ -652,8 +692,8 @@ def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:
     started, settle the sent."""
     now = timezone.now()
     orphaned = selectors.orphaned_claims(now=now, stale_after=stale_after)
-    # Sent by a worker that died before releasing their follow-ups (or, between the two
-    # writes of an acceptance, before finishing the attempt: ledger.email_sent).
+    # Sent by a worker that died before releasing their follow-ups (or, with the attempt
+    # still started, by a version that committed an acceptance's two writes apart).
     unsettled = list(
         ScheduledEmail.objects.filter(orphaned, status=Status.SENT, claimed_at__isnull=False)
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import io
 import smtplib
 import ssl
 import time
 from collections.abc import Callable
+from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.policy import Policy
 from types import TracebackType
 
 from cryptography.fernet import InvalidToken
@@ -193,16 +197,30 @@ class MailboxSession:
         self._smtp = smtp
 
     def send(self, message: EmailMessage, to: Recipient) -> None:
-        """Send to `to` only: the envelope is explicit, never read from the headers."""
+        """Send to `to` only: the envelope is explicit, never read from the headers, which
+        are written as they are (the messages sent here carry no Bcc)."""
         if self._smtp is None:
             self.open()
         if to.needs_smtputf8 and not self._smtp.has_extn("smtputf8"):
             raise SmtpFailure(smtputf8_refusal(to.address))
         smtp = self._smtp
         smtp.handed_over = False
+        sender = self.mailbox.email
+        # As smtplib's send_message (in its words): a non-ASCII address is sent with
+        # SMTPUTF8 (and 8BITMIME), and the headers in UTF-8.
+        international = not (sender + to.envelope).isascii()
         try:
-            # smtplib adds SMTPUTF8 (and 8BITMIME) to MAIL FROM for a non-ASCII address.
-            smtp.send_message(message, from_addr=self.mailbox.email, to_addrs=[to.envelope])
+            if international and not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError(
+                    "One or more source or delivery addresses require internationalized email "
+                    "support, but the server does not advertise the required SMTPUTF8 capability"
+                )
+            smtp.sendmail(
+                sender,
+                [to.envelope],
+                wire_bytes(message, international=international),
+                ("SMTPUTF8", "BODY=8BITMIME") if international else (),
+            )
         except (smtplib.SMTPException, OSError, UnicodeError) as exc:
             lost = _connection_lost(exc)
             if lost:
@@ -226,6 +244,22 @@ class MailboxSession:
             except (smtplib.SMTPException, OSError):
                 self._smtp.close()
             self._smtp = None
+
+
+@functools.cache
+def wire_policy(policy: Policy, *, international: bool) -> Policy:
+    """`policy` as messages are written to SMTP: CRLF, and UTF-8 headers for SMTPUTF8. Made
+    once for each, so that a header can keep how it was written (sending._Header)."""
+    return policy.clone(linesep="\r\n", utf8=policy.utf8 or international)
+
+
+def wire_bytes(message: EmailMessage, *, international: bool) -> bytes:
+    """The message as smtplib's send_message writes it."""
+    with io.BytesIO() as out:
+        BytesGenerator(
+            out, policy=wire_policy(message.policy, international=international)
+        ).flatten(message)
+        return out.getvalue()
 
 
 def _password(mailbox: Mailbox) -> str:

@@ -196,6 +196,31 @@ def test_it_records_an_acceptance_once_the_database_answers_again():
     assert len(calls) == 3
 
 
+def test_a_database_away_while_an_acceptance_waits_for_the_next_start_loses_neither(
+    due, outbound, monkeypatch
+):
+    first, second = due("pat@example.test"), due("sam@example.test")
+    start = ledger.attempt_start
+    failed = []
+
+    def away_once(*args: object, accepted: ledger.Acceptance | None = None, **kw: object):
+        if accepted is not None and not failed:  # the first's 250, joined to the second's start
+            failed.append(accepted.email_id)
+            raise OperationalError("server closed the connection unexpectedly")
+        return start(*args, accepted=accepted, **kw)
+
+    monkeypatch.setattr(ledger, "attempt_start", away_once)
+
+    _dispatch_one_batch(outbound.mailbox_id)
+
+    assert failed == [first.pk]
+    for email in (first, second):
+        email.refresh_from_db()
+        assert email.status == Status.SENT
+        assert list(email.attempts.values_list("outcome", flat=True)) == [SendAttempt.Outcome.SENT]
+    assert len(outbound.sandbox.messages()) == 2
+
+
 def test_it_gives_up_recording_after_its_time_and_says_why():
     def write() -> None:
         raise OperationalError("connection refused")

@@ -241,7 +241,7 @@ def test_it_releases_the_follow_ups_of_a_send_a_crash_left_unsettled(enrolled):
         mailbox=first.mailbox,
         number=1,
         started_at=sent_at,
-        outcome=SendAttempt.Outcome.STARTED,  # killed between the two writes of its 250
+        outcome=SendAttempt.Outcome.STARTED,  # an older version, killed between two writes
         message_id="<1@x.test>",
     )
 
