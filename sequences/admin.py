@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from sequences.forms import MailboxSettingsForm
 from sequences.models import (
     AuditEntry,
     Contact,
@@ -42,22 +43,13 @@ class MailboxForm(forms.ModelForm):
 
     class Meta:
         model = Mailbox
+        # The settings the product's own form changes, and what only the admin sets.
         fields = [
             "organization",
             "owner",
             "email",
-            "display_name",
             "provider",
-            "smtp_host",
-            "smtp_port",
-            "smtp_security",
-            "smtp_username",
-            "daily_limit",
-            "per_minute_limit",
-            "time_zone",
-            "sending_days",
-            "window_start",
-            "window_end",
+            *MailboxSettingsForm.Meta.fields,
             "dkim_selectors",
         ]
 
