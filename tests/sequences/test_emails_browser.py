@@ -185,12 +185,9 @@ def test_the_default_view_shows_a_change_without_a_reload(
     expect(row).to_contain_text("Cancelled", timeout=15_000)
 
 
-def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
-    signed_in, admin_user, live_server, sequence, blocked, workers, sandbox
-):
-    # Out of sync (not a refused sign-in, whose fix is a new password: below).
-    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.SYNC_ERROR)
-    held = [
+def _held_by_a_refused_sign_in(blocked) -> list[ScheduledEmail]:
+    """Two emails their mailbox holds since its sign-in was refused."""
+    return [
         blocked(
             f"c{n}@example.test",
             "535 5.7.8 Authentication credentials invalid",
@@ -199,6 +196,14 @@ def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
         )
         for n in range(2)
     ]
+
+
+def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
+    signed_in, admin_user, live_server, sequence, blocked, workers, sandbox
+):
+    # Out of sync (not a refused sign-in, whose fix is a new password: below).
+    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.SYNC_ERROR)
+    held = _held_by_a_refused_sign_in(blocked)
     workers.start("browser")
     page = _open_tab(signed_in(admin_user), live_server, sequence)
 
@@ -215,18 +220,15 @@ def test_it_resynchronizes_a_mailbox_and_shows_the_outcome(
 def test_a_refused_sign_in_is_fixed_with_a_new_password_not_the_same_one(
     signed_in, admin_user, live_server, sequence, blocked, sandbox
 ):
-    send_through(sequence.mailbox_id, sandbox, state=Mailbox.State.INVALID_CREDENTIALS)
-    # Caps a form accepts (the sandbox's test ones are beyond any provider's).
-    Mailbox.objects.filter(pk=sequence.mailbox_id).update(per_minute_limit=30, daily_limit=500)
-    held = [
-        blocked(
-            f"c{n}@example.test",
-            "535 5.7.8 Authentication credentials invalid",
-            "mailbox_connection",
-            "smtp.5.7.8",
-        )
-        for n in range(2)
-    ]
+    # With caps a form accepts (the sandbox's test ones are beyond any provider's).
+    send_through(
+        sequence.mailbox_id,
+        sandbox,
+        state=Mailbox.State.INVALID_CREDENTIALS,
+        per_minute_limit=30,
+        daily_limit=500,
+    )
+    held = _held_by_a_refused_sign_in(blocked)
     page = _open_tab(signed_in(admin_user), live_server, sequence)
 
     assert page.locator(".triage button", has_text="Resynchronize").count() == 0

@@ -121,41 +121,40 @@ def test_it_filters_by_status_cause_and_contact(
     assert shown(status="nonsense") == {"bad@example.test", "ok@example.test"}
 
 
-def test_it_pages_by_keyset_without_overlap(client, rep, sequence, make_email, emails_url):
+@pytest.fixture
+def tied(sequence, make_email):
+    """25 emails, five at each of five times: ties on scheduled_for, broken by id."""
     base = timezone.now()
     for n in range(25):
-        when = base + dt.timedelta(minutes=n % 5)  # ties on scheduled_for, broken by id
+        when = base + dt.timedelta(minutes=n % 5)
         make_email(sequence, email=f"c{n}@example.test", scheduled_for=when, next_attempt_at=when)
-    client.force_login(rep)
 
-    seen, cursor = [], ""
+
+def _forward(client, emails_url):
+    """Every page from the first by Older emails (10 a page): their ids, and the last."""
+    pages, cursor = [], ""
     while True:
         page = client.get(emails_url, {"size": 10, "after": cursor}).context["page"]
-        seen += [e.pk for e in page.emails]
+        pages.append([e.pk for e in page.emails])
         if not page.next_cursor:
-            break
+            return pages, page
         cursor = page.next_cursor
 
+
+def test_it_pages_by_keyset_without_overlap(client, rep, tied, emails_url):
+    client.force_login(rep)
+
+    pages, page = _forward(client, emails_url)
+
+    seen = [pk for ids in pages for pk in ids]
     assert len(seen) == len(set(seen)) == 25
     assert page.count == 25
     assert page.previous_cursor is not None
 
 
-def test_it_pages_back_to_newer_emails_and_the_first_page(
-    client, rep, sequence, make_email, emails_url
-):
-    base = timezone.now()
-    for n in range(25):
-        when = base + dt.timedelta(minutes=n % 5)  # ties on scheduled_for, broken by id
-        make_email(sequence, email=f"c{n}@example.test", scheduled_for=when, next_attempt_at=when)
+def test_it_pages_back_to_newer_emails_and_the_first_page(client, rep, tied, emails_url):
     client.force_login(rep)
-    pages, cursor = [], ""
-    while True:  # forward, keeping each page's rows
-        page = client.get(emails_url, {"size": 10, "after": cursor}).context["page"]
-        pages.append([e.pk for e in page.emails])
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    pages, page = _forward(client, emails_url)
 
     back = client.get(emails_url, {"size": 10, "before": page.previous_cursor}).context["page"]
     first = client.get(emails_url, {"size": 10, "before": back.previous_cursor}).context["page"]
