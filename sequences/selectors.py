@@ -6,6 +6,7 @@ role and organization allow" lives in one place and is not re-implemented per vi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -171,26 +172,81 @@ COUNT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
+class EmailView:
+    """A preset of the Emails tab: which statuses it shows, and in which order."""
+
+    label: str
+    statuses: tuple[str, ...] | None  # None: every status
+    # What goes out next comes first; elsewhere the latest scheduled does.
+    ascending: bool = False
+
+
+EMAIL_VIEWS = {
+    "attention": EmailView("Needs attention", PROBLEM_STATUSES),
+    "upcoming": EmailView(
+        "Up next",
+        (
+            ScheduledEmail.Status.SENDING,
+            ScheduledEmail.Status.SCHEDULED,
+            ScheduledEmail.Status.WAITING,
+        ),
+        ascending=True,
+    ),
+    "sent": EmailView("Sent", (ScheduledEmail.Status.SENT,)),
+    "all": EmailView("All emails", None),
+}
+
+
+@dataclass(frozen=True)
 class EmailFilters:
     status: str = ""
     category: str = ""
     query: str = ""
+    view: str = ""
 
     @classmethod
-    def clean(cls, *, status: str = "", category: str = "", query: str = "") -> EmailFilters:
+    def clean(
+        cls, *, status: str = "", category: str = "", query: str = "", view: str = ""
+    ) -> EmailFilters:
         """The filters asked for, unknown values dropped."""
         return cls(
             status=status if status in ScheduledEmail.Status.values else "",
             category=category if category in Category.values else "",
             query=query.strip()[:200],
+            view=view if view in EMAIL_VIEWS else "",
         )
+
+    def resolved(self, *, problems: bool) -> EmailFilters:
+        """With the view made explicit. Asked for nothing, a rep sees the problems first,
+        else what goes out next; a search or a status asked for looks through every email."""
+        if self.view:
+            return self
+        if self.searched:
+            return dataclasses.replace(self, view="all")
+        return dataclasses.replace(self, view="attention" if problems else "upcoming")
+
+    @property
+    def preset(self) -> EmailView:
+        return EMAIL_VIEWS[self.view or "all"]
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.status or self.category or self.query)
+
+    @property
+    def stated_view(self) -> str:
+        """The view as a link must state it: all of them goes without saying for a search."""
+        return "" if self.view == "all" and self.searched else self.view
 
     def query_string(self) -> str:
         """The filters as a URL's query string (no page): for links that keep them."""
-        pairs = {"status": self.status, "category": self.category, "q": self.query}
+        pairs = {"view": self.stated_view, "status": self.status, "category": self.category}
+        pairs["q"] = self.query
         return urlencode({name: value for name, value in pairs.items() if value})
 
     def apply(self, emails: QuerySet[ScheduledEmail]) -> QuerySet[ScheduledEmail]:
+        if self.preset.statuses is not None:
+            emails = emails.filter(status__in=self.preset.statuses)
         if self.status:
             emails = emails.filter(status=self.status)
         if self.category:
@@ -207,8 +263,8 @@ class EmailFilters:
 @dataclass(frozen=True)
 class EmailPage:
     emails: list[ScheduledEmail]
-    next_cursor: str | None  # older emails follow, from this cursor ("after")
-    previous_cursor: str | None  # newer emails precede, up to this cursor ("before")
+    next_cursor: str | None  # more emails follow in the view's order, from this cursor ("after")
+    previous_cursor: str | None  # some precede, up to this cursor ("before")
     count: int
     count_is_capped: bool
 
@@ -233,6 +289,16 @@ def _parse_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
         return None
 
 
+def _beyond(
+    emails: QuerySet[ScheduledEmail], cursor: tuple[dt.datetime, int], *, later: bool
+) -> QuerySet[ScheduledEmail]:
+    """The emails after the cursor's row (`later`) or before it, by (scheduled_for, id)."""
+    moment, pk = cursor
+    if later:
+        return emails.filter(Q(scheduled_for__gt=moment) | Q(scheduled_for=moment, pk__gt=pk))
+    return emails.filter(Q(scheduled_for__lt=moment) | Q(scheduled_for=moment, pk__lt=pk))
+
+
 def emails_for_sequence(
     *,
     sequence: Sequence,
@@ -241,41 +307,42 @@ def emails_for_sequence(
     before: str = "",
     size: int = 50,
 ) -> EmailPage:
-    """A page of the sequence's emails, latest scheduled first, by keyset pagination.
+    """A page of the sequence's emails in its view's order (latest scheduled first, or
+    what goes out next first), by keyset pagination.
 
-    A cursor is a row's (scheduled_for, id): `cursor` pages to the emails older than it,
-    `before` to the newer ones (read in the other direction, then turned back), so a deep
-    page costs what the first does, whatever OFFSET would have skipped.
+    A cursor is a row's (scheduled_for, id): `cursor` pages on to the emails that follow
+    it, `before` back to those that precede it (read in the other direction, then turned
+    back), so a deep page costs what the first does, whatever OFFSET would have skipped.
     """
     emails = filters.apply(ScheduledEmail.objects.filter(sequence=sequence))
     count = emails.values("pk")[: COUNT_LIMIT + 1].count()
-    newer = _parse_cursor(before) if before else None
-    older = None if newer else (_parse_cursor(cursor) if cursor else None)
-    if older is not None:
-        moment, pk = older
-        emails = emails.filter(Q(scheduled_for__lt=moment) | Q(scheduled_for=moment, pk__lt=pk))
-    if newer is not None:
-        moment, pk = newer
-        emails = emails.filter(Q(scheduled_for__gt=moment) | Q(scheduled_for=moment, pk__gt=pk))
-    order = ("scheduled_for", "pk") if newer else ("-scheduled_for", "-pk")
+    ascending = filters.preset.ascending
+    back = _parse_cursor(before) if before else None
+    on = None if back else (_parse_cursor(cursor) if cursor else None)
+    if on is not None:
+        emails = _beyond(emails, on, later=ascending)
+    if back is not None:
+        emails = _beyond(emails, back, later=not ascending)
+    forwards = ascending != (back is not None)
+    order = ("scheduled_for", "pk") if forwards else ("-scheduled_for", "-pk")
     rows = list(
         emails.select_related("contact", "step", "mailbox")
         .prefetch_related(Prefetch("attempts", SendAttempt.objects.order_by("number")))
         .order_by(*order)[: size + 1]
     )
     more = len(rows) > size
-    rows = rows[:size][::-1] if newer else rows[:size]
+    rows = rows[:size][::-1] if back else rows[:size]
     # A rescheduled email's old error is history, shown on its timeline.
     rows = with_diagnosis(
         rows, lambda email: email.last_error if email.status in PROBLEM_STATUSES else ""
     )
-    # Paged back from `before`: older emails follow (the cursor's own, at least); paged on
-    # from `cursor`: newer ones precede.
-    has_older, has_newer = (True, more) if newer else (more, older is not None)
+    # Paged back from `before`: emails follow (the cursor's own, at least); paged on from
+    # `cursor`: some precede.
+    has_next, has_previous = (True, more) if back else (more, on is not None)
     return EmailPage(
         emails=rows,
-        next_cursor=_cursor(rows[-1]) if rows and has_older else None,
-        previous_cursor=_cursor(rows[0]) if rows and has_newer else None,
+        next_cursor=_cursor(rows[-1]) if rows and has_next else None,
+        previous_cursor=_cursor(rows[0]) if rows and has_previous else None,
         count=min(count, COUNT_LIMIT),
         count_is_capped=count > COUNT_LIMIT,
     )

@@ -71,3 +71,28 @@ def test_the_support_pages_fit_the_screen(signed_in, support, live_server, fixab
     ):
         page.goto(live_server.url + url)
         _fits(page)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_account_chart_labels_never_overlap(signed_in, support, live_server, fixables, width):
+    page = signed_in(support)
+    page.set_viewport_size({"width": width, "height": 900})
+    slug = fixables.sequence.organization.slug
+    page.goto(live_server.url + reverse("sequences:organization_detail", args=[slug]))
+
+    labels = [text.bounding_box() for text in page.locator(".chart text").all()]
+    assert len(labels) >= 5 + 2 + 2  # dates, counts, the axes' titles
+    for n, box in enumerate(labels):
+        assert not any(_overlap(box, other) for other in labels[n + 1 :]), box
+    assert "Sent" in page.locator(".chart-legend").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".chart-figure").screenshot(path=ARTIFACTS / f"account-chart-{width}.png")

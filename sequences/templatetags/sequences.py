@@ -7,7 +7,7 @@ from django.template import TemplateSyntaxError
 from django.urls import reverse
 
 from diagnostics.diagnosis import Diagnosis
-from diagnostics.vocabulary import Fix
+from diagnostics.vocabulary import Category, Fix
 from sequences.models import ScheduledEmail, Sequence
 from sequences.permissions import fixes_for_an_admin
 from sequences.services.emails import email_reschedulable
@@ -70,27 +70,43 @@ def row_url(name: str, *args: object) -> str:
 
 
 CHART_HEIGHT, BAR_WIDTH, GAP = 120, 14, 4
+# Room on the left for the count axis; a date under every LABEL_EVERY-th bar, counted
+# back from today's, so that dates never overlap whatever day the month starts on.
+AXIS_WIDTH, LABEL_EVERY = 34, 7
+
+
+def _category_label(category: str) -> str:
+    return Category(category).label if category in Category.values else "Unknown error"
 
 
 @register.inclusion_tag("sequences/_daily_chart.html")
 def daily_chart(bars: list) -> dict[str, object]:
-    """Stacked bars, drawn on the server: sends at the bottom, failures by cause above."""
+    """Stacked bars, drawn on the server: sends at the bottom, failures by cause above,
+    with a count axis, dates under the bars and a legend of what the colours mean."""
     peak = max((bar.sent + bar.failed for bar in bars), default=0) or 1
     scale = CHART_HEIGHT / peak
-    columns = []
+    columns, legend = [], {"sent": "Sent"}
     for index, bar in enumerate(bars):
-        x, top, segments = index * (BAR_WIDTH + GAP), CHART_HEIGHT, []
+        x, top, segments = AXIS_WIDTH + index * (BAR_WIDTH + GAP), CHART_HEIGHT, []
         for kind, label, count in [("sent", "sent", bar.sent)] + [
-            (f"cat-{category or 'unknown'}", category or "unknown", n)
+            (f"cat-{category or 'unknown'}", _category_label(category), n)
             for category, n in bar.failures
         ]:
             height = count * scale
             top -= height
             segments.append({"kind": kind, "label": label, "count": count, "y": top, "h": height})
-        columns.append({"x": x, "day": bar.day, "segments": segments})
+            if count:
+                legend.setdefault(kind, label)
+        dated = (len(bars) - 1 - index) % LABEL_EVERY == 0
+        columns.append({"x": x, "middle": x + BAR_WIDTH / 2, "day": bar.day, "dated": dated})
+        columns[-1]["segments"] = segments
+    ticks = sorted({0, peak // 2, peak})
     return {
         "columns": columns,
-        "width": len(bars) * (BAR_WIDTH + GAP),
+        "width": AXIS_WIDTH + len(bars) * (BAR_WIDTH + GAP),
+        "axis": AXIS_WIDTH - 4,
+        "ticks": [{"value": n, "y": CHART_HEIGHT - n * scale} for n in ticks],
+        "legend": legend,
         "height": CHART_HEIGHT,
         "bar_width": BAR_WIDTH,
         "peak": peak,

@@ -102,6 +102,7 @@ def _filters(params: QueryDict) -> selectors.EmailFilters:
         status=params.get("status", ""),
         category=params.get("category", ""),
         query=params.get("q", ""),
+        view=params.get("view", ""),
     )
 
 
@@ -111,9 +112,18 @@ def _fix_allowed(request: HttpRequest, sequence: Sequence, fix: str) -> None:
 
 
 def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) -> dict:
-    filters = _filters(params)
     now = timezone.now()
     membership = access.membership(request)
+    triage = selectors.email_triage(sequence=sequence, now=now)
+    # The emails the "Needs attention" view lists (a stuck send is the next dispatch's).
+    attention = sum(group.count for group in triage if not group.stuck)
+    filters = _filters(params).resolved(problems=attention > 0)
+    # The page's own URL with its filters and the view it resolved to, which the table
+    # polls (a fix's POST URL answers nothing to a GET) without switching views under the
+    # reader once the problems are fixed.
+    polled = params.copy()
+    if filters.stated_view:
+        polled["view"] = filters.stated_view
     return {
         "sequence": sequence,
         # Whom a rep asks for an admin's fix: read once, and only if a row needs one.
@@ -124,12 +134,12 @@ def _table_context(request: HttpRequest, sequence: Sequence, params: QueryDict) 
         else "",
         "filters": filters,
         "filter_query": filters.query_string(),
-        # The page's own URL with its filters, which the table polls (a fix's POST URL
-        # answers nothing to a GET).
-        "table_url": f"{reverse('sequences:emails', args=[sequence.pk])}?{params.urlencode()}",
+        "views": selectors.EMAIL_VIEWS,
+        "attention": attention,
+        "table_url": f"{reverse('sequences:emails', args=[sequence.pk])}?{polled.urlencode()}",
         "live": selectors.sequence_in_flight(sequence=sequence, now=now),
         # Redrawn with the table (out of band, for htmx), so that it never contradicts it.
-        "triage": selectors.email_triage(sequence=sequence, now=now),
+        "triage": triage,
         "page": selectors.emails_for_sequence(
             sequence=sequence,
             filters=filters,

@@ -177,12 +177,15 @@ def test_the_default_view_shows_a_change_without_a_reload(
     row = page.locator(f"#email-{email.pk} .status")
     expect(row).to_contain_text("Scheduled")
 
-    # Cancelled elsewhere (another admin, a reply): the open page follows within a poll.
+    # Cancelled elsewhere (another admin, a reply): the open page follows within a poll,
+    # and the email leaves "Up next"; every email is one click away, where it says so.
     ScheduledEmail.objects.filter(pk=email.pk).update(
         status=Status.CANCELLED, status_reason="Contact suppressed", next_attempt_at=None
     )
 
-    expect(row).to_contain_text("Cancelled", timeout=15_000)
+    expect(row).to_have_count(0, timeout=15_000)
+    page.get_by_role("link", name="All emails").click()
+    expect(row).to_contain_text("Cancelled")
 
 
 def _held_by_a_refused_sign_in(blocked) -> list[ScheduledEmail]:

@@ -118,7 +118,10 @@ def test_it_filters_by_status_cause_and_contact(
     assert shown(status="blocked") == {"bad@example.test"}
     assert shown(category="content_rejected") == {"bad@example.test"}
     assert shown(q="ok@") == {"ok@example.test"}
-    assert shown(status="nonsense") == {"bad@example.test", "ok@example.test"}
+    # An unknown status is dropped: the default view (the problems, as there is one), and
+    # every email one click away.
+    assert shown(status="nonsense") == {"bad@example.test"}
+    assert shown(status="nonsense", view="all") == {"bad@example.test", "ok@example.test"}
 
 
 @pytest.fixture
@@ -165,6 +168,61 @@ def test_it_pages_back_to_newer_emails_and_the_first_page(client, rep, tied, ema
     assert back.next_cursor is not None
 
 
+def test_a_rep_sees_the_problems_first_then_what_goes_out_next(
+    client, rep, sequence, make_email, blocked, emails_url
+):
+    now = timezone.now()
+    for days, address in ((30, "far@example.test"), (1, "soon@example.test")):
+        when = now + dt.timedelta(days=days)
+        make_email(sequence, email=address, scheduled_for=when, next_attempt_at=when)
+    make_email(
+        sequence, email="done@example.test", status=Status.SENT, sent_at=now, message_id="<d@t>"
+    )
+    client.force_login(rep)
+
+    def shown(**params: str) -> list[str]:
+        return [e.contact.email for e in client.get(emails_url, params).context["page"].emails]
+
+    # Nothing wrong: what goes out next, the soonest first, and nothing already sent.
+    assert shown() == ["soon@example.test", "far@example.test"]
+    problem = blocked(sequence, "bad@example.test", "554 5.7.1 Message blocked")
+    # A problem: it comes first, by itself, and every other view is one click away.
+    html = client.get(emails_url).text
+    assert shown() == ["bad@example.test"]
+    assert '<a href="?view=attention"' in html
+    assert 'aria-current="page">Needs attention' in html
+    for view in ("upcoming", "sent", "all"):
+        assert f'<a href="?view={view}"' in html
+    assert shown(view="upcoming") == ["soon@example.test", "far@example.test"]
+    assert shown(view="sent") == ["done@example.test"]
+    assert len(shown(view="all")) == 4
+    # Fixed, the view polled stays the one the rep was reading, and says it is clear.
+    problem.status, problem.next_attempt_at = Status.SCHEDULED, problem.scheduled_for
+    problem.save()
+    assert "Nothing needs attention." in client.get(emails_url, {"view": "attention"}).text
+
+
+def test_up_next_pages_on_to_later_emails(client, rep, sequence, make_email, emails_url):
+    now = timezone.now()
+    for n in range(25):
+        when = now + dt.timedelta(hours=n + 1)
+        make_email(sequence, email=f"c{n}@example.test", scheduled_for=when, next_attempt_at=when)
+    client.force_login(rep)
+
+    first = client.get(emails_url, {"size": 10})
+    later = client.get(emails_url, {"size": 10, "after": first.context["page"].next_cursor})
+    back = client.get(emails_url, {"size": 10, "before": later.context["page"].previous_cursor})
+
+    def addresses(response) -> list[str]:
+        return [e.contact.email for e in response.context["page"].emails]
+
+    assert addresses(first) == [f"c{n}@example.test" for n in range(10)]
+    assert addresses(later) == [f"c{n}@example.test" for n in range(10, 20)]
+    assert addresses(back) == addresses(first)
+    assert "Later emails</a>" in first.text
+    assert "Sooner emails</a>" in later.text
+
+
 def test_the_pages_links_keep_the_filters(client, rep, sequence, make_email, emails_url):
     for n in range(12):
         make_email(sequence, email=f"c{n}@example.test")
@@ -206,7 +264,7 @@ def test_it_runs_a_constant_number_of_queries_whatever_the_page_size(
     # the htmx table, which redraws Needs attention with it
     for headers in ({}, {"HX-Request": "true"}):
         with django_assert_num_queries(12):
-            response = client.get(emails_url, {"size": rows}, headers=headers)
+            response = client.get(emails_url, {"size": rows, "view": "all"}, headers=headers)
         assert len(response.context["page"].emails) == rows
 
 
@@ -320,7 +378,8 @@ def test_an_email_due_soon_is_in_flight(client, rep, sequence, make_email, email
     make_email(sequence, email="pat@example.test", scheduled_for=soon, next_attempt_at=soon)
     client.force_login(rep)
 
-    assert _polls(client.get(emails_url).text) == f"{emails_url}?"
+    # Polled with the view the page resolved to, which it keeps once the email is sent.
+    assert _polls(client.get(emails_url).text) == f"{emails_url}?view=upcoming"
 
 
 def test_after_a_fix_the_table_polls_its_page_with_its_filters(

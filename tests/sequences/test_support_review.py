@@ -74,7 +74,13 @@ def test_it_charts_the_last_30_days_on_the_account_page(client, support, history
     assert len(days) == 30
     assert (days[-1].sent, days[-1].failures) == (2, [("recipient_unknown", 3)])
     assert 'class="bar bar-sent"' in response.text
-    assert "3 recipient_unknown" in response.text
+    assert "3 Recipient does not exist</title>" in response.text
+    # A legend of the colours the chart uses, and only those; a count axis from 0 to 5.
+    legend = response.text.split('class="chart-legend"')[1].split("</ul>")[0]
+    assert "Sent" in legend
+    assert "Recipient does not exist" in legend
+    assert "Temporary" not in legend
+    assert 'text-anchor="end" dominant-baseline="middle">5</text>' in response.text
 
 
 def test_it_lists_the_most_frequent_replies_with_their_diagnosis(client, support, history):
