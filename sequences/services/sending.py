@@ -490,6 +490,12 @@ class _UriListHeader(UnstructuredHeader):
     email package would write a URI longer than a line as RFC 2047 words, which no mail
     client reads as a link."""
 
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, object]) -> None:
+        # Our own ASCII value, written by fold() below: the email package's parse of it
+        # (a new one per message) would cost more than the rest of the headers.
+        kwds["parse_tree"], kwds["decoded"] = None, value
+
     def fold(self, *, policy: Policy) -> str:
         return f"{self.name}: " + f",{policy.linesep} ".join(str(self).split(", ")) + policy.linesep
 
