@@ -168,5 +168,6 @@ def test_the_emails_tab_and_the_contacts_show_the_unsubscribe(client, rep, sent,
     contacts = client.get(reverse("sequences:contacts", args=[sent.sequence_id])).text
 
     assert "Contact unsubscribed" in emails
+    assert '<span class="badge state-unsubscribed">Unsubscribed</span>' in emails
     assert "Unsubscribed" in contacts
     assert "One-click link of “Step 1 for Pat”" in contacts
