@@ -271,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
 # Contact addresses at the reserved .test domain are accepted for the demo and tests only.
 CONTACT_ALLOW_TEST_DOMAINS = env_bool("CONTACT_ALLOW_TEST_DOMAINS", default=DEBUG)
 
+# Where the product's public pages are reached from the internet: every email's one-click
+# unsubscribe link (RFC 8058, which asks for https) starts with it.
+PUBLIC_BASE_URL = env_required("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # The local SMTP sandbox the demo mailboxes send through (see `manage.py smtp_sandbox`).
 SMTP_SANDBOX_HOST = os.environ.get("SMTP_SANDBOX_HOST", "127.0.0.1")
 SMTP_SANDBOX_PORT = int(os.environ.get("SMTP_SANDBOX_PORT", "2525"))

@@ -21,6 +21,12 @@ Rules (exact replies):
   its SIZE (smtplib does), after DATA otherwise.
 - More than ``rate`` accepted messages from one login in any 60 seconds: ``451 4.4.5``
   to MAIL (and to DATA, for sessions of the same login racing past MAIL together).
+- A recipient at one of the domains of ``sandboxes.answers.ANSWER_LATER`` is accepted like
+  any other; ``answer_delay_seconds`` later, what that domain's server would send back (a
+  Postfix bounce, a reply, an out-of-office, an ARF complaint) is delivered to the
+  sender's own mailbox: the Maildir ``<inboxes>/<login>/`` (the MAIL FROM address for a
+  session without AUTH), written atomically by ``mailbox.Maildir`` (tmp/, then new/).
+  Answers still waiting when the sandbox stops are not sent.
 
 SMTPUTF8 (RFC 6531) is offered only when the sandbox is started with ``smtputf8``: the
 sending pipeline is tested both with a server that takes non-ASCII addresses and with
@@ -43,6 +49,7 @@ import email
 import logging
 import mailbox
 import re
+import shutil
 import ssl
 import tempfile
 import time
@@ -55,6 +62,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from sandboxes.answers import ANSWER_LATER, Writer
 from sandboxes.background import BackgroundServer
 from sandboxes.certificates import write_self_signed
 
@@ -93,6 +101,7 @@ RECIPIENT_REPLIES: dict[str, str] = {
 SLOW_DATA_DOMAIN = "slowdata.test"
 DROP_DATA_DOMAIN = "dropdata.test"
 DEFAULT_SLOW_DATA_SECONDS = 5.0
+DEFAULT_ANSWER_DELAY_SECONDS = 30.0
 # handle_DATA's answer that means: close the connection without a reply.
 _DROP = "DROP"
 
@@ -186,6 +195,26 @@ def _sandbox_headers(login: str, envelope: Envelope) -> bytes:
     )
 
 
+def valid_login(login: str) -> bool:
+    """Whether a login can name a folder of the inboxes' root (and nothing outside it)."""
+    return bool(login) and "/" not in login and "\x00" not in login and not login.startswith(".")
+
+
+def _maildir(root: Path, name: str) -> mailbox.Maildir:
+    """The Maildir `root/name`, made whole at once when it is new: a reader polling the root
+    (an IMAP server) never sees the folder without its tmp/, new/ and cur/."""
+    path = root / name
+    if not path.exists():
+        draft = Path(tempfile.mkdtemp(prefix=".new-", dir=root))
+        for folder in ("tmp", "new", "cur"):
+            (draft / folder).mkdir()
+        try:
+            draft.rename(path)
+        except OSError:  # made meanwhile by another writer
+            shutil.rmtree(draft)
+    return mailbox.Maildir(path, create=False)
+
+
 class _Handler:
     """The sandbox's rules, shared by the sessions (all run in the server's one thread)."""
 
@@ -195,11 +224,15 @@ class _Handler:
         limiter: SlidingWindowLimiter,
         slow_data_seconds: float,
         greeting_delay_seconds: float = 0,
+        inboxes: Path | None = None,
+        answer_delay_seconds: float = DEFAULT_ANSWER_DELAY_SECONDS,
     ) -> None:
         self.maildir = maildir
         self.limiter = limiter
         self.slow_data_seconds = slow_data_seconds
         self.greeting_delay_seconds = greeting_delay_seconds
+        self.inboxes = inboxes
+        self.answer_delay_seconds = answer_delay_seconds
         # The first connection is aiosmtpd's own warm-up, which reads the greeting.
         self.warmed_up = False
         # Successful sign-ins: how often a client had to connect and authenticate.
@@ -279,12 +312,41 @@ class _Handler:
         content = raw.replace(b"\r\n", b"\n")
         self.maildir.add(_sandbox_headers(login, envelope) + content)
         log.info("accepted %s", summary)
+        self._answer_later(login or envelope.mail_from, envelope, content)
         domains = {address.rpartition("@")[2].lower() for address in envelope.rcpt_tos}
         if DROP_DATA_DOMAIN in domains:
             return _DROP
         if SLOW_DATA_DOMAIN in domains:
             await asyncio.sleep(self.slow_data_seconds)
         return ACCEPTED
+
+    def _answer_later(self, owner: str, envelope: Envelope, content: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for rcpt in envelope.rcpt_tos:
+            later = ANSWER_LATER.get(rcpt.rpartition("@")[2].lower())
+            if later is not None and self.inboxes is not None:
+                loop.call_later(
+                    self.answer_delay_seconds,
+                    self._deliver_answer,
+                    later,
+                    owner,
+                    envelope.mail_from,
+                    rcpt,
+                    content,
+                )
+
+    def _deliver_answer(
+        self, later: tuple[str, Writer], owner: str, sender: str, rcpt: str, content: bytes
+    ) -> None:
+        kind, write = later
+        assert self.inboxes is not None
+        # A login is a folder name here: one that could leave the root gets nothing.
+        if not valid_login(owner):
+            log.info("no mailbox for login %r: %s from %s not delivered", owner, kind, rcpt)
+            return
+        answer = write(content, sender=sender, rcpt=rcpt, now=dt.datetime.now(dt.UTC))
+        _maildir(self.inboxes, owner).add(answer)
+        log.info("answered %s to %s: %s delivered to %s", _message_id(content), rcpt, kind, owner)
 
 
 class _SandboxSMTP(SMTP):
@@ -363,8 +425,13 @@ class SmtpSandbox(BackgroundServer):
         smtputf8: bool = False,
         slow_data_seconds: float = DEFAULT_SLOW_DATA_SECONDS,
         greeting_delay_seconds: float = 0,
+        inboxes: Path | None = None,
+        answer_delay_seconds: float = DEFAULT_ANSWER_DELAY_SECONDS,
     ) -> None:
         self.store = Path(store)
+        # The senders' own mailboxes, where answers that come later land (none: not sent).
+        self.inboxes = Path(inboxes) if inboxes is not None else None
+        self.answer_delay_seconds = answer_delay_seconds
         self.host = host
         self.port = port
         self.max_size = max_size
@@ -380,11 +447,15 @@ class SmtpSandbox(BackgroundServer):
         # missing; the store may be an existing empty folder (pytest's tmp_path).
         for folder in ("tmp", "new", "cur"):
             (self.store / folder).mkdir(parents=True, exist_ok=True)
+        if self.inboxes is not None:
+            self.inboxes.mkdir(parents=True, exist_ok=True)
         handler = _Handler(
             mailbox.Maildir(self.store, create=False),
             SlidingWindowLimiter(self.rate),
             self.slow_data_seconds,
             self.greeting_delay_seconds,
+            self.inboxes,
+            self.answer_delay_seconds,
         )
         controller = _Controller(
             handler,

@@ -110,7 +110,9 @@ JOB_TITLES = (
     "Procurement Lead",
 )
 TIME_ZONES = ("Europe/Paris", "Europe/London", "America/New_York", "America/Chicago", "UTC")
-# Recipients whose domains the SMTP sandbox answers with a provider's real failure.
+# Recipients whose domains the SMTP sandbox answers with a provider's real failure, or
+# accepts and answers later in the sender's own mailbox (a bounce, a reply, an
+# out-of-office, a complaint: sandboxes/answers.py).
 SANDBOX_RECIPIENTS = (
     ("Uma", "Unknown", "unknown.test"),
     ("Ines", "Inactive", "inactive.test"),
@@ -118,6 +120,10 @@ SANDBOX_RECIPIENTS = (
     ("Alex", "Away", "away.test"),
     ("Bea", "Busy", "busy.test"),
     ("Blake", "Blocked", "blocked.test"),
+    ("Bruno", "Later", "bounce-later.test"),
+    ("Rae", "Replies", "replies.test"),
+    ("Olive", "Office", "ooo.test"),
+    ("Cora", "Complains", "complains.test"),
 )
 # Recipients with non-ASCII characters before the @-sign, which only a server offering
 # SMTPUTF8 takes: the contacts of the source errors about an unusable address.

@@ -119,6 +119,7 @@ class AuditEntryAction(models.TextChoices):
     EDIT_MAILBOX = "edit_mailbox", "Changed a mailbox's settings and reconnected it"
     CONNECT_MAILBOX = "connect_mailbox", "Connected a new mailbox"
     MOVE_MAILBOX_EMAILS = "move_mailbox_emails", "Moved a mailbox's sequences and emails"
+    UNSUBSCRIBE_CONTACT = "unsubscribe_contact", "Unsubscribed by the contact's one-click link"
 
 
 class Organization(models.Model):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sequences.views import mailboxes, sequences, support
+from sequences.views import mailboxes, sequences, support, unsubscribe
 
 app_name = "sequences"
 urlpatterns = [
@@ -50,4 +50,6 @@ urlpatterns = [
     ),
     path("organizations/", support.organization_list, name="organization_list"),
     path("organizations/<slug:slug>/", support.organization_detail, name="organization_detail"),
+    # Public: the link in every email (RFC 8058), signed, for people who never sign in.
+    path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

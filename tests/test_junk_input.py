@@ -10,14 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import test_permissions
-from tests.test_permissions import MATRIX
+from tests.test_permissions import MATRIX, PUBLIC
 
 # The matrix's fixture: its routes' URLs are built from these objects.
 objects = test_permissions.objects
 
 # Routes outside the permission matrix; the Django admin's own pages are Django's.
 OTHER_ROUTES = {"login": ("get", lambda o: "/login/"), "logout": ("post", lambda o: "/logout/")}
-ROUTES = [(method, url) for method, url, _ in MATRIX.values()] + list(OTHER_ROUTES.values())
+ROUTES = [(method, url) for method, url, _ in [*MATRIX.values(), *PUBLIC.values()]]
+ROUTES += list(OTHER_ROUTES.values())
 ADMIN_LOGIN = ("post", lambda o: "/admin/login/")
 
 # The parameters the views read, and values that once answered 500.

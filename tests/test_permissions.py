@@ -13,7 +13,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sequences.models import AuditEntry, ScheduledEmail, Sequence
+from sequences.models import AuditEntry, Contact, ScheduledEmail, Sequence
+from sequences.unsubscribe import unsubscribe_token
 
 PEOPLE = ("owner", "teammate", "admin", "support", "outsider")
 Status = ScheduledEmail.Status
@@ -160,6 +161,20 @@ MATRIX = {
         (403, 404, 302, 403, 404),
     ),
 }
+
+
+# Public routes answer everyone alike, signed in or not: their URL's signed token is the only
+# credential (RFC 8058: a mail client posts without a session). The post here lacks the
+# one-click field, so it changes nothing: tests/sequences/test_unsubscribe.py posts it.
+def _unsubscribe_url(o) -> str:
+    token = unsubscribe_token(contact_id=o.email.contact_id, email_id=o.email.pk)
+    return reverse("sequences:unsubscribe", args=[token])
+
+
+PUBLIC = {
+    "unsubscribe page": ("get", _unsubscribe_url, 200),
+    "one-click unsubscribe": ("post", _unsubscribe_url, 400),
+}
 CASES = [
     pytest.param(endpoint, person, expected, id=f"{endpoint}-{person}")
     for endpoint, (_, _, codes) in MATRIX.items()
@@ -253,6 +268,20 @@ def test_it_sends_anonymous_visitors_to_sign_in(client, objects, endpoint):
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("person", [*PEOPLE, "anonymous"])
+@pytest.mark.parametrize("endpoint", list(PUBLIC))
+def test_it_answers_everyone_alike_on_a_public_route(client, objects, people, endpoint, person):
+    method, url, expected = PUBLIC[endpoint]
+    if person != "anonymous":
+        client.force_login(people[person])
+
+    send = client.get if method == "get" else client.post
+    response = send(url(objects), {"address": "pat@example.org"})
+
+    assert response.status_code == expected
+    assert Contact.objects.get(pk=objects.email.contact_id).state == Contact.State.ACTIVE
 
 
 def test_it_answers_404_for_an_email_guessed_across_organizations(

@@ -19,6 +19,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "status.example.com",
     "DATABASE_URL": "postgres://app:pw@db.internal:5432/status",
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "PUBLIC_BASE_URL": "https://status.example.com",
 }
 
 
@@ -81,7 +82,7 @@ def test_it_redelivers_a_task_of_a_dead_worker_only_after_a_live_one_would_have_
     assert options == f"{{'visibility_timeout': {2 * limit}}}"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "MAILBOX_SECRET_KEYS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "MAILBOX_SECRET_KEYS", "PUBLIC_BASE_URL"])
 def test_it_refuses_to_start_in_production_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
 

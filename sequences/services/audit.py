@@ -13,16 +13,19 @@ from sequences.models import AuditEntry, Membership
 
 def audit_record(
     *,
-    actor: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
     organization_id: int,
     action: str,
     target: models.Model,
+    actor_label: str = "",
     **detail: object,
 ) -> AuditEntry:
+    """`actor` None is someone outside the product (a contact's one-click unsubscribe),
+    named by `actor_label`."""
     return AuditEntry.objects.create(
         organization_id=organization_id,
         actor=actor,
-        actor_label=actor.get_full_name() or actor.get_username(),
+        actor_label=actor_label or actor.get_full_name() or actor.get_username(),
         action=action,
         target_type=type(target).__name__,
         target_id=str(target.pk),

@@ -84,6 +84,35 @@ def contacts_unsubscribe(*, contacts: QuerySet[Contact], reason: str) -> int:
     )
 
 
+def contact_unsubscribe_one_click(*, email: ScheduledEmail) -> int:
+    """The contact used `email`'s unsubscribe link (RFC 8058): unsubscribed, its enrollments
+    stopped and its pending emails cancelled, audited for its organization.
+
+    Idempotent: a contact already unsubscribed or suppressed is left as it is (a second
+    click, a mail client posting twice). Returns how many emails it cancelled.
+    """
+    with transaction.atomic():
+        # Locked, so that two posts at once unsubscribe and audit once.
+        contact = Contact.objects.select_for_update().get(pk=email.contact_id)
+        if contact.state in (Contact.State.UNSUBSCRIBED, Contact.State.SUPPRESSED):
+            return 0
+        # The subject as sent, cut short: the reason is shown beside the contact's state.
+        of = f" of “{email.subject[:200]}”" if email.subject else ""
+        cancelled = contacts_unsubscribe(
+            contacts=Contact.objects.filter(pk=contact.pk), reason=f"One-click link{of}"
+        )
+        audit_record(
+            actor=None,
+            actor_label=f"{contact.email} (one-click unsubscribe)",
+            organization_id=contact.organization_id,
+            action=AuditEntry.Action.UNSUBSCRIBE_CONTACT,
+            target=contact,
+            email=email.pk,
+            cancelled=cancelled,
+        )
+    return cancelled
+
+
 def contact_suppress(*, actor: AbstractBaseUser, contact: Contact) -> int:
     """Never email the contact again: stop its enrollments, cancel its pending emails.
 

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import make_msgid
@@ -66,6 +66,7 @@ from sequences.services.smtp import (
     SmtpFailure,
 )
 from sequences.templating import VARIABLES, compiled, required_variables
+from sequences.unsubscribe import unsubscribe_headers
 
 logger = logging.getLogger(__name__)
 Status = ScheduledEmail.Status
@@ -484,6 +485,21 @@ class _Header(BaseHeader):
         return folded[policy]
 
 
+class _UriListHeader(UnstructuredHeader):
+    """A list of <URI>s (RFC 2369's List-* headers), one per line and never encoded: the
+    email package would write a URI longer than a line as RFC 2047 words, which no mail
+    client reads as a link."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, object]) -> None:
+        # Our own ASCII value, written by fold() below: the email package's parse of it
+        # (a new one per message) would cost more than the rest of the headers.
+        kwds["parse_tree"], kwds["decoded"] = None, value
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: " + f",{policy.linesep} ".join(str(self).split(", ")) + policy.linesep
+
+
 class _HeaderClasses(HeaderRegistry):
     """The email package's header registry, making each header class once, and each header
     given as text once while it recurs (MIME-Version, Content-Type, a mailbox's From…): the
@@ -493,6 +509,7 @@ class _HeaderClasses(HeaderRegistry):
 
     def __init__(self) -> None:
         super().__init__(base_class=_Header)
+        self.map_to_type("list-unsubscribe", _UriListHeader)
         self._made: dict[str, type[BaseHeader]] = {}
         self.parsed = functools.lru_cache(maxsize=256)(super().__call__)
 
@@ -539,6 +556,8 @@ def render_message(email: ScheduledEmail, to: Recipient, message_id: str) -> Ema
     if thread:  # a follow-up answers the step before it (RFC 5322 3.6.4)
         message["In-Reply-To"] = thread[-1]
         message["References"] = " ".join(thread)
+    for name, value in unsubscribe_headers(email).items():
+        message[name] = value
     message.set_content(compiled(email.step.body).render(message_context(email)))
     return message
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import smtplib
@@ -12,6 +13,7 @@ from django.utils import timezone
 from diagnostics.data import SEED_ERRORS_PATH
 from diagnostics.diagnosis import diagnose
 from diagnostics.vocabulary import Category, Retry
+from sandboxes.answers import ANSWER_LATER
 from sequences.addresses import recipient
 from sequences.demo import ADDRESS, addressed
 from sequences.models import (
@@ -334,3 +336,14 @@ def test_an_enrollment_is_finished_once_its_last_email_went_out(seeded):
         elif enrollment.state == Enrollment.State.FINISHED:
             assert not pending
             assert not enrollment.emails.exclude(status=Status.SENT).exists()
+
+
+def test_it_first_sends_to_each_domain_that_answers_later(seeded):
+    soon = timezone.now() + dt.timedelta(minutes=5)
+    for domain in ANSWER_LATER:
+        (contact,) = Contact.objects.filter(email__endswith=f"@{domain}")
+        first = contact.emails.get(step__position=1)
+
+        assert first.status == ScheduledEmail.Status.SCHEDULED
+        assert first.mailbox.state == Mailbox.State.CONNECTED
+        assert first.next_attempt_at <= soon

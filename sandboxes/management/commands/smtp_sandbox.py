@@ -9,7 +9,12 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from sandboxes import smtp_server
 from sandboxes.background import log_to
-from sandboxes.smtp_server import DEFAULT_MAX_SIZE, DEFAULT_RATE, SmtpSandbox
+from sandboxes.smtp_server import (
+    DEFAULT_ANSWER_DELAY_SECONDS,
+    DEFAULT_MAX_SIZE,
+    DEFAULT_RATE,
+    SmtpSandbox,
+)
 
 
 class Command(BaseCommand):
@@ -27,6 +32,18 @@ class Command(BaseCommand):
             "--rate", type=int, default=DEFAULT_RATE, help="Messages per minute per login."
         )
         parser.add_argument(
+            "--inboxes",
+            type=Path,
+            default=settings.DATA_DIR / "sandbox-inboxes",
+            help="The senders' own Maildirs (<inboxes>/<login>/), where later answers land.",
+        )
+        parser.add_argument(
+            "--answer-delay",
+            type=float,
+            default=DEFAULT_ANSWER_DELAY_SECONDS,
+            help="Seconds before a domain that answers later does (bounce-later.test, ...).",
+        )
+        parser.add_argument(
             "--smtputf8",
             action="store_true",
             help="Offer SMTPUTF8 (RFC 6531): accept addresses with non-ASCII local parts.",
@@ -41,17 +58,27 @@ class Command(BaseCommand):
         max_size: int,
         rate: int,
         smtputf8: bool,
+        inboxes: Path,
+        answer_delay: float,
         **options: object,
     ) -> None:
         self._log_to_stdout()
         sandbox = SmtpSandbox(
-            host=host, port=port, store=store, max_size=max_size, rate=rate, smtputf8=smtputf8
+            host=host,
+            port=port,
+            store=store,
+            max_size=max_size,
+            rate=rate,
+            smtputf8=smtputf8,
+            inboxes=inboxes,
+            answer_delay_seconds=answer_delay,
         )
         sandbox.start()
         try:
             self.stdout.write(
                 f"SMTP sandbox listening on {host}:{sandbox.port}, "
-                f"storing mail in {store.resolve()} (Ctrl-C to stop)"
+                f"storing mail in {store.resolve()}, answers in {inboxes.resolve()} "
+                "(Ctrl-C to stop)"
             )
             # Piped output is block-buffered: whoever waits for this line needs it now.
             self.stdout.flush()
