@@ -16,7 +16,9 @@ Precedence, first that applies wins:
    "daily quota" is a quota that resets.
    Then a validation error's refused field (`"field": "to"` is the contact's address).
 2. Enhanced status code (RFC 3463): a well-known class.subject.detail (5.1.1, 5.7.26…),
-   then its class.subject (5.1.x addressing, 5.7.x policy…).
+   then a code's standard name written out ("Bad destination mailbox address" is 5.1.1's,
+   "Syntax error in parameters or arguments" 501's), then the code's class.subject (5.1.x
+   addressing, 5.7.x policy…).
 3. Basic reply code (RFC 5321: 421, 535, 552…), then HTTP status (401, 429, 5xx…).
 4. Hints, weak words ("temporarily", "timed out"…), when no code names a cause.
 5. `unknown`, its retry from the code class: SMTP 4xx or HTTP 5xx retry automatically,
@@ -29,7 +31,8 @@ A `never` suppresses the contact, the costliest mistake, so a rule that would gi
 also pass `_bounces_the_contact`: unless the text plainly says the recipient is gone or
 full, no sign of our own side (authentication, relay, the sender address, Exchange's
 submission, x.1.7/x.1.8), no "try again" or mail loop, and a rule more precise than a code
-class (a 5.2.0 alone is Exchange's submission as often as the recipient's mailbox).
+class or a basic reply code (a 5.2.0 alone is Exchange's submission as often as the
+recipient's mailbox, a 552 alone a size or a content filter as often as a full mailbox).
 Otherwise, when our side shows, the next rule that does not suppress decides (or
 SENDER_REFUSED); when it does not, the code class does, as for an unknown error. An unknown
 error that shows our side, and no transient code, is SENDER_REFUSED as well.
@@ -169,9 +172,11 @@ def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iter
         entry = catalog.field_entry(fields)
         if entry is not None:
             yield Candidate("error field", entry, ", ".join(sorted(fields)))
+    if enhanced is not None and enhanced in catalog.ENHANCED:
+        yield Candidate("enhanced code", catalog.ENHANCED[enhanced], enhanced)
+    for entry, evidence in catalog.STANDARD_NAMES.matches(lowered, words, smtp_code, http_status):
+        yield Candidate("standard name", entry, evidence)
     if enhanced is not None:
-        if enhanced in catalog.ENHANCED:
-            yield Candidate("enhanced code", catalog.ENHANCED[enhanced], enhanced)
         subject = enhanced[:3]
         if subject in catalog.SUBJECTS:
             yield Candidate("enhanced code class", catalog.SUBJECTS[subject], subject + ".x")
@@ -192,8 +197,9 @@ def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iter
 _SUPPRESSING = frozenset(
     category for category, defaults in catalog.DEFAULTS.items() if defaults.retry is Retry.NEVER
 )
-# A code class (5.2.x) is too vague to suppress a contact on its own.
-_VAGUE = frozenset(("enhanced code class", "HTTP status", "code class"))
+# A code class (5.2.x), or a basic reply code alone (a 552 is as often a size or a content
+# filter as a full mailbox, a 551 a refused login), is too vague to suppress a contact.
+_VAGUE = frozenset(("enhanced code class", "reply code", "HTTP status", "code class"))
 
 
 def _phrases(*patterns: str) -> TextIndex:

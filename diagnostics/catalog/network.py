@@ -44,7 +44,9 @@ ENTRIES: tuple[Entry, ...] = (
         "The mail server's name could not be resolved",
         match=r"enotfound|eai_again|getaddrinfo|name or service not known|unknownhostexception"
         r"|unknown smtp host|no such host is known|temporary failure in name resolution"
-        r"|nodename nor servname|name resolution",
+        r"|nodename nor servname|name resolution"
+        # Node's DNS errors (c-ares codes), wrapped by nodemailer as `code: 'EDNS'`.
+        r"|edns|eservfail|erefused|etimeout|enodata|econnrefused smtp",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The name of the mailbox's SMTP server could not be looked up in DNS "
         "(a DNS outage, or a mistyped host name). The email is retried; if it keeps failing, "
@@ -101,7 +103,12 @@ ENTRIES: tuple[Entry, ...] = (
         r"|no route to host|lost connection with|socket error code 1006[01]"
         r"|unexpectedly disconnected|opentimeout|readtimeout|socket hang up"
         r"|expected response code \d+ but got code \"\"|but got an empty response"
-        r"|committed a protocol violation|please run connect\(\) first",
+        r"|committed a protocol violation|please run connect\(\) first"
+        # Socket errors by their POSIX names and by the Windows texts of WSAECONNRESET
+        # (10054) and WSAECONNABORTED (10053).
+        r"|eaddrnotavail|econnaborted|epipe|forcibly closed by the remote host"
+        r"|aborted by the software in your host machine"
+        r"|unable to write data to the transport connection",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mail server refused, dropped or did not answer the connection, so "
         "nothing was sent. The email is retried automatically; if it keeps failing, check "

@@ -38,7 +38,9 @@ RECIPIENT_POLICY = Entry(
     r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
     r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表"
     r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked"
-    r"|rejected by (?:the )?destination|restricted by policy|user defined policy",
+    r"|rejected by (?:the )?destination|restricted by policy|user defined policy"
+    # Mimecast's documented rejections: a block entry of the recipient's organization or user.
+    r"|envelope blocked|blocked senders|administrative prohibition",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -100,6 +102,23 @@ DNS_AUTH = Entry(
         "Check the sending server's reverse DNS.",
     ),
 )
+# An SPF or DMARC check that could not be done now (RFC 7208's "temperror", a DNS lookup that
+# failed) is no failed authentication: before DNS_AUTH reads "spf" or "dmarc".
+DNS_AUTH_TEMPORARY = Entry(
+    "smtp.4.7.26.temporary",
+    C.TEMPORARY_FAILURE,
+    "Sender authentication could not be checked for now",
+    match=r"temperror|temporary (?:error|failure)[^.]{0,40}?(?:spf|dkim|dmarc)"
+    r"|temporary (?:spf|dkim|dmarc)",
+    examples=(
+        "#4.4.3 Temporary error occurred during SPF verification.",
+        "450 4.4.0 <email@example.com> Temporary DMARC DNS lookup failure (G1E)",
+    ),
+    source="Cisco IronPort AsyncOS 7.1 advanced configuration guide (SPF defer text); "
+    "Rackspace SMTP codes, smtp.codes/rackspace",
+    explanation="The receiving server could not check the sender's SPF or DMARC records for "
+    "now (a DNS lookup failed on its side). The email is retried automatically.",
+)
 # "Not listed in" a directory is an unknown user, before BLOCKLISTED reads "listed in".
 DIRECTORY_UNKNOWN = Entry(
     "smtp.5.1.1.directory",
@@ -126,7 +145,8 @@ BLOCKLISTED = Entry(
     r"|has been blocked due to violating"
     r"|invalid ip|ip is rejected|fake sender|is banned|connection is being blocked"
     r"|senderbase|ipcheck\.proofpoint|block (?:permanently|temporarily)"
-    r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster",
+    r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster"
+    r"|dial-?up|dynamic ip|transient ip|residential ip",
     examples=(
         "550 5.7.26 Service refused",
         "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
@@ -185,7 +205,8 @@ USER_UNKNOWN = Entry(
     C.RECIPIENT_UNKNOWN,
     "Recipient address does not exist",
     match=r"user unknown|unknown user|no such user|no such recipient|no such mailbox"
-    r"|no such address|unknown recipient|recipient unknown|recipient not found"
+    r"|no such address|no such (?:active |local |valid )?(?:user|account|mailbox|recipient)"
+    r"|unknown recipient|recipient unknown|recipient not found"
     r"|user not found|mailbox not found|address (?:was )?not found|recipnotfound"
     r"|exrecipnotfound|recipientnotfound|no mailbox here|not our customer"
     r"|no longer (?:active|available|valid|in use)|invalid mailbox"
@@ -196,6 +217,8 @@ USER_UNKNOWN = Entry(
     rf"|address\b[^.]{{0,40}}?{_GONE}"
     rf"|account\b[^.]{{0,40}}?{_GONE}"
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
+    # A directory's mark on the address (Proofpoint's SMTP Discovery "invalid" list).
+    r"|address is marked as invalid|not (?:a )?user of this (?:server|system|domain)"
     r"|no valid recipients|用户不存在|收件人不存在|邮箱不存在|账号不存在|帐号不存在|地址不存在"
     r"|ユーザーは登録されていません|存在しません|宛先不明"
     r"|пользователь не найден|такого пользователя нет|нет такого пользователя"
@@ -260,7 +283,7 @@ SENDER_ADDRESS = Entry(
     r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
     r"|emetteur invalide|mail from not owned|mail sending denied|blank from"
     r"|provide a valid from|not associated with your account|unconfigured sending domain"
-    r"|sending domain (?:is )?not",
+    r"|sending domain (?:is )?not|sender rejected|envelope sender",
     examples=(
         '{"error":{"code":"ErrorSendAsDenied","message":"The user account which was used to '
         "submit this request does not have the right to send mail on behalf of the specified "
@@ -293,7 +316,7 @@ BAD_ADDRESS = Entry(
     r"|not a valid (?:e-?mail )?address|improperly formatted|badly formatted"
     r"|mailbox name not allowed|bad recipient address|invalid syntax|must contain the '@'"
     r"|domain (?:name )?not found|domain does not exist|domain doesn't exist"
-    r"|host (?:or domain name )?not found|no mx record|null mx|unrouteable domain"
+    r"|host (?:or domain name )?not found|host unknown|no mx record|null mx|unrouteable domain"
     r"|unrouteable address|unroutable|no route to domain|no such domain|errorinvalidrecipients"
     r"|at least one recipient (?:is not|isn't) valid|invalid 'to' field"
     r"|recipient address required|invalid '(?:to|cc|bcc)' address|email is not valid in"
@@ -419,7 +442,7 @@ AUTH_FAILED = Entry(
     r"|invalidauthenticationtoken|revoked|reauthenticate|re-authenticate|reauthorize"
     r"|not authenticated|application-specific password|app password"
     r"|log in (?:via|with|through) your web browser|password (?:has )?expired"
-    r"|credentials have expired|must authenticate|登录失败"
+    r"|credentials have expired|must authenticate|登录失败|auth error|auth failed"
     r"|auth token missing|wrong credentials|login required|unable to authenticate",
     examples=(
         "550 5.7.1 Authentication failed",
@@ -463,7 +486,8 @@ MAILBOX_FULL = Entry(
     r"|folder (?:is )?full|容量满|邮箱已满|空间不足|переполнен|postfach (?:ist )?voll"
     r"|boîte (?:aux lettres )?pleine|boite (?:aux lettres )?pleine|buzón lleno"
     r"|caixa (?:postal|de correio) cheia|casella piena|exhausted (?:its |the )?allowed storage"
-    r"|too many messages on the server|speichervolumen",
+    r"|too many messages on (?:the )?server|speichervolumen|quota exceed the|mail box (?:is )?full"
+    r"|mail ?box space|space not enough|too much mail data",
     examples=(
         "452 4.2.2 Mailbox full",
         "552 The recipient's mailbox has exceeded its storage limits.",
@@ -534,7 +558,7 @@ QUOTA = Entry(
     match=r"quota exceeded|quota reached|quota has been reached|quotaexceeded"
     r"|exceeded (?:the |your |their )?\w* ?quota|usage limit"
     r"|exceeded the max (?:emails|defers and failures) per hour"
-    r"|limits for your account are exceeded",
+    r"|limits for your account are exceeded|exceeded your (?:\w+ )?limits?",
     examples=(
         "550 5.7.1 Email quota exceeded.",
         "Domain cogefi31.fr has exceeded the max emails per hour (125/100 (125%)) allowed. "
@@ -550,7 +574,8 @@ TOO_LARGE = Entry(
     r"|exceeds (?:the )?(?:maximum |max )?(?:allowed )?(?:message )?size"
     r"|exceeded (?:the )?(?:maximum )?(?:message )?size|maximum (?:message )?size"
     r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity"
-    r"|taille limite du message|message is too long|邮件大小超过|邮件过大|size exceeded",
+    r"|taille limite du message|message is too long|邮件大小超过|邮件过大|size exceeded"
+    r"|attachment (?:is )?too long|length of (?:the )?(?:attach|attachment|data|message)",
     examples=(
         "552 5.2.3 Your message exceeded Google's message size limits. Please visit "
         "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.",
@@ -576,7 +601,7 @@ RATE = Entry(
     r"|relay limit|too much mail from|frequency limited|receive limit|thread limit exceeded"
     r"|permitted limits|max message per connection"
     r"|unexpected volume|unusual rate|excessive volume|too many sessions|per session"
-    r"|too many login attempts|too much fail authentication"
+    r"|too many login attempts|too much fail authentication|achieved the maximum threshold"
     r"|并发连接数|发送频率|大量信件|数量超出限制|被临时禁止连接",
     examples=(
         "450 4.2.1 Peak SMTP relay limit exceeded for this customer.",
@@ -601,7 +626,8 @@ SPAM = Entry(
     C.CONTENT_REJECTED,
     "Message refused as spam or unsafe content",
     match=r"spam|unsolicited|junk|phishing|phish|virus|malware|infected|malicious"
-    r"|content (?:policy|filter|rejected)|message content|suspicious|bulk mail"
+    r"|content (?:policy|filter|rejected|restrictions?|guidelines?)|message content|suspicious"
+    r"|bulk mail|vba macros|macros found"
     r"|forbidden attachment|attachment type|prohibited (?:content|attachment)"
     r"|message blocked|blocked (?:due to|because of) (?:its )?content|url (?:is )?blocked"
     r"|mail rejete|content denied|message not allowed|policy violation detected|dt:spm"
@@ -678,6 +704,7 @@ SES_REJECTED = Entry(
 
 ENTRIES: tuple[Entry, ...] = (
     RECIPIENT_POLICY,
+    DNS_AUTH_TEMPORARY,
     DNS_AUTH,
     DIRECTORY_UNKNOWN,
     BLOCKLISTED,
