@@ -77,6 +77,8 @@ _HTTP_INLINE: tuple[tuple[frozenset[bytes], re.Pattern[str]], ...] = (
         re.compile(r"status(?:[ _]?code)?[\"'\]]*\s*(?:=>|[:=])?\s*(?:int\()?(\d{3})\b"),
     ),
     (frozenset({b"returned"}), re.compile(r"returned (?:http |status |code )?(\d{3})\b")),
+    # "error 400 while sending #<RestClient::Resource …>": a client library's request status.
+    (frozenset({b"while"}), re.compile(r"error (\d{3}) while (?:sending|requesting|calling)\b")),
     (frozenset({b"code"}), re.compile(r"[\"']code[\"']\s*:\s*(\d{3})\b")),
     # "Mailgun API response 401 (UNAUTHORIZED)"
     (frozenset({b"response"}), re.compile(r"response (\d{3}) \(")),

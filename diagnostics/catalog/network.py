@@ -63,8 +63,12 @@ ENTRIES: tuple[Entry, ...] = (
             "javax.mail.MessagingException: Unknown SMTP host: smtp.gmail.com;\n"
             "  nested exception is:\n\tjava.net.UnknownHostException: smtp.gmail.com",
             "gaierror: [Errno -2] Name or service not known",
+            "Error: queryA EREFUSED smtp.office365.com\nat QueryReqWrap.onresolve [as "
+            "oncomplete] (dns.js:203:19) { \nerrno: 'EREFUSED', \ncode: 'EDNS',\nsyscall: "
+            "'queryA',\n hostname: 'smtp.office365.com',\ncommand: 'CONN'\n}",
         ),
-        source="nodemailer, github.com/nodemailer/nodemailer/issues/679; JavaMail, "
+        source="nodemailer, github.com/nodemailer/nodemailer/issues/1371; nodemailer, "
+        "github.com/nodemailer/nodemailer/issues/679; JavaMail, "
         "github.com/tntkhang/gmail-sender-helper/issues/6; Python smtplib, "
         "github.com/Chronial/snapraid-runner/issues/7",
     ),
@@ -136,8 +140,15 @@ ENTRIES: tuple[Entry, ...] = (
             'Swift_TransportException Expected response code 220 but got code "", with message ""',
             "The server committed a protocol violation The server response was: ",
             "SMTPServerDisconnected: please run connect() first",
+            "System.IO.IOException: An existing connection was forcibly closed by the remote "
+            "host ---> System.Net.Sockets.SocketException: An existing connection was forcibly "
+            "closed by the remote host",
+            "{ [Error: connect EADDRNOTAVAIL]\n  code: 'EADDRNOTAVAIL',\n  errno: "
+            "'EADDRNOTAVAIL',\n  syscall: 'connect' }",
         ),
-        source="nodemailer, github.com/nodemailer/nodemailer/issues/1538 and /issues/928; "
+        source="MailKit, github.com/jstedfast/MailKit/issues/1414; nodemailer, "
+        "github.com/nodemailer/nodemailer/issues/298; nodemailer, "
+        "github.com/nodemailer/nodemailer/issues/1538 and /issues/928; "
         "MailKit, github.com/jstedfast/MailKit/issues/1682; Python, "
         "github.com/qoda/python-mailer/issues/6; JavaMail, "
         "github.com/yesidlazaro/GmailBackground/issues/11; Exchange Online NDRs; MailKit, "

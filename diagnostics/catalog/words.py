@@ -40,7 +40,7 @@ RECIPIENT_POLICY = Entry(
     r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked"
     r"|rejected by (?:the )?destination|restricted by policy|user defined policy"
     # Mimecast's documented rejections: a block entry of the recipient's organization or user.
-    r"|envelope blocked|blocked senders|administrative prohibition",
+    r"|envelope blocked|blocked senders|administrative prohibition|denies the sender",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -55,8 +55,10 @@ RECIPIENT_POLICY = Entry(
         "541 5.4.1 Mail rejected by destination domain",
         "452 <example@zoho.com> Mailbox delivery restricted by policy error",
         "553 User defined policy matched for [ip address]",
+        "Envelope blocked - User Entry",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft support 3028012; "
+    source="Mimecast rejections, wordtothewise.com/2018/07/who-are-mimecast; Gmail SMTP errors and "
+    "codes; Exchange Online NDRs; Microsoft support 3028012; "
     "Zoho Mail SMTP errors, smtp.codes/zoho; hardwaresecrets.com, understanding email bounce "
     "messages",
     explanation="The recipient's organization refuses this email by its own rules (an "
@@ -146,7 +148,7 @@ BLOCKLISTED = Entry(
     r"|invalid ip|ip is rejected|fake sender|is banned|connection is being blocked"
     r"|senderbase|ipcheck\.proofpoint|block (?:permanently|temporarily)"
     r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster"
-    r"|dial-?up|dynamic ip|transient ip|residential ip",
+    r"|dial-?up|dynamic ip|transient ip|residential ip|black mail address",
     examples=(
         "550 5.7.26 Service refused",
         "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
@@ -169,8 +171,11 @@ BLOCKLISTED = Entry(
         "host smtp.afirme.com.mx[200.23.76.22] refused to talk to me: 554 Blocked - see "
         "https://ipcheck.proofpoint.com/?ip=78.225.183.108",
         "CXBL The sending IP address has been blocked by Cox due to exhibiting spam-like behavior",
+        "554: Dialup/transient IP not allowed.\nUse a mailgateway or contact "
+        "toda@rx.t-online.de if obsolete. (DIAL)",
     ),
-    source="Trend Micro DDEI SMTP error codes; Coremail bounce messages (icoremail.vip); "
+    source="T-Online, help.creoline.com (Dialup/transient IP not allowed); Trend Micro DDEI SMTP "
+    "error codes; Coremail bounce messages (icoremail.vip); "
     "Postfix log, github.com/Mailu/Mailu/issues/1458; "
     "seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
     "Online NDRs; outlook.com bounce, pastebin.com/rwzHX08U; Yahoo bounce, pastebin.com/1v9Bagvp; "
@@ -219,6 +224,9 @@ USER_UNKNOWN = Entry(
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
     # A directory's mark on the address (Proofpoint's SMTP Discovery "invalid" list).
     r"|address is marked as invalid|not (?:a )?user of this (?:server|system|domain)"
+    # Verb first, as non-native servers word it ("local server don't exists that user").
+    r"|don't exists? (?:that |this |the |such )?(?:user|mailbox|account|recipient)"
+    r"|doesn't exists? (?:that |this |the |such )?(?:user|mailbox|account|recipient)|用户未开通"
     r"|no valid recipients|用户不存在|收件人不存在|邮箱不存在|账号不存在|帐号不存在|地址不存在"
     r"|ユーザーは登録されていません|存在しません|宛先不明"
     r"|пользователь не найден|такого пользователя нет|нет такого пользователя"
@@ -249,8 +257,13 @@ USER_UNKNOWN = Entry(
         "550 : Recipient address rejected: Account Closed",
         "554 delivery error: dd Sorry your message to %email@domain.tld% cannot be delivered. "
         "This account has been disabled or discontinued",
+        "550 5.7.1 Recipient address rejected: User email address is marked as invalid.",
+        "Reason: \"5.1.0 - Unknown address error\" Response: \"('550', ['There is no such "
+        "active account.'])\"",
     ),
-    source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
+    source="Proofpoint SMTP Discovery, spambrella.com/faq/email-delivery-error-codes; Cisco "
+    "AsyncOS bounce log; seed 003: SMTP/API error codes reference; seed 004: SendGrid "
+    "common SMTP errors; "
     "Gmail SMTP errors and codes; Exchange Online NDRs; Exchange NDR, pastebin.com/e6yfDi5v; "
     "Office 365 NDR, pastebin.com/gJSdfVeR; Yahoo SMTP error codes; sitepackage.de, typische "
     "Fehlermeldungen bei Unzustellbarkeit",
@@ -296,8 +309,10 @@ SENDER_ADDRESS = Entry(
         ".MapiExceptionSendAsDenied;\nFailed to process message due to a permanent exception with "
         "message Cannot submit message.",
         "Net::SMTPFatalError: 550 5.7.1 Unconfigured Sending Domain <mapzen.com>",
+        "553 Envelope sender rejected",
     ),
-    source="Microsoft Graph error responses; Python smtplib + Postfix reply; Exchange Online "
+    source="Broadcom Email Security.cloud, knowledge.broadcom.com article 162445; Microsoft Graph "
+    "error responses; Python smtplib + Postfix reply; Exchange Online "
     "via smtplib, github.com/rss2email/rss2email/issues/147; ActionMailer, "
     "github.com/transitland/transitland-datastore/issues/1231",
     fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
@@ -454,8 +469,10 @@ AUTH_FAILED = Entry(
         "550 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM",
         '{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is '
         'not yet valid."}}',
+        "551 auth error. (认证永久失败)",
     ),
-    source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Microsoft: "
+    source="Sina mail reply codes, blog.sina.com.cn/s/blog_8dc13ec50101fxxr.html; seed 003: "
+    "SMTP/API error codes reference; Gmail SMTP errors and codes; Microsoft: "
     "send email from a device or application with Microsoft 365; Exchange Online NDRs; Microsoft "
     "Graph error responses; Python smtplib",
     explanation="The mailbox's login (password, app password or authorization) was refused, "
@@ -500,8 +517,12 @@ MAILBOX_FULL = Entry(
         "storage space.",
         "550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the "
         "server.",
+        "552 Too much mail data xxx@docomo.ne.jp",
+        "Quota exceed the hard limit for user",
     ),
-    source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
+    source="docomo, note.com/sendmagic/n/neb6bbe7e51cf; Aliyun mail bounces, "
+    "yuntunpuzi.com/aliyun/745; seed 003: SMTP/API error codes reference; seed 004: "
+    "SendGrid common SMTP errors; "
     "Gmail SMTP errors and codes; Exchange Online NDRs; RFC 5321 reply codes; web.de replies, "
     "sitepackage.de",
 )
@@ -549,7 +570,8 @@ MAILBOX_QUOTA = Entry(
     match=r"quota",
     smtp=(552,),
     examples=("552 <JDOE@JUNO.COM>... Mail quota exceeded",),
-    source="sendmail bounce, chilipepperweb.net/email-support/mail-quota-exceeded.html",
+    source="SendGrid via SwiftMailer, github.com/WA-WF-Bot/WA-WF-Bot-Public/issues/282; sendmail "
+    "bounce, chilipepperweb.net/email-support/mail-quota-exceeded.html",
 )
 QUOTA = Entry(
     "quota.exceeded",
@@ -563,6 +585,8 @@ QUOTA = Entry(
         "550 5.7.1 Email quota exceeded.",
         "Domain cogefi31.fr has exceeded the max emails per hour (125/100 (125%)) allowed. "
         "Message discarded.",
+        'message: Expected response code 250 but got code "451", with message "451 You\'ve '
+        "exceeded your messaging limits",
     ),
     source="Gmail SMTP errors and codes; cPanel's Exim, pastebin.com/Nprv6CmY",
 )
@@ -583,8 +607,10 @@ TOO_LARGE = Entry(
         '{"error":{"code":"ErrorMessageSizeExceeded","message":"The message exceeds the maximum '
         'supported size."}}',
         "5.2.0 Email size exceeded the policy.",
+        "554 attachment is too long. (单个附件大小超出限制)",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft Graph error responses; "
+    source="Sina mail reply codes; Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft "
+    "Graph error responses; "
     "ZeptoMail SMTP error codes",
 )
 RATE = Entry(
@@ -596,7 +622,8 @@ RATE = Entry(
     r"|message rate|connection rate"
     r"|throttled|throttling|throttle"
     r"|too many requests|too many connections|too many concurrent|too many messages"
-    r"|too many emails|too many recipients|too many recipient|too frequent|too fast"
+    r"|too many emails|too many (?:\w+ ){1,2}(?:mails|messages|emails)|too many recipients"
+    r"|too many recipient|too frequent|too fast"
     r"|too quickly|concurrency|concurrent (?:requests|connections)|slow down|per second"
     r"|relay limit|too much mail from|frequency limited|receive limit|thread limit exceeded"
     r"|permitted limits|max message per connection"
@@ -616,8 +643,10 @@ RATE = Entry(
         "452 4.4.5 Messages per second limit exceeded",
         "450 4.7.1 Error: too much mail from 127.0.0.1",
         "421 4.4.2 Message submission rate for this client has exceeded the configured limit",
+        "504 the number of RCPT attempts is achieved the maximum threshold",
     ),
-    source="Gmail SMTP errors and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
+    source="Aliyun mail bounces, bestwisewords.com/document_detail/36612.html; Gmail SMTP errors "
+    "and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
     "and troubleshooting; Gmail API, resolve errors; Oracle Cloud Email Delivery troubleshooting; "
     "Emailit SMTP troubleshooting",
 )
@@ -640,8 +669,11 @@ SPAM = Entry(
         "550-5.7.1 this message has been blocked. Please visit\n"
         "550 5.7.1 https://support.google.com/mail/answer/188131 for more information. "
         "dh9si2656259wib.8 - gsmtp",
+        "550 5.7.1 Message rejected due to content restrictions",
+        "552 MS-Office file containing VBA macros found inside of the email",
     ),
-    source="seed 003: SMTP/API error codes reference; Gmail bounce, pastebin.com/UaXB41uS",
+    source="Broadcom Email Security.cloud, knowledge.broadcom.com article 162445; seed 003: "
+    "SMTP/API error codes reference; Gmail bounce, pastebin.com/UaXB41uS",
 )
 REQUEST_INVALID = Entry(
     "request.invalid",
