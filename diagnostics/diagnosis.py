@@ -43,7 +43,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,6 +56,7 @@ from diagnostics.vocabulary import Category, Fix, Retry, Side
 
 # Bound once: an enum member lookup costs more than a global one, in the batch hot path.
 _QUOTA_EXCEEDED, _AUTO = Category.QUOTA_EXCEEDED, Retry.AUTO
+_DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +121,24 @@ def diagnose_json(raw: str, *, now: dt.datetime | None = None) -> tuple[str, Cat
     """`diagnose(raw).to_json()` as JSON text, exactly as `json.dumps` writes it, and the
     category: batch mode's path, which builds no Diagnosis (its frozen fields cost more to
     set than the rest of the diagnosis)."""
+    render, category = json_renderer(raw)
+    return render(now), category
+
+
+def json_renderer(raw: str) -> tuple[Callable[[dt.datetime | None], str], Category]:
+    """How to write diagnose_json's text at a given time, and the category: the text changes
+    with the time only for a quota (its retry_after counts down to the reset), so batch mode
+    keeps a repeated quota's renderer rather than its text."""
     signals, lowered, words, candidates = _read(raw)
     entry = _choose(candidates, lowered, words, signals).entry
     verdict = _verdict_of(entry, signals)
-    retry_after = _retry_after(entry, signals.smtp_code, now) if verdict.retry is _AUTO else None
-    return verdict.json_text(raw, retry_after, signals), verdict.category
+    auto = verdict.retry is _AUTO
+
+    def render(now: dt.datetime | None = None) -> str:
+        retry_after = _retry_after(entry, signals.smtp_code, now) if auto else None
+        return verdict.json_text(raw, retry_after, signals)
+
+    return render, verdict.category
 
 
 def explain(raw: str, *, now: dt.datetime | None = None) -> Explanation:
@@ -380,7 +395,8 @@ def _retry_after(entry: Entry, smtp_code: int | None, now: dt.datetime | None) -
         return entry.retry_after
     if entry.category is _QUOTA_EXCEEDED:
         # The contract: the next midnight UTC when the source gives no reset time.
-        now = now or dt.datetime.now(dt.UTC)
+        if now is None:  # now: the epoch's days are UTC days, as datetime's are
+            return max(1, round(_DAY - time.time() % _DAY))
         now = now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
         return max(1, round((midnight - now).total_seconds()))

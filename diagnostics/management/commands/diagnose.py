@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, diagnose_json
+from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, json_renderer
 from diagnostics.diagnosis import explain as explain_diagnosis
 from diagnostics.vocabulary import Category
 
@@ -98,7 +98,8 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
     with a double quote is a JSON string (a multi-line error on one line), unless it does
     not decode as one, in which case it is taken as it is.
     """
-    seen: dict[str, str] = {}
+    # A line's JSON, or for a quota the renderer of its JSON (its retry_after counts down).
+    seen: dict[str, str | Callable[[], str]] = {}
     count = 0
     # Written a few hundred lines at a time: one write a line costs more than the join.
     pending: list[str] = []
@@ -114,13 +115,14 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
                 text = decoded
         output = seen.get(text)
         if output is None:
-            output, category = diagnose_json(text)
-            output += "\n"
-            # A quota's retry_after counts down to its reset: never reuse it.
-            if len(text) <= _REPEAT_MAX_LENGTH and category is not _QUOTA:
+            render, category = json_renderer(text)
+            output = render() + "\n"
+            if len(text) <= _REPEAT_MAX_LENGTH:
                 if len(seen) >= _REPEATS_KEPT:
                     seen.clear()
-                seen[text] = output
+                seen[text] = render if category is _QUOTA else output
+        elif output.__class__ is not str:
+            output = output() + "\n"
         pending.append(output)
         count += 1
         if len(pending) == _LINES_PER_WRITE:
@@ -133,7 +135,7 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
 
 # ASCII output (the default): valid whatever the terminal's encoding, even for lone
 # surrogates. to_json() holds no cycles, so the check for them is skipped. Batch mode writes
-# the same text through diagnose_json.
+# the same text through diagnostics.diagnosis.json_renderer.
 _ENCODER = json.JSONEncoder(check_circular=False)
 
 
