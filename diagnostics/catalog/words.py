@@ -223,7 +223,7 @@ USER_UNKNOWN = Entry(
     rf"|account\b[^.]{{0,40}}?{_GONE}"
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
     # A directory's mark on the address (Proofpoint's SMTP Discovery "invalid" list).
-    r"|address is marked as invalid|not (?:a )?user of this (?:server|system|domain)"
+    r"|address is marked as invalid|not user of this server|not a user of this server"
     # Verb first, as non-native servers word it ("local server don't exists that user").
     r"|don't exists? (?:that |this |the |such )?(?:user|mailbox|account|recipient)"
     r"|doesn't exists? (?:that |this |the |such )?(?:user|mailbox|account|recipient)|用户未开通"
