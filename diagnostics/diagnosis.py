@@ -28,9 +28,10 @@ Precedence, first that applies wins:
 code class, except for `unknown`.
 
 A `never` suppresses the contact, the costliest mistake, so a rule that would give it must
-also pass `_bounces_the_contact`: unless the text plainly says the recipient is gone or
-full, no sign of our own side (authentication, relay, the sender address, Exchange's
-submission, x.1.7/x.1.8), no "try again" or mail loop, and a rule more precise than a code
+also pass `_bounces_the_contact`: never when the reply names our own address as the refused
+one (Postfix's "Sender address rejected: …", x.1.7/x.1.8); unless the text plainly says the
+recipient is gone or full, no sign of our own side (authentication, relay, the sender
+address, Exchange's submission), no "try again" or mail loop, and a rule more precise than a code
 class or a basic reply code (a 5.2.0 alone is Exchange's submission as often as the
 recipient's mailbox, a 552 alone a size or a content filter as often as a full mailbox).
 Otherwise, when our side shows, the next rule that does not suppress decides (or
@@ -232,6 +233,12 @@ _OUR_SIDE = _phrases(
     r"token exchange|unauthorized_client|invalid_client|invalid_grant|permission|permissions",
 )
 _OUR_CODES = frozenset(("4.1.7", "4.1.8", "5.1.7", "5.1.8", "5.7.57", "5.7.60", "5.7.139"))
+# The reply names our address as the refused one (Postfix's "Sender address rejected: <reason>",
+# a sender verification callout): its "user unknown" is our own address's, not the contact's.
+_SENDER_NAMED = _phrases(
+    r"sender address rejected|sender address refused|sender rejected|sender refused",
+    r"sender verify failed|sender verification failed|mail from address rejected",
+)
 # The contact's address plainly gone or full, whatever else the reply says.
 _GONE_ENTRIES = (catalog.TEXT_BY_CODE["smtp.5.1.1"], catalog.TEXT_BY_CODE["smtp.5.2.1"])
 _RECIPIENT_GONE = _phrases(
@@ -281,6 +288,8 @@ def _shows_our_side(lowered: str, words: frozenset[bytes], signals: Signals) -> 
 def _bounces_the_contact(
     candidate: Candidate, lowered: str, words: frozenset[bytes], signals: Signals
 ) -> bool:
+    if signals.enhanced_code in _OUR_CODES or _says(_SENDER_NAMED, lowered, words):
+        return False
     if candidate.rule == "text" and candidate.entry in _GONE_ENTRIES:
         return True  # its own words are the recipient's absence
     if _says(_RECIPIENT_GONE, lowered, words):

@@ -170,6 +170,13 @@ ENHANCED: dict[str, Entry] = {
     **dict.fromkeys(("5.7.25", "5.7.26"), w.DNS_AUTH),
     "5.7.27": w.SENDER_ADDRESS,
     "5.7.28": w.BLOCKLISTED,
+    "5.7.29": w.DNS_AUTH,
+    # The IANA registry's meanings: our client's security setup (5.7.4 "Security features
+    # not supported", 5.7.10 "Encryption Needed", 5.7.11 "Encryption required for requested
+    # authentication mechanism"), a recipient whose mailbox or domain changed owner (RRVS).
+    **dict.fromkeys(("5.7.4", "5.7.10", "5.7.11"), w.SERVER_SETTINGS),
+    "5.7.17": w.USER_UNKNOWN,
+    "5.7.18": DOMAIN_UNUSABLE,
     # Exchange Online gives these details meanings of its own (its NDR reference).
     "5.2.121": w.RATE,
     "5.2.122": w.RATE,
@@ -252,6 +259,12 @@ _STANDARD_NAMES: dict[str, str] = {
     "4.4.6": r"routing loop detected",
     "5.4.4": r"unable to route",
     "5.7.1": r"delivery not authorized, message refused",
+    "5.7.4": r"security features not supported|unrecognized authentication type",
+    "5.7.8": r"authentication credentials invalid",
+    "5.7.9": r"authentication mechanism is too weak",
+    "5.7.10": r"encryption needed|encryption required for requested authentication",
+    "5.7.17": r"mailbox owner has changed",
+    "5.7.18": r"domain owner has changed",
     "4.0.0": r"local error in processing|service not available, closing transmission",
     "5.5.0": r"syntax error in parameters or arguments|syntax error, command unrecognized"
     r"|command not implemented|bad sequence of commands|command parameter not implemented",

@@ -27,7 +27,7 @@ RECIPIENT_POLICY = Entry(
     match=r"customer block list|allowed-senders list|allowed senders list|sender not in allowed"
     r"|sendernotauthenticatedforgroup|sendernotauthenticatedformailbox"
     r"|not authorized to send to this group|restricted to internal|delivery to this group"
-    r"|delivery to this address is restricted|only accepts (?:mail|email|messages) from"
+    r"|delivery to this address is restricted|only accept(?:s|ing)? (?:mail|email|messages) from"
     r"|violates \S+ email policy|gcdp"
     r"|tls is required|tls required|requires tls|must use tls|requiretls|encryption is required"
     r"|external senders|external forwarding|tenant allow block list|sender address blocked"
@@ -189,7 +189,8 @@ SUSPENDED = Entry(
     "account.suspended",
     C.ACCOUNT_SUSPENDED,
     "The sending account is suspended",
-    match=r"suspended|outbound spam|sending paused|sending (?:has been )?(?:paused|disabled)"
+    match=r"suspended|outbound spam|sending paused|sending (?:is |has been )?(?:paused|disabled)"
+    r"|accountsendingpausedexception|sendingpausedexception"
     r"|account (?:is |has been )?(?:paused|locked|restricted|deactivated)"
     r"|tenant has exceeded|bad outbound sender|spam abuse|abuse detected|compromised"
     r"|account may not send|unusual (?:sending )?activity|user account disabled"

@@ -393,6 +393,15 @@ def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
         "554 5.2.0 Failed to process message due to a permanent exception",
         "552 Too many received headers - possible mail loop",
         "550 5.1.1 relay@example.com: sender address rejected: not owned by user",
+        # Postfix names the refused address: an unknown user there is our own address.
+        "550 5.1.0 <rep@example.com>: Sender address rejected: User unknown in local recipient "
+        "table",
+        "450 4.1.7 <rep@example.com>: Sender address rejected: undeliverable address: host "
+        "mx.example.com said: 550 5.1.1 User unknown",
+        # A basic reply code alone: a 552 is a content filter or a size as often as a full
+        # mailbox, a 551 a refused login.
+        "552 MS-Office file containing VBA macros found inside of the email",
+        "551 auth error.",
     ],
 )
 def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: str) -> None:
@@ -409,6 +418,23 @@ def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: st
 )
 def test_it_still_bounces_the_contact_when_the_recipient_is_plainly_gone(raw: str) -> None:
     assert diagnose(raw).retry == "never"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        # RFC 3463's names of the enhanced codes, and RFC 5321's texts of the reply codes.
+        ("Bad destination mailbox address", "smtp.5.1.1"),
+        ("550 Bad destination system address", "smtp.5.1.2"),
+        ("554 Mailbox disabled, not accepting messages", "smtp.5.2.1"),
+        ("550 <bob@example.com>: Syntax error in parameters or arguments", "smtp.5.5.0"),
+        ("504 Unrecognized authentication type", "mailbox.server_settings"),
+        # An exact enhanced code says more than a name read beside it.
+        ("501 5.1.3 Syntax error in parameters or arguments", "smtp.5.1.3"),
+    ],
+)
+def test_it_reads_the_standard_names_of_the_codes(raw: str, code: str) -> None:
+    assert diagnose(raw).code == code
 
 
 def test_it_falls_to_our_side_when_nothing_else_names_the_cause() -> None:
