@@ -31,10 +31,12 @@ A `never` suppresses the contact, the costliest mistake, so a rule that would gi
 also pass `_bounces_the_contact`: never when the reply names our own address as the refused
 one (Postfix's "Sender address rejected: …", x.1.7/x.1.8); unless the text plainly says the
 recipient is gone or full, no sign of our own side (authentication, relay, the sender
-address, Exchange's submission), no "try again" or mail loop, and a rule more precise than a code
-class or a basic reply code (a 5.2.0 alone is Exchange's submission as often as the
-recipient's mailbox, a 552 alone a size or a content filter as often as a full mailbox).
-Otherwise, when our side shows, the next rule that does not suppress decides (or
+address, Exchange's submission) nor of our standing (a blocklist, our domain's
+authentication, our content, a suspension), no "try again" or mail loop, a rule more precise
+than a code class or a basic reply code (a 5.2.0 alone is Exchange's submission as often as
+the recipient's mailbox, a 552 alone a size or a content filter as often as a full mailbox),
+and for an exact enhanced code alone, a reply about a recipient (its address, its mailbox).
+Otherwise, when our side or our standing shows, the next rule that does not suppress decides (or
 SENDER_REFUSED); when it does not, the code class does, as for an unknown error. An unknown
 error that shows our side, and no transient code, is SENDER_REFUSED as well.
 """
@@ -240,11 +242,27 @@ _SENDER_NAMED = _phrases(
     r"sender verify failed|sender verification failed|mail from address rejected",
 )
 # The contact's address plainly gone or full, whatever else the reply says.
-_GONE_ENTRIES = (catalog.TEXT_BY_CODE["smtp.5.1.1"], catalog.TEXT_BY_CODE["smtp.5.2.1"])
+_GONE_ENTRIES = tuple(
+    catalog.TEXT_BY_CODE[code] for code in ("smtp.5.1.1", "smtp.5.1.1.directory", "smtp.5.2.1")
+)
 _RECIPIENT_GONE = _phrases(
     *(entry.match for entry in _GONE_ENTRIES),
     r"mailbox (?:is )?full|mailbox full|inbox (?:is )?full|over quota|overquota",
     r"marked as inactive|hard bounce|addressee unknown",
+)
+# Our standing with the receiver (a blocklist, our domain's authentication, our content, our
+# suspended account): a reply that speaks of it is about us, whatever code it carries.
+_OUR_STANDING = TextIndex(
+    (catalog.words.BLOCKLISTED, catalog.words.DNS_AUTH, catalog.words.SPAM, catalog.words.SUSPENDED)
+)
+# A code alone speaks of the contact only in a reply about a recipient (its address, its
+# mailbox or the mailbox's state): "521 5.2.1 : AOL will not accept delivery of this message"
+# is a refusal of us, whatever 5.2.1 names.
+_ABOUT_A_RECIPIENT = _phrases(
+    r"recipient|recipients|rcpt|mailbox|mailboxes|user|users|account|address|addressee",
+    r"full|quota|inactive|disabled|unknown",
+    r"destination|destinataire|destinatario|destinatário|empfänger|konto|kontos|postfach",
+    r"boîte|boite|buzón|casella|caixa|ontvanger|получатель|ящик|收件人|用户|邮箱|宛先|メールボックス",
 )
 # A reply that says to try again, or that the mail looped, is not a dead address.
 _NOT_GONE = _phrases(
@@ -268,7 +286,7 @@ def _choose(
         first, lowered, words, signals
     ):
         return first
-    if not _shows_our_side(lowered, words, signals):
+    if not (_shows_our_side(lowered, words, signals) or _says(_OUR_STANDING, lowered, words)):
         # Doubt with no sign of our side: the code class's verdict, a person looks.
         *_, last = candidates
         return last
@@ -295,6 +313,12 @@ def _bounces_the_contact(
     if _says(_RECIPIENT_GONE, lowered, words):
         return True
     if candidate.rule in _VAGUE or _shows_our_side(lowered, words, signals):
+        return False
+    if _says(_OUR_STANDING, lowered, words):
+        return False
+    if candidate.rule == "enhanced code" and not (
+        "@" in lowered or _says(_ABOUT_A_RECIPIENT, lowered, words)
+    ):
         return False
     return not _says(_NOT_GONE, lowered, words)
 

@@ -451,7 +451,7 @@ AUTH_FAILED = Entry(
     C.MAILBOX_CONNECTION,
     "The mailbox's login was refused",
     match=r"authentication failed|authentication unsuccessful|authentication credentials"
-    r"|authentication required|auth required|username and password not accepted"
+    r"|authentication (?:is )?required|auth required|username and password not accepted"
     r"|password not accepted|invalid credentials|invalid login|login failed|badcredentials"
     r"|bad credentials|invalid_grant|invalid grant|token (?:has )?expired|expired token"
     r"|access token has expired|invalid (?:access |refresh )?token"

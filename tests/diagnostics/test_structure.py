@@ -184,7 +184,7 @@ TABLE = {
         None,
     ),
     # Enhanced code, then its class.subject, then the basic code.
-    "550 5.1.10 something": (
+    "550 5.1.10 <bob@example.com>: something": (
         "smtp.5.1.1",
         "recipient_unknown",
         "never",
@@ -402,6 +402,10 @@ def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
         # mailbox, a 551 a refused login.
         "552 MS-Office file containing VBA macros found inside of the email",
         "551 auth error.",
+        # An exact code alone, in a reply about no recipient (AOL's refusal of the sender).
+        "521 5.2.1 : AOL will not accept delivery of this message.",
+        # A mailbox-level text that speaks of our reputation.
+        "550 5.2.1 Mailbox unavailable. Your IP address 192.0.2.1 is blacklisted using RBL",
     ],
 )
 def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: str) -> None:
