@@ -300,7 +300,13 @@ def _our_side(candidate: Candidate) -> Candidate:
 
 
 def _shows_our_side(lowered: str, words: frozenset[bytes], signals: Signals) -> bool:
-    return signals.enhanced_code in _OUR_CODES or _says(_OUR_SIDE, lowered, words)
+    return (
+        signals.enhanced_code in _OUR_CODES
+        # A sign-in's own errors: Microsoft's AADSTS codes, an OAuth token response (RFC 6749).
+        or "aadsts" in lowered
+        or "error_description" in lowered
+        or _says(_OUR_SIDE, lowered, words)
+    )
 
 
 def _bounces_the_contact(
@@ -308,6 +314,8 @@ def _bounces_the_contact(
 ) -> bool:
     if signals.enhanced_code in _OUR_CODES or _says(_SENDER_NAMED, lowered, words):
         return False
+    if "aadsts" in lowered or "error_description" in lowered:
+        return False  # a sign-in's "user account does not exist" is our mailbox's login
     if candidate.rule == "text" and candidate.entry in _GONE_ENTRIES:
         return True  # its own words are the recipient's absence
     if _says(_RECIPIENT_GONE, lowered, words):

@@ -376,6 +376,13 @@ def test_it_reads_codes_only_in_the_first_part_of_a_huge_text() -> None:
         ('{"errors": [{"message": "Does not look right", "field": "from"}]}', "smtp.5.1.7"),
         ('{"ErrorCode": "mj-0013", "ErrorRelatedTo": ["To[0].Email"]}', "smtp.5.1.3"),
         ('{"name": "validation_error", "message": "Looks odd", "statusCode": 422}', "request"),
+        # AWS names its error in botocore's exception and in its XML bodies.
+        (
+            "An error occurred (InvalidClientTokenId) when calling the SendEmail operation: The "
+            "security token included in the request is invalid.",
+            "api.invalid_api_key",
+        ),
+        ("<Error><Type>Sender</Type><Code>AccessDenied</Code></Error>", "account.api_setup"),
     ],
 )
 def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
@@ -402,6 +409,10 @@ def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
         # mailbox, a 551 a refused login.
         "552 MS-Office file containing VBA macros found inside of the email",
         "551 auth error.",
+        # A sign-in's errors are our mailbox's login, whatever account they say is missing.
+        "AADSTS50034: The user account {EUII Hidden} does not exist in the contoso.onmicrosoft.com "
+        "directory.",
+        "{'error': 'invalid_grant', 'error_description': 'Account does not exist.'}",
         # An exact code alone, in a reply about no recipient (AOL's refusal of the sender).
         "521 5.2.1 : AOL will not accept delivery of this message.",
         # A mailbox-level text that speaks of our reputation.
