@@ -233,6 +233,8 @@ USER_UNKNOWN = Entry(
     r"|пользователь не найден|такого пользователя нет|нет такого пользователя"
     r"|ящик не существует|адрес не существует"
     r"|empfänger unbekannt|unbekannter empfänger|benutzer unbekannt|destinataire inconnu"
+    r"|adresse e-?mail inconnue|adresse de messagerie inconnue|inesistente|inexistente"
+    r"|não existe|nao existe|no existe|gebruiker onbekend|onbekende gebruiker|bestaat niet"
     r"|utilisateur inconnu|adresse inconnue|usuario desconocido|usuario no existe"
     r"|usuário desconhecido|usuário inexistente|destinatario sconosciuto|utente sconosciuto"
     r"|doesn't have an? \S+\s+account|does not have an? \S+\s+account"
@@ -275,7 +277,10 @@ MAILBOX_DISABLED = Entry(
     "Recipient mailbox disabled",
     match=r"account that you tried to reach is (?:disabled|inactive)|inactive user"
     r"|user (?:is )?inactive|mailbox (?:is )?(?:inactive|disabled|deactivated)"
-    r"|user is locked|邮箱被锁",
+    r"|user is locked|邮箱被锁"
+    # The recipient's own account suspended or frozen (Coremail's "User suspended").
+    r"|recipient (?:is )?suspended|user (?:is )?suspended|mailbox (?:is )?(?:suspended|frozen)"
+    r"|account inactive",
     examples=(
         "553 Invalid/Inactive user",
         "550 5.2.1 The email account that you tried to reach is disabled.",
@@ -505,7 +510,8 @@ MAILBOX_FULL = Entry(
     r"|boîte (?:aux lettres )?pleine|boite (?:aux lettres )?pleine|buzón lleno"
     r"|caixa (?:postal|de correio) cheia|casella piena|exhausted (?:its |the )?allowed storage"
     r"|too many messages on (?:the )?server|speichervolumen|quota exceed the|mail box (?:is )?full"
-    r"|mail ?box space|space not enough|too much mail data",
+    r"|mail ?box space|space not enough|too much mail data|空间已满|一杯です"
+    r"|postfach des empfängers ist voll|postfach ist voll",
     examples=(
         "452 4.2.2 Mailbox full",
         "552 The recipient's mailbox has exceeded its storage limits.",

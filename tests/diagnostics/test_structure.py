@@ -452,6 +452,26 @@ def test_it_reads_the_standard_names_of_the_codes(raw: str, code: str) -> None:
     assert diagnose(raw).code == code
 
 
+@pytest.mark.parametrize(
+    ("raw", "category"),
+    [
+        # Written in each language's usual wording of the reply.
+        ("550 Casella di posta inesistente", "recipient_unknown"),
+        ("550 O destinatário não existe", "recipient_unknown"),
+        ("550 Gebruiker onbekend", "recipient_unknown"),
+        ("550 mwinf5c10 ME Adresse email inconnue / Unknown email address", "recipient_unknown"),
+        ("550 Recipient suspended", "recipient_unknown"),
+        ("552 Postfach des Empfängers ist voll", "recipient_mailbox_full"),
+        ("552 用户邮箱空间已满", "recipient_mailbox_full"),
+        ("メールボックスが一杯です", "recipient_mailbox_full"),
+    ],
+)
+def test_it_reads_the_recipients_state_in_the_languages_of_its_providers(
+    raw: str, category: str
+) -> None:
+    assert diagnose(raw).category == category
+
+
 def test_it_falls_to_our_side_when_nothing_else_names_the_cause() -> None:
     diagnosis = diagnose("OAuth 2.0 token exchange failed.")
 
