@@ -181,6 +181,7 @@ ENHANCED: dict[str, Entry] = {
     "5.2.121": w.RATE,
     "5.2.122": w.RATE,
     "5.4.300": w.EXPIRED,
+    "5.4.310": DOMAIN_UNUSABLE,
     "5.7.12": w.RECIPIENT_POLICY,
     "5.7.57": w.AUTH_FAILED,
     "5.7.64": w.RELAY_DENIED,

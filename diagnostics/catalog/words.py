@@ -40,7 +40,9 @@ RECIPIENT_POLICY = Entry(
     r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked"
     r"|rejected by (?:the )?destination|restricted by policy|user defined policy"
     # Mimecast's documented rejections: a block entry of the recipient's organization or user.
-    r"|envelope blocked|blocked senders|administrative prohibition|denies the sender",
+    r"|envelope blocked|blocked senders|administrative prohibition|denies the sender"
+    # Exchange's mail flow rules (its TRANSPORT.RULES source).
+    r"|transport\.rules\.rejectmessage|rejected by organization policy",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
