@@ -3,7 +3,8 @@
 Python (smtplib, socket, ssl), Node (nodemailer's ECONNREFUSED, ETIMEDOUT, ENOTFOUND,
 EAI_AGAIN, "Greeting never received"), Java (javax/jakarta.mail MessagingException,
 MailConnectException, UnknownHostException), .NET (SmtpException, SocketException, MailKit)
-and Windows (WSAECONNREFUSED, socket errors 10060/10061). They come before the SMTP
+Windows (WSAECONNREFUSED, socket errors 10060/10061), Go's net package ("dial tcp: lookup …",
+"i/o timeout") and PHPMailer ("SMTP connect() failed"). They come before the SMTP
 families because a stack trace quotes words that those would misread (a Node error object
 has `code: 'ESOCKET'`, a .NET one "Failure sending mail").
 
@@ -46,7 +47,9 @@ ENTRIES: tuple[Entry, ...] = (
         r"|unknown smtp host|no such host is known|temporary failure in name resolution"
         r"|nodename nor servname|name resolution"
         # Node's DNS errors (c-ares codes), wrapped by nodemailer as `code: 'EDNS'`.
-        r"|edns|eservfail|erefused|etimeout|enodata|econnrefused smtp",
+        r"|edns|eservfail|erefused|etimeout|enodata|econnrefused smtp"
+        # Go's resolver: "dial tcp: lookup smtp.example.com: no such host".
+        r"|dial tcp: lookup",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The name of the mailbox's SMTP server could not be looked up in DNS "
         "(a DNS outage, or a mistyped host name). The email is retried; if it keeps failing, "
@@ -112,7 +115,9 @@ ENTRIES: tuple[Entry, ...] = (
         # (10054) and WSAECONNABORTED (10053).
         r"|eaddrnotavail|econnaborted|epipe|forcibly closed by the remote host"
         r"|aborted by the software in your host machine"
-        r"|unable to write data to the transport connection",
+        r"|unable to write data to the transport connection"
+        # PHPMailer's, and Go's net package's.
+        r"|smtp connect\(\) failed|i/o timeout",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mail server refused, dropped or did not answer the connection, so "
         "nothing was sent. The email is retried automatically; if it keeps failing, check "

@@ -466,6 +466,7 @@ AUTH_FAILED = Entry(
     r"|not authenticated|application-specific password|app password"
     r"|log in (?:via|with|through) your web browser|password (?:has )?expired"
     r"|credentials have expired|must authenticate|登录失败|auth error|auth failed"
+    r"|could not authenticate|unable to authenticate|failed to authenticate"
     r"|auth token missing|wrong credentials|login required|unable to authenticate",
     examples=(
         "550 5.7.1 Authentication failed",
