@@ -35,7 +35,7 @@ address, Exchange's submission) nor of our standing (a blocklist, our domain's
 authentication, our content, a suspension), no "try again" or mail loop, a rule more precise
 than a code class or a basic reply code (a 5.2.0 alone is Exchange's submission as often as
 the recipient's mailbox, a 552 alone a size or a content filter as often as a full mailbox),
-and for an exact enhanced code alone, a reply about a recipient (its address, its mailbox).
+and for an exact enhanced code alone, a reply of nothing but codes or about a recipient.
 Otherwise, when our side or our standing shows, the next rule that does not suppress decides (or
 SENDER_REFUSED); when it does not, the code class does, as for an unknown error. An unknown
 error that shows our side, and no transient code, is SENDER_REFUSED as well.
@@ -255,9 +255,9 @@ _RECIPIENT_GONE = _phrases(
 _OUR_STANDING = TextIndex(
     (catalog.words.BLOCKLISTED, catalog.words.DNS_AUTH, catalog.words.SPAM, catalog.words.SUSPENDED)
 )
-# A code alone speaks of the contact only in a reply about a recipient (its address, its
-# mailbox or the mailbox's state): "521 5.2.1 : AOL will not accept delivery of this message"
-# is a refusal of us, whatever 5.2.1 names.
+# An exact code speaks of the contact when the reply says nothing else, or speaks of a
+# recipient (its address, its mailbox or the mailbox's state): "521 5.2.1 : AOL will not
+# accept delivery of this message" is a refusal of us, whatever 5.2.1 names.
 _ABOUT_A_RECIPIENT = _phrases(
     r"recipient|recipients|rcpt|mailbox|mailboxes|user|users|account|address|addressee",
     r"full|quota|inactive|disabled|unknown",
@@ -325,7 +325,9 @@ def _bounces_the_contact(
     if _says(_OUR_STANDING, lowered, words):
         return False
     if candidate.rule == "enhanced code" and not (
-        "@" in lowered or _says(_ABOUT_A_RECIPIENT, lowered, words)
+        "@" in lowered
+        or all(word.isdigit() for word in words)  # nothing but the codes: they decide
+        or _says(_ABOUT_A_RECIPIENT, lowered, words)
     ):
         return False
     return not _says(_NOT_GONE, lowered, words)

@@ -429,6 +429,8 @@ def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: st
         GMAIL_UNKNOWN,
         "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in relay table",
         "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException",
+        # Nothing but the codes: they are the only signal.
+        "550 5.1.1",
     ],
 )
 def test_it_still_bounces_the_contact_when_the_recipient_is_plainly_gone(raw: str) -> None:
