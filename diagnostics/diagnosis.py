@@ -233,6 +233,8 @@ _OUR_SIDE = _phrases(
     r"not (?:allowed|authorized|permitted) to send|api key|credentials|login|password",
     r"your account|smtp account|sending limit|limits for your account|oauth",
     r"token exchange|unauthorized_client|invalid_client|invalid_grant|permission|permissions",
+    # Our server's own way out ("no outbound network": a Postfix with no route to the world).
+    r"outbound",
 )
 _OUR_CODES = frozenset(("4.1.7", "4.1.8", "5.1.7", "5.1.8", "5.7.57", "5.7.60", "5.7.139"))
 # The reply names our address as the refused one (Postfix's "Sender address rejected: <reason>",
