@@ -16,7 +16,9 @@ Precedence, first that applies wins:
    "daily quota" is a quota that resets.
    Then a validation error's refused field (`"field": "to"` is the contact's address).
 2. Enhanced status code (RFC 3463): a well-known class.subject.detail (5.1.1, 5.7.26…),
-   then its class.subject (5.1.x addressing, 5.7.x policy…).
+   then a code's standard name written out ("Bad destination mailbox address" is 5.1.1's,
+   "Syntax error in parameters or arguments" 501's), then the code's class.subject (5.1.x
+   addressing, 5.7.x policy…).
 3. Basic reply code (RFC 5321: 421, 535, 552…), then HTTP status (401, 429, 5xx…).
 4. Hints, weak words ("temporarily", "timed out"…), when no code names a cause.
 5. `unknown`, its retry from the code class: SMTP 4xx or HTTP 5xx retry automatically,
@@ -26,11 +28,15 @@ Precedence, first that applies wins:
 code class, except for `unknown`.
 
 A `never` suppresses the contact, the costliest mistake, so a rule that would give it must
-also pass `_bounces_the_contact`: unless the text plainly says the recipient is gone or
-full, no sign of our own side (authentication, relay, the sender address, Exchange's
-submission, x.1.7/x.1.8), no "try again" or mail loop, and a rule more precise than a code
-class (a 5.2.0 alone is Exchange's submission as often as the recipient's mailbox).
-Otherwise, when our side shows, the next rule that does not suppress decides (or
+also pass `_bounces_the_contact`: never when the reply names our own address as the refused
+one (Postfix's "Sender address rejected: …", x.1.7/x.1.8); unless the text plainly says the
+recipient is gone or full, no sign of our own side (authentication, relay, the sender
+address, Exchange's submission) nor of our standing (a blocklist, our domain's
+authentication, our content, a suspension), no "try again" or mail loop, a rule more precise
+than a code class or a basic reply code (a 5.2.0 alone is Exchange's submission as often as
+the recipient's mailbox, a 552 alone a size or a content filter as often as a full mailbox),
+and for an exact enhanced code alone, a reply of nothing but codes or about a recipient.
+Otherwise, when our side or our standing shows, the next rule that does not suppress decides (or
 SENDER_REFUSED); when it does not, the code class does, as for an unknown error. An unknown
 error that shows our side, and no transient code, is SENDER_REFUSED as well.
 """
@@ -40,7 +46,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -52,6 +59,7 @@ from diagnostics.vocabulary import Category, Fix, Retry, Side
 
 # Bound once: an enum member lookup costs more than a global one, in the batch hot path.
 _QUOTA_EXCEEDED, _AUTO = Category.QUOTA_EXCEEDED, Retry.AUTO
+_DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +124,24 @@ def diagnose_json(raw: str, *, now: dt.datetime | None = None) -> tuple[str, Cat
     """`diagnose(raw).to_json()` as JSON text, exactly as `json.dumps` writes it, and the
     category: batch mode's path, which builds no Diagnosis (its frozen fields cost more to
     set than the rest of the diagnosis)."""
+    render, category = json_renderer(raw)
+    return render(now), category
+
+
+def json_renderer(raw: str) -> tuple[Callable[[dt.datetime | None], str], Category]:
+    """How to write diagnose_json's text at a given time, and the category: the text changes
+    with the time only for a quota (its retry_after counts down to the reset), so batch mode
+    keeps a repeated quota's renderer rather than its text."""
     signals, lowered, words, candidates = _read(raw)
     entry = _choose(candidates, lowered, words, signals).entry
     verdict = _verdict_of(entry, signals)
-    retry_after = _retry_after(entry, signals.smtp_code, now) if verdict.retry is _AUTO else None
-    return verdict.json_text(raw, retry_after, signals), verdict.category
+    auto = verdict.retry is _AUTO
+
+    def render(now: dt.datetime | None = None) -> str:
+        retry_after = _retry_after(entry, signals.smtp_code, now) if auto else None
+        return verdict.json_text(raw, retry_after, signals)
+
+    return render, verdict.category
 
 
 def explain(raw: str, *, now: dt.datetime | None = None) -> Explanation:
@@ -169,9 +190,11 @@ def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iter
         entry = catalog.field_entry(fields)
         if entry is not None:
             yield Candidate("error field", entry, ", ".join(sorted(fields)))
+    if enhanced is not None and enhanced in catalog.ENHANCED:
+        yield Candidate("enhanced code", catalog.ENHANCED[enhanced], enhanced)
+    for entry, evidence in catalog.STANDARD_NAMES.matches(lowered, words, smtp_code, http_status):
+        yield Candidate("standard name", entry, evidence)
     if enhanced is not None:
-        if enhanced in catalog.ENHANCED:
-            yield Candidate("enhanced code", catalog.ENHANCED[enhanced], enhanced)
         subject = enhanced[:3]
         if subject in catalog.SUBJECTS:
             yield Candidate("enhanced code class", catalog.SUBJECTS[subject], subject + ".x")
@@ -192,8 +215,9 @@ def _candidates(lowered: str, words: frozenset[bytes], signals: Signals) -> Iter
 _SUPPRESSING = frozenset(
     category for category, defaults in catalog.DEFAULTS.items() if defaults.retry is Retry.NEVER
 )
-# A code class (5.2.x) is too vague to suppress a contact on its own.
-_VAGUE = frozenset(("enhanced code class", "HTTP status", "code class"))
+# A code class (5.2.x), or a basic reply code alone (a 552 is as often a size or a content
+# filter as a full mailbox, a 551 a refused login), is too vague to suppress a contact.
+_VAGUE = frozenset(("enhanced code class", "reply code", "HTTP status", "code class"))
 
 
 def _phrases(*patterns: str) -> TextIndex:
@@ -209,14 +233,38 @@ _OUR_SIDE = _phrases(
     r"not (?:allowed|authorized|permitted) to send|api key|credentials|login|password",
     r"your account|smtp account|sending limit|limits for your account|oauth",
     r"token exchange|unauthorized_client|invalid_client|invalid_grant|permission|permissions",
+    # Our server's own way out ("no outbound network": a Postfix with no route to the world).
+    r"outbound",
 )
 _OUR_CODES = frozenset(("4.1.7", "4.1.8", "5.1.7", "5.1.8", "5.7.57", "5.7.60", "5.7.139"))
+# The reply names our address as the refused one (Postfix's "Sender address rejected: <reason>",
+# a sender verification callout): its "user unknown" is our own address's, not the contact's.
+_SENDER_NAMED = _phrases(
+    r"sender address rejected|sender address refused|sender rejected|sender refused",
+    r"sender verify failed|sender verification failed|mail from address rejected",
+)
 # The contact's address plainly gone or full, whatever else the reply says.
-_GONE_ENTRIES = (catalog.TEXT_BY_CODE["smtp.5.1.1"], catalog.TEXT_BY_CODE["smtp.5.2.1"])
+_GONE_ENTRIES = tuple(
+    catalog.TEXT_BY_CODE[code] for code in ("smtp.5.1.1", "smtp.5.1.1.directory", "smtp.5.2.1")
+)
 _RECIPIENT_GONE = _phrases(
     *(entry.match for entry in _GONE_ENTRIES),
     r"mailbox (?:is )?full|mailbox full|inbox (?:is )?full|over quota|overquota",
     r"marked as inactive|hard bounce|addressee unknown",
+)
+# Our standing with the receiver (a blocklist, our domain's authentication, our content, our
+# suspended account): a reply that speaks of it is about us, whatever code it carries.
+_OUR_STANDING = TextIndex(
+    (catalog.words.BLOCKLISTED, catalog.words.DNS_AUTH, catalog.words.SPAM, catalog.words.SUSPENDED)
+)
+# An exact code speaks of the contact when the reply says nothing else, or speaks of a
+# recipient (its address, its mailbox or the mailbox's state): "521 5.2.1 : AOL will not
+# accept delivery of this message" is a refusal of us, whatever 5.2.1 names.
+_ABOUT_A_RECIPIENT = _phrases(
+    r"recipient|recipients|rcpt|mailbox|mailboxes|user|users|account|address|addressee",
+    r"full|quota|inactive|disabled|unknown",
+    r"destination|destinataire|destinatario|destinatário|empfänger|konto|kontos|postfach",
+    r"boîte|boite|buzón|casella|caixa|ontvanger|получатель|ящик|收件人|用户|邮箱|宛先|メールボックス",
 )
 # A reply that says to try again, or that the mail looped, is not a dead address.
 _NOT_GONE = _phrases(
@@ -240,7 +288,7 @@ def _choose(
         first, lowered, words, signals
     ):
         return first
-    if not _shows_our_side(lowered, words, signals):
+    if not (_shows_our_side(lowered, words, signals) or _says(_OUR_STANDING, lowered, words)):
         # Doubt with no sign of our side: the code class's verdict, a person looks.
         *_, last = candidates
         return last
@@ -254,17 +302,35 @@ def _our_side(candidate: Candidate) -> Candidate:
 
 
 def _shows_our_side(lowered: str, words: frozenset[bytes], signals: Signals) -> bool:
-    return signals.enhanced_code in _OUR_CODES or _says(_OUR_SIDE, lowered, words)
+    return (
+        signals.enhanced_code in _OUR_CODES
+        # A sign-in's own errors: Microsoft's AADSTS codes, an OAuth token response (RFC 6749).
+        or "aadsts" in lowered
+        or "error_description" in lowered
+        or _says(_OUR_SIDE, lowered, words)
+    )
 
 
 def _bounces_the_contact(
     candidate: Candidate, lowered: str, words: frozenset[bytes], signals: Signals
 ) -> bool:
+    if signals.enhanced_code in _OUR_CODES or _says(_SENDER_NAMED, lowered, words):
+        return False
+    if "aadsts" in lowered or "error_description" in lowered:
+        return False  # a sign-in's "user account does not exist" is our mailbox's login
     if candidate.rule == "text" and candidate.entry in _GONE_ENTRIES:
         return True  # its own words are the recipient's absence
     if _says(_RECIPIENT_GONE, lowered, words):
         return True
     if candidate.rule in _VAGUE or _shows_our_side(lowered, words, signals):
+        return False
+    if _says(_OUR_STANDING, lowered, words):
+        return False
+    if candidate.rule == "enhanced code" and not (
+        "@" in lowered
+        or all(word.isdigit() for word in words)  # nothing but the codes: they decide
+        or _says(_ABOUT_A_RECIPIENT, lowered, words)
+    ):
         return False
     return not _says(_NOT_GONE, lowered, words)
 
@@ -374,7 +440,8 @@ def _retry_after(entry: Entry, smtp_code: int | None, now: dt.datetime | None) -
         return entry.retry_after
     if entry.category is _QUOTA_EXCEEDED:
         # The contract: the next midnight UTC when the source gives no reset time.
-        now = now or dt.datetime.now(dt.UTC)
+        if now is None:  # now: the epoch's days are UTC days, as datetime's are
+            return max(1, round(_DAY - time.time() % _DAY))
         now = now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
         return max(1, round((midnight - now).total_seconds()))

@@ -77,6 +77,8 @@ _HTTP_INLINE: tuple[tuple[frozenset[bytes], re.Pattern[str]], ...] = (
         re.compile(r"status(?:[ _]?code)?[\"'\]]*\s*(?:=>|[:=])?\s*(?:int\()?(\d{3})\b"),
     ),
     (frozenset({b"returned"}), re.compile(r"returned (?:http |status |code )?(\d{3})\b")),
+    # "error 400 while sending #<RestClient::Resource …>": a client library's request status.
+    (frozenset({b"while"}), re.compile(r"error (\d{3}) while (?:sending|requesting|calling)\b")),
     (frozenset({b"code"}), re.compile(r"[\"']code[\"']\s*:\s*(\d{3})\b")),
     # "Mailgun API response 401 (UNAUTHORIZED)"
     (frozenset({b"response"}), re.compile(r"response (\d{3}) \(")),
@@ -161,6 +163,9 @@ _ERROR_FIELD = re.compile(
     r"[\"'\]]*\s*(?:=>|:)\s*(?:string\(\d+\)\s*|\[\s*)?[\"']?([a-z0-9][\w.\-\[\]]*)"
 )
 _KEY_BEFORE = re.compile(r"[\w-]")
+# AWS names its error in botocore's "An error occurred (Throttling) when calling the SendEmail
+# operation" and in its XML bodies' <Code>Throttling</Code>.
+_AWS_CODE = re.compile(r"an error occurred \((\w+)\) when calling|<code>(\w+)</code>")
 # A named field of the error object, keyed so that numbers of different APIs cannot meet:
 # Postmark's `ErrorCode: 406` is not an HTTP 406, a field names the request part refused.
 _KEYED = {"errorcode": "errorcode:", "error_code": "errorcode:", "field": "field:"}
@@ -173,10 +178,13 @@ def error_fields(lowered: str) -> frozenset[str]:
     numbers of an ErrorCode and the request fields an error names, which carry their key
     ("errorcode:406", "field:from", "field:to[0].email").
     """
+    fields = set()
+    if "error occurred (" in lowered or "<code>" in lowered:
+        for named in _AWS_CODE.findall(lowered):
+            fields.update(filter(None, named))
     brace = lowered.find("{")
     if brace < 0:
-        return frozenset()
-    fields = set()
+        return frozenset(fields)
     for found in _ERROR_FIELD.finditer(lowered, brace):
         if _KEY_BEFORE.match(lowered, found.start() - 1):
             continue  # "statusCode", "error_type": part of a longer key

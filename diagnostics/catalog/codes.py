@@ -8,8 +8,10 @@ diagnosis is then `unknown`, with the retry of the code class.
 
 from __future__ import annotations
 
+import dataclasses
+
 from diagnostics.catalog import words as w
-from diagnostics.catalog.entry import Entry
+from diagnostics.catalog.entry import Entry, TextIndex
 from diagnostics.catalog.smtp import MAILBOX_BUSY, SERVICE_UNAVAILABLE
 from diagnostics.vocabulary import Category as C
 from diagnostics.vocabulary import Fix as F
@@ -168,10 +170,18 @@ ENHANCED: dict[str, Entry] = {
     **dict.fromkeys(("5.7.25", "5.7.26"), w.DNS_AUTH),
     "5.7.27": w.SENDER_ADDRESS,
     "5.7.28": w.BLOCKLISTED,
+    "5.7.29": w.DNS_AUTH,
+    # The IANA registry's meanings: our client's security setup (5.7.4 "Security features
+    # not supported", 5.7.10 "Encryption Needed", 5.7.11 "Encryption required for requested
+    # authentication mechanism"), a recipient whose mailbox or domain changed owner (RRVS).
+    **dict.fromkeys(("5.7.4", "5.7.10", "5.7.11"), w.SERVER_SETTINGS),
+    "5.7.17": w.USER_UNKNOWN,
+    "5.7.18": DOMAIN_UNUSABLE,
     # Exchange Online gives these details meanings of its own (its NDR reference).
     "5.2.121": w.RATE,
     "5.2.122": w.RATE,
     "5.4.300": w.EXPIRED,
+    "5.4.310": DOMAIN_UNUSABLE,
     "5.7.12": w.RECIPIENT_POLICY,
     "5.7.57": w.AUTH_FAILED,
     "5.7.64": w.RELAY_DENIED,
@@ -229,3 +239,46 @@ HTTP: dict[int, Entry] = {
     429: w.RATE,
     **dict.fromkeys(range(500, 600), HTTP_UNAVAILABLE),
 }
+
+# RFC 3463 names each enhanced code and RFC 5321 gives each reply code a text; a server that
+# writes the name says the code, even when it prints no code or a vaguer one ("Bad
+# destination mailbox address" is 5.1.1's name, "Syntax error in parameters or arguments"
+# 501's text). Only names that say one thing: "mailbox unavailable" is both 450's and 550's.
+_STANDARD_NAMES: dict[str, str] = {
+    "5.1.1": r"bad destination mailbox address(?! syntax)",
+    "5.1.2": r"bad destination system address",
+    "5.1.3": r"bad destination mailbox address syntax",
+    "5.1.6": r"no forwarding address",
+    "5.1.7": r"bad sender's mailbox address syntax|bad sender's system address",
+    "5.2.1": r"mailbox disabled, not accepting",
+    "5.2.2": r"exceeded storage allocation",
+    "5.2.3": r"message length exceeds administrative limit",
+    "5.3.4": r"message too big for system",
+    "4.3.2": r"system not accepting network messages|insufficient system storage",
+    "4.4.1": r"no answer from host",
+    "4.4.3": r"routing server failure",
+    "4.4.6": r"routing loop detected",
+    "5.4.4": r"unable to route",
+    "5.7.1": r"delivery not authorized, message refused",
+    "5.7.4": r"security features not supported|unrecognized authentication type",
+    "5.7.8": r"authentication credentials invalid",
+    "5.7.9": r"authentication mechanism is too weak",
+    "5.7.10": r"encryption needed|encryption required for requested authentication",
+    "5.7.17": r"mailbox owner has changed",
+    "5.7.18": r"domain owner has changed",
+    "4.0.0": r"local error in processing|service not available, closing transmission",
+    "5.5.0": r"syntax error in parameters or arguments|syntax error, command unrecognized"
+    r"|command not implemented|bad sequence of commands|command parameter not implemented",
+}
+
+
+def _named(code: str) -> Entry:
+    return ENHANCED.get(code) or SUBJECTS.get(code[:3], TRANSIENT)
+
+
+STANDARD_NAMES = TextIndex(
+    tuple(
+        dataclasses.replace(_named(code), match=name, examples=(), source="RFC 3463; RFC 5321")
+        for code, name in _STANDARD_NAMES.items()
+    )
+)

@@ -130,8 +130,8 @@ def _required_words(alternative: str, code: str) -> frozenset[bytes]:
     return frozenset(piece.encode() for piece in (anchor.group(), *pieces) if piece)
 
 
-# position in the index, its other required words, pattern, entry, has code conditions
-_Search = tuple[int, frozenset[bytes], re.Pattern[str], Entry, bool]
+# position in the index, its other required words, pattern source, entry, has code conditions
+_Search = tuple[int, frozenset[bytes], str, Entry, bool]
 
 
 class TextIndex:
@@ -157,13 +157,16 @@ class TextIndex:
             # One search per entry and key word: sre factors a shared leading word out of
             # the alternation and keeps its fast literal scan.
             others = frozenset.intersection(*(words for words, _ in found)) - {key}
-            pattern = re.compile("|".join(alternative for _, alternative in found), re.ASCII)
+            pattern = "|".join(alternative for _, alternative in found)
             entry = entries[position]
             conditional = bool(entry.smtp or entry.http)
             # Each search is a bit of its key word's mask, bit order being search order.
             masks[key] = masks.get(key, 0) | 1 << len(searches)
             searches.append((position, others, pattern, entry, conditional))
         self._searches = tuple(searches)
+        # Compiled when first searched: most lines call for a few searches, and compiling
+        # them all would be most of the batch command's start-up.
+        self._compiled: list[re.Pattern[str] | None] = [None] * len(searches)
         self._masks = masks
         self.keys = frozenset(masks)
         # (text, key) of the keys in other scripts, found as substrings (module docstring).
@@ -186,16 +189,20 @@ class TextIndex:
         pending = 0
         for word in self.keys & words:
             pending |= self._masks[word]
-        searches = self._searches
+        searches, compiled = self._searches, self._compiled
         seen = -1
         while pending:
             lowest = pending & -pending
             pending ^= lowest
-            position, others, pattern, entry, conditional = searches[lowest.bit_length() - 1]
+            index = lowest.bit_length() - 1
+            position, others, source, entry, conditional = searches[index]
             if position == seen or (others and not others <= words):
                 continue
             if conditional and not entry.accepts(smtp_code, http_status):
                 continue
+            pattern = compiled[index]
+            if pattern is None:
+                pattern = compiled[index] = re.compile(source, re.ASCII)
             evidence = _search_word(pattern, lowered)
             if evidence is not None:
                 seen = position

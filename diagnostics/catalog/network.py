@@ -3,7 +3,8 @@
 Python (smtplib, socket, ssl), Node (nodemailer's ECONNREFUSED, ETIMEDOUT, ENOTFOUND,
 EAI_AGAIN, "Greeting never received"), Java (javax/jakarta.mail MessagingException,
 MailConnectException, UnknownHostException), .NET (SmtpException, SocketException, MailKit)
-and Windows (WSAECONNREFUSED, socket errors 10060/10061). They come before the SMTP
+Windows (WSAECONNREFUSED, socket errors 10060/10061), Go's net package ("dial tcp: lookup …",
+"i/o timeout") and PHPMailer ("SMTP connect() failed"). They come before the SMTP
 families because a stack trace quotes words that those would misread (a Node error object
 has `code: 'ESOCKET'`, a .NET one "Failure sending mail").
 
@@ -44,7 +45,11 @@ ENTRIES: tuple[Entry, ...] = (
         "The mail server's name could not be resolved",
         match=r"enotfound|eai_again|getaddrinfo|name or service not known|unknownhostexception"
         r"|unknown smtp host|no such host is known|temporary failure in name resolution"
-        r"|nodename nor servname|name resolution",
+        r"|nodename nor servname|name resolution"
+        # Node's DNS errors (c-ares codes), wrapped by nodemailer as `code: 'EDNS'`.
+        r"|edns|eservfail|erefused|etimeout|enodata|econnrefused smtp"
+        # Go's resolver: "dial tcp: lookup smtp.example.com: no such host".
+        r"|dial tcp: lookup",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The name of the mailbox's SMTP server could not be looked up in DNS "
         "(a DNS outage, or a mistyped host name). The email is retried; if it keeps failing, "
@@ -61,8 +66,12 @@ ENTRIES: tuple[Entry, ...] = (
             "javax.mail.MessagingException: Unknown SMTP host: smtp.gmail.com;\n"
             "  nested exception is:\n\tjava.net.UnknownHostException: smtp.gmail.com",
             "gaierror: [Errno -2] Name or service not known",
+            "Error: queryA EREFUSED smtp.office365.com\nat QueryReqWrap.onresolve [as "
+            "oncomplete] (dns.js:203:19) { \nerrno: 'EREFUSED', \ncode: 'EDNS',\nsyscall: "
+            "'queryA',\n hostname: 'smtp.office365.com',\ncommand: 'CONN'\n}",
         ),
-        source="nodemailer, github.com/nodemailer/nodemailer/issues/679; JavaMail, "
+        source="nodemailer, github.com/nodemailer/nodemailer/issues/1371; nodemailer, "
+        "github.com/nodemailer/nodemailer/issues/679; JavaMail, "
         "github.com/tntkhang/gmail-sender-helper/issues/6; Python smtplib, "
         "github.com/Chronial/snapraid-runner/issues/7",
     ),
@@ -101,7 +110,14 @@ ENTRIES: tuple[Entry, ...] = (
         r"|no route to host|lost connection with|socket error code 1006[01]"
         r"|unexpectedly disconnected|opentimeout|readtimeout|socket hang up"
         r"|expected response code \d+ but got code \"\"|but got an empty response"
-        r"|committed a protocol violation|please run connect\(\) first",
+        r"|committed a protocol violation|please run connect\(\) first"
+        # Socket errors by their POSIX names and by the Windows texts of WSAECONNRESET
+        # (10054) and WSAECONNABORTED (10053).
+        r"|eaddrnotavail|econnaborted|epipe|forcibly closed by the remote host"
+        r"|aborted by the software in your host machine"
+        r"|unable to write data to the transport connection"
+        # PHPMailer's, and Go's net package's.
+        r"|smtp connect\(\) failed|i/o timeout",
         fixes=(F.RESYNC_MAILBOX,),
         explanation="The mail server refused, dropped or did not answer the connection, so "
         "nothing was sent. The email is retried automatically; if it keeps failing, check "
@@ -129,8 +145,15 @@ ENTRIES: tuple[Entry, ...] = (
             'Swift_TransportException Expected response code 220 but got code "", with message ""',
             "The server committed a protocol violation The server response was: ",
             "SMTPServerDisconnected: please run connect() first",
+            "System.IO.IOException: An existing connection was forcibly closed by the remote "
+            "host ---> System.Net.Sockets.SocketException: An existing connection was forcibly "
+            "closed by the remote host",
+            "{ [Error: connect EADDRNOTAVAIL]\n  code: 'EADDRNOTAVAIL',\n  errno: "
+            "'EADDRNOTAVAIL',\n  syscall: 'connect' }",
         ),
-        source="nodemailer, github.com/nodemailer/nodemailer/issues/1538 and /issues/928; "
+        source="MailKit, github.com/jstedfast/MailKit/issues/1414; nodemailer, "
+        "github.com/nodemailer/nodemailer/issues/298; nodemailer, "
+        "github.com/nodemailer/nodemailer/issues/1538 and /issues/928; "
         "MailKit, github.com/jstedfast/MailKit/issues/1682; Python, "
         "github.com/qoda/python-mailer/issues/6; JavaMail, "
         "github.com/yesidlazaro/GmailBackground/issues/11; Exchange Online NDRs; MailKit, "

@@ -27,7 +27,7 @@ RECIPIENT_POLICY = Entry(
     match=r"customer block list|allowed-senders list|allowed senders list|sender not in allowed"
     r"|sendernotauthenticatedforgroup|sendernotauthenticatedformailbox"
     r"|not authorized to send to this group|restricted to internal|delivery to this group"
-    r"|delivery to this address is restricted|only accepts (?:mail|email|messages) from"
+    r"|delivery to this address is restricted|only accept(?:s|ing)? (?:mail|email|messages) from"
     r"|violates \S+ email policy|gcdp"
     r"|tls is required|tls required|requires tls|must use tls|requiretls|encryption is required"
     r"|external senders|external forwarding|tenant allow block list|sender address blocked"
@@ -38,7 +38,11 @@ RECIPIENT_POLICY = Entry(
     r"|certificate-host-mismatch|dane validation|mta-sts|does not accept email over ipv6"
     r"|not in (?:the )?(?:whitelist|allowlist)|policy that prohibited|允许的发送地址列表"
     r"|delivery restriction check failed|anti-spoofing policy|recipient result: blocked"
-    r"|rejected by (?:the )?destination|restricted by policy|user defined policy",
+    r"|rejected by (?:the )?destination|restricted by policy|user defined policy"
+    # Mimecast's documented rejections: a block entry of the recipient's organization or user.
+    r"|envelope blocked|blocked senders|administrative prohibition|denies the sender"
+    # Exchange's mail flow rules (its TRANSPORT.RULES source).
+    r"|transport\.rules\.rejectmessage|rejected by organization policy",
     examples=(
         "421 4.7.0 TLS required for RCPT domain, closing connection.",
         "550 5.7.1 This message violates example.com email policy. - gcdp <sessionid> - gsmtp",
@@ -53,8 +57,10 @@ RECIPIENT_POLICY = Entry(
         "541 5.4.1 Mail rejected by destination domain",
         "452 <example@zoho.com> Mailbox delivery restricted by policy error",
         "553 User defined policy matched for [ip address]",
+        "Envelope blocked - User Entry",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft support 3028012; "
+    source="Mimecast rejections, wordtothewise.com/2018/07/who-are-mimecast; Gmail SMTP errors and "
+    "codes; Exchange Online NDRs; Microsoft support 3028012; "
     "Zoho Mail SMTP errors, smtp.codes/zoho; hardwaresecrets.com, understanding email bounce "
     "messages",
     explanation="The recipient's organization refuses this email by its own rules (an "
@@ -100,6 +106,23 @@ DNS_AUTH = Entry(
         "Check the sending server's reverse DNS.",
     ),
 )
+# An SPF or DMARC check that could not be done now (RFC 7208's "temperror", a DNS lookup that
+# failed) is no failed authentication: before DNS_AUTH reads "spf" or "dmarc".
+DNS_AUTH_TEMPORARY = Entry(
+    "smtp.4.7.26.temporary",
+    C.TEMPORARY_FAILURE,
+    "Sender authentication could not be checked for now",
+    match=r"temperror|temporary (?:error|failure)[^.]{0,40}?(?:spf|dkim|dmarc)"
+    r"|temporary (?:spf|dkim|dmarc)",
+    examples=(
+        "#4.4.3 Temporary error occurred during SPF verification.",
+        "450 4.4.0 <email@example.com> Temporary DMARC DNS lookup failure (G1E)",
+    ),
+    source="Cisco IronPort AsyncOS 7.1 advanced configuration guide (SPF defer text); "
+    "Rackspace SMTP codes, smtp.codes/rackspace",
+    explanation="The receiving server could not check the sender's SPF or DMARC records for "
+    "now (a DNS lookup failed on its side). The email is retried automatically.",
+)
 # "Not listed in" a directory is an unknown user, before BLOCKLISTED reads "listed in".
 DIRECTORY_UNKNOWN = Entry(
     "smtp.5.1.1.directory",
@@ -126,7 +149,8 @@ BLOCKLISTED = Entry(
     r"|has been blocked due to violating"
     r"|invalid ip|ip is rejected|fake sender|is banned|connection is being blocked"
     r"|senderbase|ipcheck\.proofpoint|block (?:permanently|temporarily)"
-    r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster",
+    r"|denial of connection|service refus(?:e|é)|a problem occurred\. \(ask your postmaster"
+    r"|dial-?up|dynamic ip|transient ip|residential ip|black mail address",
     examples=(
         "550 5.7.26 Service refused",
         "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to "
@@ -149,8 +173,11 @@ BLOCKLISTED = Entry(
         "host smtp.afirme.com.mx[200.23.76.22] refused to talk to me: 554 Blocked - see "
         "https://ipcheck.proofpoint.com/?ip=78.225.183.108",
         "CXBL The sending IP address has been blocked by Cox due to exhibiting spam-like behavior",
+        "554: Dialup/transient IP not allowed.\nUse a mailgateway or contact "
+        "toda@rx.t-online.de if obsolete. (DIAL)",
     ),
-    source="Trend Micro DDEI SMTP error codes; Coremail bounce messages (icoremail.vip); "
+    source="T-Online, help.creoline.com (Dialup/transient IP not allowed); Trend Micro DDEI SMTP "
+    "error codes; Coremail bounce messages (icoremail.vip); "
     "Postfix log, github.com/Mailu/Mailu/issues/1458; "
     "seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Exchange "
     "Online NDRs; outlook.com bounce, pastebin.com/rwzHX08U; Yahoo bounce, pastebin.com/1v9Bagvp; "
@@ -164,7 +191,8 @@ SUSPENDED = Entry(
     "account.suspended",
     C.ACCOUNT_SUSPENDED,
     "The sending account is suspended",
-    match=r"suspended|outbound spam|sending paused|sending (?:has been )?(?:paused|disabled)"
+    match=r"suspended|outbound spam|sending paused|sending (?:is |has been )?(?:paused|disabled)"
+    r"|accountsendingpausedexception|sendingpausedexception"
     r"|account (?:is |has been )?(?:paused|locked|restricted|deactivated)"
     r"|tenant has exceeded|bad outbound sender|spam abuse|abuse detected|compromised"
     r"|account may not send|unusual (?:sending )?activity|user account disabled"
@@ -185,7 +213,8 @@ USER_UNKNOWN = Entry(
     C.RECIPIENT_UNKNOWN,
     "Recipient address does not exist",
     match=r"user unknown|unknown user|no such user|no such recipient|no such mailbox"
-    r"|no such address|unknown recipient|recipient unknown|recipient not found"
+    r"|no such address|no such (?:active |local |valid )?(?:user|account|mailbox|recipient)"
+    r"|unknown recipient|recipient unknown|recipient not found"
     r"|user not found|mailbox not found|address (?:was )?not found|recipnotfound"
     r"|exrecipnotfound|recipientnotfound|no mailbox here|not our customer"
     r"|no longer (?:active|available|valid|in use)|invalid mailbox"
@@ -196,11 +225,18 @@ USER_UNKNOWN = Entry(
     rf"|address\b[^.]{{0,40}}?{_GONE}"
     rf"|account\b[^.]{{0,40}}?{_GONE}"
     r"|wasn't found at|was not found at|recipient address rejected: access denied"
+    # A directory's mark on the address (Proofpoint's SMTP Discovery "invalid" list).
+    r"|address is marked as invalid|not user of this server|not a user of this server"
+    # Verb first, as non-native servers word it ("local server don't exists that user").
+    r"|don't exists? (?:that |this |the |such )?(?:user|mailbox|account|recipient)"
+    r"|doesn't exists? (?:that |this |the |such )?(?:user|mailbox|account|recipient)|用户未开通"
     r"|no valid recipients|用户不存在|收件人不存在|邮箱不存在|账号不存在|帐号不存在|地址不存在"
     r"|ユーザーは登録されていません|存在しません|宛先不明"
     r"|пользователь не найден|такого пользователя нет|нет такого пользователя"
     r"|ящик не существует|адрес не существует"
     r"|empfänger unbekannt|unbekannter empfänger|benutzer unbekannt|destinataire inconnu"
+    r"|adresse e-?mail inconnue|adresse de messagerie inconnue|inesistente|inexistente"
+    r"|não existe|nao existe|no existe|gebruiker onbekend|onbekende gebruiker|bestaat niet"
     r"|utilisateur inconnu|adresse inconnue|usuario desconocido|usuario no existe"
     r"|usuário desconhecido|usuário inexistente|destinatario sconosciuto|utente sconosciuto"
     r"|doesn't have an? \S+\s+account|does not have an? \S+\s+account"
@@ -226,8 +262,13 @@ USER_UNKNOWN = Entry(
         "550 : Recipient address rejected: Account Closed",
         "554 delivery error: dd Sorry your message to %email@domain.tld% cannot be delivered. "
         "This account has been disabled or discontinued",
+        "550 5.7.1 Recipient address rejected: User email address is marked as invalid.",
+        "Reason: \"5.1.0 - Unknown address error\" Response: \"('550', ['There is no such "
+        "active account.'])\"",
     ),
-    source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
+    source="Proofpoint SMTP Discovery, spambrella.com/faq/email-delivery-error-codes; Cisco "
+    "AsyncOS bounce log; seed 003: SMTP/API error codes reference; seed 004: SendGrid "
+    "common SMTP errors; "
     "Gmail SMTP errors and codes; Exchange Online NDRs; Exchange NDR, pastebin.com/e6yfDi5v; "
     "Office 365 NDR, pastebin.com/gJSdfVeR; Yahoo SMTP error codes; sitepackage.de, typische "
     "Fehlermeldungen bei Unzustellbarkeit",
@@ -238,7 +279,10 @@ MAILBOX_DISABLED = Entry(
     "Recipient mailbox disabled",
     match=r"account that you tried to reach is (?:disabled|inactive)|inactive user"
     r"|user (?:is )?inactive|mailbox (?:is )?(?:inactive|disabled|deactivated)"
-    r"|user is locked|邮箱被锁",
+    r"|user is locked|邮箱被锁"
+    # The recipient's own account suspended or frozen (Coremail's "User suspended").
+    r"|recipient (?:is )?suspended|user (?:is )?suspended|mailbox (?:is )?(?:suspended|frozen)"
+    r"|account inactive",
     examples=(
         "553 Invalid/Inactive user",
         "550 5.2.1 The email account that you tried to reach is disabled.",
@@ -260,7 +304,7 @@ SENDER_ADDRESS = Entry(
     r"|hasn't been verified|isn't verified|unverified|domain not verified|invalid sender"
     r"|emetteur invalide|mail from not owned|mail sending denied|blank from"
     r"|provide a valid from|not associated with your account|unconfigured sending domain"
-    r"|sending domain (?:is )?not",
+    r"|sending domain (?:is )?not|sender rejected|envelope sender",
     examples=(
         '{"error":{"code":"ErrorSendAsDenied","message":"The user account which was used to '
         "submit this request does not have the right to send mail on behalf of the specified "
@@ -273,8 +317,10 @@ SENDER_ADDRESS = Entry(
         ".MapiExceptionSendAsDenied;\nFailed to process message due to a permanent exception with "
         "message Cannot submit message.",
         "Net::SMTPFatalError: 550 5.7.1 Unconfigured Sending Domain <mapzen.com>",
+        "553 Envelope sender rejected",
     ),
-    source="Microsoft Graph error responses; Python smtplib + Postfix reply; Exchange Online "
+    source="Broadcom Email Security.cloud, knowledge.broadcom.com article 162445; Microsoft Graph "
+    "error responses; Python smtplib + Postfix reply; Exchange Online "
     "via smtplib, github.com/rss2email/rss2email/issues/147; ActionMailer, "
     "github.com/transitland/transitland-datastore/issues/1231",
     fixes=(F.ADMIN_SETUP, F.CHECK_DNS_AUTH),
@@ -293,7 +339,7 @@ BAD_ADDRESS = Entry(
     r"|not a valid (?:e-?mail )?address|improperly formatted|badly formatted"
     r"|mailbox name not allowed|bad recipient address|invalid syntax|must contain the '@'"
     r"|domain (?:name )?not found|domain does not exist|domain doesn't exist"
-    r"|host (?:or domain name )?not found|no mx record|null mx|unrouteable domain"
+    r"|host (?:or domain name )?not found|host unknown|no mx record|null mx|unrouteable domain"
     r"|unrouteable address|unroutable|no route to domain|no such domain|errorinvalidrecipients"
     r"|at least one recipient (?:is not|isn't) valid|invalid 'to' field"
     r"|recipient address required|invalid '(?:to|cc|bcc)' address|email is not valid in"
@@ -412,14 +458,15 @@ AUTH_FAILED = Entry(
     C.MAILBOX_CONNECTION,
     "The mailbox's login was refused",
     match=r"authentication failed|authentication unsuccessful|authentication credentials"
-    r"|authentication required|auth required|username and password not accepted"
+    r"|authentication (?:is )?required|auth required|username and password not accepted"
     r"|password not accepted|invalid credentials|invalid login|login failed|badcredentials"
     r"|bad credentials|invalid_grant|invalid grant|token (?:has )?expired|expired token"
     r"|access token has expired|invalid (?:access |refresh )?token"
     r"|invalidauthenticationtoken|revoked|reauthenticate|re-authenticate|reauthorize"
     r"|not authenticated|application-specific password|app password"
     r"|log in (?:via|with|through) your web browser|password (?:has )?expired"
-    r"|credentials have expired|must authenticate|登录失败"
+    r"|credentials have expired|must authenticate|登录失败|auth error|auth failed"
+    r"|could not authenticate|unable to authenticate|failed to authenticate"
     r"|auth token missing|wrong credentials|login required|unable to authenticate",
     examples=(
         "550 5.7.1 Authentication failed",
@@ -431,8 +478,10 @@ AUTH_FAILED = Entry(
         "550 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM",
         '{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is '
         'not yet valid."}}',
+        "551 auth error. (认证永久失败)",
     ),
-    source="seed 003: SMTP/API error codes reference; Gmail SMTP errors and codes; Microsoft: "
+    source="Sina mail reply codes, blog.sina.com.cn/s/blog_8dc13ec50101fxxr.html; seed 003: "
+    "SMTP/API error codes reference; Gmail SMTP errors and codes; Microsoft: "
     "send email from a device or application with Microsoft 365; Exchange Online NDRs; Microsoft "
     "Graph error responses; Python smtplib",
     explanation="The mailbox's login (password, app password or authorization) was refused, "
@@ -463,7 +512,9 @@ MAILBOX_FULL = Entry(
     r"|folder (?:is )?full|容量满|邮箱已满|空间不足|переполнен|postfach (?:ist )?voll"
     r"|boîte (?:aux lettres )?pleine|boite (?:aux lettres )?pleine|buzón lleno"
     r"|caixa (?:postal|de correio) cheia|casella piena|exhausted (?:its |the )?allowed storage"
-    r"|too many messages on the server|speichervolumen",
+    r"|too many messages on (?:the )?server|speichervolumen|quota exceed the|mail box (?:is )?full"
+    r"|mail ?box space|space not enough|too much mail data|空间已满|一杯です"
+    r"|postfach des empfängers ist voll|postfach ist voll",
     examples=(
         "452 4.2.2 Mailbox full",
         "552 The recipient's mailbox has exceeded its storage limits.",
@@ -476,8 +527,12 @@ MAILBOX_FULL = Entry(
         "storage space.",
         "550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the "
         "server.",
+        "552 Too much mail data xxx@docomo.ne.jp",
+        "Quota exceed the hard limit for user",
     ),
-    source="seed 003: SMTP/API error codes reference; seed 004: SendGrid common SMTP errors; "
+    source="docomo, note.com/sendmagic/n/neb6bbe7e51cf; Aliyun mail bounces, "
+    "yuntunpuzi.com/aliyun/745; seed 003: SMTP/API error codes reference; seed 004: "
+    "SendGrid common SMTP errors; "
     "Gmail SMTP errors and codes; Exchange Online NDRs; RFC 5321 reply codes; web.de replies, "
     "sitepackage.de",
 )
@@ -525,7 +580,8 @@ MAILBOX_QUOTA = Entry(
     match=r"quota",
     smtp=(552,),
     examples=("552 <JDOE@JUNO.COM>... Mail quota exceeded",),
-    source="sendmail bounce, chilipepperweb.net/email-support/mail-quota-exceeded.html",
+    source="SendGrid via SwiftMailer, github.com/WA-WF-Bot/WA-WF-Bot-Public/issues/282; sendmail "
+    "bounce, chilipepperweb.net/email-support/mail-quota-exceeded.html",
 )
 QUOTA = Entry(
     "quota.exceeded",
@@ -534,11 +590,13 @@ QUOTA = Entry(
     match=r"quota exceeded|quota reached|quota has been reached|quotaexceeded"
     r"|exceeded (?:the |your |their )?\w* ?quota|usage limit"
     r"|exceeded the max (?:emails|defers and failures) per hour"
-    r"|limits for your account are exceeded",
+    r"|limits for your account are exceeded|exceeded your (?:\w+ )?limits?",
     examples=(
         "550 5.7.1 Email quota exceeded.",
         "Domain cogefi31.fr has exceeded the max emails per hour (125/100 (125%)) allowed. "
         "Message discarded.",
+        'message: Expected response code 250 but got code "451", with message "451 You\'ve '
+        "exceeded your messaging limits",
     ),
     source="Gmail SMTP errors and codes; cPanel's Exim, pastebin.com/Nprv6CmY",
 )
@@ -550,7 +608,8 @@ TOO_LARGE = Entry(
     r"|exceeds (?:the )?(?:maximum |max )?(?:allowed )?(?:message )?size"
     r"|exceeded (?:the )?(?:maximum )?(?:message )?size|maximum (?:message )?size"
     r"|message length exceeds|errormessagesizeexceeded|recipsizelimit|exceeds capacity"
-    r"|taille limite du message|message is too long|邮件大小超过|邮件过大|size exceeded",
+    r"|taille limite du message|message is too long|邮件大小超过|邮件过大|size exceeded"
+    r"|attachment (?:is )?too long|length of (?:the )?(?:attach|attachment|data|message)",
     examples=(
         "552 5.2.3 Your message exceeded Google's message size limits. Please visit "
         "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.",
@@ -558,8 +617,10 @@ TOO_LARGE = Entry(
         '{"error":{"code":"ErrorMessageSizeExceeded","message":"The message exceeds the maximum '
         'supported size."}}',
         "5.2.0 Email size exceeded the policy.",
+        "554 attachment is too long. (单个附件大小超出限制)",
     ),
-    source="Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft Graph error responses; "
+    source="Sina mail reply codes; Gmail SMTP errors and codes; Exchange Online NDRs; Microsoft "
+    "Graph error responses; "
     "ZeptoMail SMTP error codes",
 )
 RATE = Entry(
@@ -571,12 +632,13 @@ RATE = Entry(
     r"|message rate|connection rate"
     r"|throttled|throttling|throttle"
     r"|too many requests|too many connections|too many concurrent|too many messages"
-    r"|too many emails|too many recipients|too many recipient|too frequent|too fast"
+    r"|too many emails|too many (?:\w+ ){1,2}(?:mails|messages|emails)|too many recipients"
+    r"|too many recipient|too frequent|too fast"
     r"|too quickly|concurrency|concurrent (?:requests|connections)|slow down|per second"
     r"|relay limit|too much mail from|frequency limited|receive limit|thread limit exceeded"
     r"|permitted limits|max message per connection"
     r"|unexpected volume|unusual rate|excessive volume|too many sessions|per session"
-    r"|too many login attempts|too much fail authentication"
+    r"|too many login attempts|too much fail authentication|achieved the maximum threshold"
     r"|并发连接数|发送频率|大量信件|数量超出限制|被临时禁止连接",
     examples=(
         "450 4.2.1 Peak SMTP relay limit exceeded for this customer.",
@@ -591,8 +653,10 @@ RATE = Entry(
         "452 4.4.5 Messages per second limit exceeded",
         "450 4.7.1 Error: too much mail from 127.0.0.1",
         "421 4.4.2 Message submission rate for this client has exceeded the configured limit",
+        "504 the number of RCPT attempts is achieved the maximum threshold",
     ),
-    source="Gmail SMTP errors and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
+    source="Aliyun mail bounces, bestwisewords.com/document_detail/36612.html; Gmail SMTP errors "
+    "and codes; Amazon SES sending quota errors; SendGrid SMTP errors "
     "and troubleshooting; Gmail API, resolve errors; Oracle Cloud Email Delivery troubleshooting; "
     "Emailit SMTP troubleshooting",
 )
@@ -601,7 +665,8 @@ SPAM = Entry(
     C.CONTENT_REJECTED,
     "Message refused as spam or unsafe content",
     match=r"spam|unsolicited|junk|phishing|phish|virus|malware|infected|malicious"
-    r"|content (?:policy|filter|rejected)|message content|suspicious|bulk mail"
+    r"|content (?:policy|filter|rejected|restrictions?|guidelines?)|message content|suspicious"
+    r"|bulk mail|vba macros|macros found"
     r"|forbidden attachment|attachment type|prohibited (?:content|attachment)"
     r"|message blocked|blocked (?:due to|because of) (?:its )?content|url (?:is )?blocked"
     r"|mail rejete|content denied|message not allowed|policy violation detected|dt:spm"
@@ -614,8 +679,11 @@ SPAM = Entry(
         "550-5.7.1 this message has been blocked. Please visit\n"
         "550 5.7.1 https://support.google.com/mail/answer/188131 for more information. "
         "dh9si2656259wib.8 - gsmtp",
+        "550 5.7.1 Message rejected due to content restrictions",
+        "552 MS-Office file containing VBA macros found inside of the email",
     ),
-    source="seed 003: SMTP/API error codes reference; Gmail bounce, pastebin.com/UaXB41uS",
+    source="Broadcom Email Security.cloud, knowledge.broadcom.com article 162445; seed 003: "
+    "SMTP/API error codes reference; Gmail bounce, pastebin.com/UaXB41uS",
 )
 REQUEST_INVALID = Entry(
     "request.invalid",
@@ -678,6 +746,7 @@ SES_REJECTED = Entry(
 
 ENTRIES: tuple[Entry, ...] = (
     RECIPIENT_POLICY,
+    DNS_AUTH_TEMPORARY,
     DNS_AUTH,
     DIRECTORY_UNKNOWN,
     BLOCKLISTED,

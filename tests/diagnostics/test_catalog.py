@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from diagnostics import catalog
@@ -24,6 +26,13 @@ def first(text_index: TextIndex, text: str) -> str | None:
 def test_it_refuses_alternatives_that_do_not_start_with_a_whole_word(pattern: str) -> None:
     with pytest.raises(ValueError, match="must start with a whole lowercase word"):
         index(pattern)
+
+
+@pytest.mark.parametrize("text_index", [catalog.TEXT, catalog.HINTS, catalog.STANDARD_NAMES])
+def test_it_compiles_every_pattern_of_the_catalog(text_index: TextIndex) -> None:
+    # The index compiles a pattern when a line first needs it: a broken one must fail here.
+    for entry in text_index.entries:
+        re.compile(entry.match)
 
 
 def test_it_refuses_uppercase_patterns() -> None:

@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from diagnostics.diagnosis import diagnose
+from diagnostics.management.commands.diagnose import diagnose_lines
 
 ROOT = Path(__file__).parents[2]
 CONTRACT_FIELDS = [
@@ -81,6 +83,18 @@ def test_it_diagnoses_stdin_line_by_line() -> None:
     assert [row["raw"] for row in rows] == ["421 Closing", "", "a\nb 552 5.2.2 full"]
     codes = [row["code"] for row in rows]
     assert codes == ["smtp.421.service_unavailable", "unknown", "smtp.5.2.2"]
+
+
+def test_it_counts_a_repeated_quota_down_to_its_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    quota = b"550 5.4.5 Daily user sending limit exceeded."
+    clock = iter((1_000.0, 1_600.0))  # seconds since the epoch: ten minutes apart
+    monkeypatch.setattr("diagnostics.diagnosis.time", SimpleNamespace(time=lambda: next(clock)))
+    out = io.StringIO()
+
+    diagnose_lines([quota, quota], out.write)
+
+    retry_afters = [json.loads(line)["retry_after"] for line in out.getvalue().splitlines()]
+    assert retry_afters == [86_400 - 1_000, 86_400 - 1_600]
 
 
 def test_it_refuses_stdin_without_json() -> None:

@@ -184,7 +184,7 @@ TABLE = {
         None,
     ),
     # Enhanced code, then its class.subject, then the basic code.
-    "550 5.1.10 something": (
+    "550 5.1.10 <bob@example.com>: something": (
         "smtp.5.1.1",
         "recipient_unknown",
         "never",
@@ -376,6 +376,13 @@ def test_it_reads_codes_only_in_the_first_part_of_a_huge_text() -> None:
         ('{"errors": [{"message": "Does not look right", "field": "from"}]}', "smtp.5.1.7"),
         ('{"ErrorCode": "mj-0013", "ErrorRelatedTo": ["To[0].Email"]}', "smtp.5.1.3"),
         ('{"name": "validation_error", "message": "Looks odd", "statusCode": 422}', "request"),
+        # AWS names its error in botocore's exception and in its XML bodies.
+        (
+            "An error occurred (InvalidClientTokenId) when calling the SendEmail operation: The "
+            "security token included in the request is invalid.",
+            "api.invalid_api_key",
+        ),
+        ("<Error><Type>Sender</Type><Code>AccessDenied</Code></Error>", "account.api_setup"),
     ],
 )
 def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
@@ -393,6 +400,25 @@ def test_it_reads_the_fields_of_an_error_object(raw: str, code: str) -> None:
         "554 5.2.0 Failed to process message due to a permanent exception",
         "552 Too many received headers - possible mail loop",
         "550 5.1.1 relay@example.com: sender address rejected: not owned by user",
+        # Postfix names the refused address: an unknown user there is our own address.
+        "550 5.1.0 <rep@example.com>: Sender address rejected: User unknown in local recipient "
+        "table",
+        "450 4.1.7 <rep@example.com>: Sender address rejected: undeliverable address: host "
+        "mx.example.com said: 550 5.1.1 User unknown",
+        # A basic reply code alone: a 552 is a content filter or a size as often as a full
+        # mailbox, a 551 a refused login.
+        "552 MS-Office file containing VBA macros found inside of the email",
+        "551 auth error.",
+        # Our own server without a way out bounces every remote contact so (issue 14, Postfix).
+        "550 5.1.1 <bob@example.com>: Recipient address rejected: no outbound network",
+        # A sign-in's errors are our mailbox's login, whatever account they say is missing.
+        "AADSTS50034: The user account {EUII Hidden} does not exist in the contoso.onmicrosoft.com "
+        "directory.",
+        "{'error': 'invalid_grant', 'error_description': 'Account does not exist.'}",
+        # An exact code alone, in a reply about no recipient (AOL's refusal of the sender).
+        "521 5.2.1 : AOL will not accept delivery of this message.",
+        # A mailbox-level text that speaks of our reputation.
+        "550 5.2.1 Mailbox unavailable. Your IP address 192.0.2.1 is blacklisted using RBL",
     ],
 )
 def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: str) -> None:
@@ -405,10 +431,49 @@ def test_it_does_not_bounce_the_contact_for_a_refusal_that_is_not_theirs(raw: st
         GMAIL_UNKNOWN,
         "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in relay table",
         "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException",
+        # Nothing but the codes: they are the only signal.
+        "550 5.1.1",
     ],
 )
 def test_it_still_bounces_the_contact_when_the_recipient_is_plainly_gone(raw: str) -> None:
     assert diagnose(raw).retry == "never"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        # RFC 3463's names of the enhanced codes, and RFC 5321's texts of the reply codes.
+        ("Bad destination mailbox address", "smtp.5.1.1"),
+        ("550 Bad destination system address", "smtp.5.1.2"),
+        ("554 Mailbox disabled, not accepting messages", "smtp.5.2.1"),
+        ("550 <bob@example.com>: Syntax error in parameters or arguments", "smtp.5.5.0"),
+        ("504 Unrecognized authentication type", "mailbox.server_settings"),
+        # An exact enhanced code says more than a name read beside it.
+        ("501 5.1.3 Syntax error in parameters or arguments", "smtp.5.1.3"),
+    ],
+)
+def test_it_reads_the_standard_names_of_the_codes(raw: str, code: str) -> None:
+    assert diagnose(raw).code == code
+
+
+@pytest.mark.parametrize(
+    ("raw", "category"),
+    [
+        # Written in each language's usual wording of the reply.
+        ("550 Casella di posta inesistente", "recipient_unknown"),
+        ("550 O destinatário não existe", "recipient_unknown"),
+        ("550 Gebruiker onbekend", "recipient_unknown"),
+        ("550 mwinf5c10 ME Adresse email inconnue / Unknown email address", "recipient_unknown"),
+        ("550 Recipient suspended", "recipient_unknown"),
+        ("552 Postfach des Empfängers ist voll", "recipient_mailbox_full"),
+        ("552 用户邮箱空间已满", "recipient_mailbox_full"),
+        ("メールボックスが一杯です", "recipient_mailbox_full"),
+    ],
+)
+def test_it_reads_the_recipients_state_in_the_languages_of_its_providers(
+    raw: str, category: str
+) -> None:
+    assert diagnose(raw).category == category
 
 
 def test_it_falls_to_our_side_when_nothing_else_names_the_cause() -> None:

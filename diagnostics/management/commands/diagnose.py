@@ -6,14 +6,16 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, diagnose_json
+from diagnostics.diagnosis import Candidate, Diagnosis, Explanation, json_renderer
 from diagnostics.diagnosis import explain as explain_diagnosis
-from diagnostics.message import MessageDiagnosis, diagnose_message, unreadable
 from diagnostics.vocabulary import Category
+
+if TYPE_CHECKING:
+    from diagnostics.message import MessageDiagnosis
 
 
 class Command(BaseCommand):
@@ -85,6 +87,7 @@ class Command(BaseCommand):
 _REPEATS_KEPT = 20_000
 _REPEAT_MAX_LENGTH = 2_000
 _QUOTA = Category.QUOTA_EXCEEDED
+_LINES_PER_WRITE = 256
 
 
 def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object]) -> int:
@@ -95,8 +98,11 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
     with a double quote is a JSON string (a multi-line error on one line), unless it does
     not decode as one, in which case it is taken as it is.
     """
-    seen: dict[str, str] = {}
+    # A line's JSON, or for a quota the renderer of its JSON (its retry_after counts down).
+    seen: dict[str, str | Callable[[], str]] = {}
     count = 0
+    # Written a few hundred lines at a time: one write a line costs more than the join.
+    pending: list[str] = []
     for line in lines:
         text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
         text = text.rstrip("\r\n")
@@ -109,21 +115,27 @@ def diagnose_lines(lines: Iterable[bytes | str], write: Callable[[str], object])
                 text = decoded
         output = seen.get(text)
         if output is None:
-            output, category = diagnose_json(text)
-            output += "\n"
-            # A quota's retry_after counts down to its reset: never reuse it.
-            if len(text) <= _REPEAT_MAX_LENGTH and category is not _QUOTA:
+            render, category = json_renderer(text)
+            output = render() + "\n"
+            if len(text) <= _REPEAT_MAX_LENGTH:
                 if len(seen) >= _REPEATS_KEPT:
                     seen.clear()
-                seen[text] = output
-        write(output)
+                seen[text] = render if category is _QUOTA else output
+        elif output.__class__ is not str:
+            output = output() + "\n"
+        pending.append(output)
         count += 1
+        if len(pending) == _LINES_PER_WRITE:
+            write("".join(pending))
+            pending.clear()
+    if pending:
+        write("".join(pending))
     return count
 
 
 # ASCII output (the default): valid whatever the terminal's encoding, even for lone
 # surrogates. to_json() holds no cycles, so the check for them is skipped. Batch mode writes
-# the same text through diagnose_json.
+# the same text through diagnostics.diagnosis.json_renderer.
 _ENCODER = json.JSONEncoder(check_circular=False)
 
 
@@ -183,6 +195,9 @@ def _candidate(candidate: Candidate) -> str:
 def diagnose_file(path: str, stdin: BinaryIO) -> MessageDiagnosis:
     """A message file diagnosed ("-": standard input); one that cannot be read is `other`
     with the reason, as the contract says, never an error of the command."""
+    # Imported here: the whole-message reader is a third of the batch mode's own start-up.
+    from diagnostics.message import diagnose_message, unreadable
+
     try:
         raw = stdin.read() if path == "-" else Path(path).read_bytes()
     except OSError as error:
