@@ -31,6 +31,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Offer SMTPUTF8 (RFC 6531): accept addresses with non-ASCII local parts.",
         )
+        parser.add_argument(
+            "--oauth-url",
+            default=f"http://127.0.0.1:{settings.OAUTH_SANDBOX_PORT}",
+            help="The OAuth sandbox whose tokens AUTH XOAUTH2 accepts.",
+        )
 
     def handle(
         self,
@@ -41,11 +46,18 @@ class Command(BaseCommand):
         max_size: int,
         rate: int,
         smtputf8: bool,
+        oauth_url: str,
         **options: object,
     ) -> None:
         self._log_to_stdout()
         sandbox = SmtpSandbox(
-            host=host, port=port, store=store, max_size=max_size, rate=rate, smtputf8=smtputf8
+            host=host,
+            port=port,
+            store=store,
+            max_size=max_size,
+            rate=rate,
+            smtputf8=smtputf8,
+            oauth_url=oauth_url,
         )
         sandbox.start()
         try:
