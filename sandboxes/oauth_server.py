@@ -49,6 +49,7 @@ from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
     InvalidGrantError,
+    InvalidRequestError,
     OAuth2Payload,
     OAuth2Request,
     TokenMixin,
@@ -349,7 +350,7 @@ class _Server(AuthorizationServer):
                 expires_generator=lambda client, grant_type: access_seconds,
             ),
         )
-        self.register_grant(_code_grant(flavour, store), [CodeChallenge(required=True)])
+        self.register_grant(_code_grant(flavour, store), [_RequiredChallenge()])
         self.register_grant(_refresh_grant(flavour, store))
         self.register_endpoint(_revocation(store))
         self.register_endpoint(_introspection(store))
@@ -399,6 +400,17 @@ class _Server(AuthorizationServer):
     def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
         log.info("%s refused: %s %s", self.flavour.name, error.error, error.description or "")
         return super().handle_error_response(request, error)
+
+
+class _RequiredChallenge(CodeChallenge):
+    """PKCE from every client, confidential ones too (OAuth 2.1, RFC 9700); only S256."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: grants.AuthorizationCodeGrant, redirect_uri: str):
+        if not grant.request.payload.data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge'", redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
 
 
 def _code_grant(flavour: Flavour, store: _Store) -> type[grants.AuthorizationCodeGrant]:

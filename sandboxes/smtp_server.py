@@ -253,7 +253,9 @@ class _Handler:
             try:
                 blob = base64.b64decode(args[1], validate=True)
             except binascii.Error:
-                return AuthResult(success=False, message="501 5.5.2 Cannot decode base64")
+                return AuthResult(
+                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
+                )
         else:
             blob = await server.challenge_auth("")
             if blob is MISSING:
@@ -277,8 +279,8 @@ class _Handler:
             # refusal only once the client has answered it (with an empty line).
             if await server.challenge_auth(GMAIL_XOAUTH2_CHALLENGE) is MISSING:
                 return AuthResult(success=False, handled=True)
-            return AuthResult(success=False, message=GMAIL_XOAUTH2_REFUSED)
-        return AuthResult(success=False, message=MICROSOFT_XOAUTH2_REFUSED)
+            return AuthResult(success=False, handled=False, message=GMAIL_XOAUTH2_REFUSED)
+        return AuthResult(success=False, handled=False, message=MICROSOFT_XOAUTH2_REFUSED)
 
     def _token_signs_in(self, path: str, token: str, user: str) -> bool:
         """Whether the OAuth sandbox says the token is active and was given by `user`."""

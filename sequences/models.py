@@ -305,6 +305,13 @@ class Mailbox(models.Model):
         self.smtp_secret = encrypt_secret(plain)
 
     @property
+    def oauth_provider(self) -> str:
+        """Whose OAuth 2.0 sign-in the mailbox may use ("" for other servers)."""
+        return {self.Provider.GMAIL: "Google", self.Provider.MICROSOFT: "Microsoft"}.get(
+            self.provider, ""
+        )
+
+    @property
     def uses_oauth(self) -> bool:
         """Signs in with SASL XOAUTH2 and an OAuth access token, not a password."""
         return bool(self.oauth_secret)

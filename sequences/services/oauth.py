@@ -22,8 +22,6 @@ from django.utils import timezone
 
 from sequences.models import Mailbox
 
-PROVIDER_NAMES = {Mailbox.Provider.GMAIL: "Google", Mailbox.Provider.MICROSOFT: "Microsoft"}
-
 
 class OAuthRefused(Exception):
     """The token endpoint refused (or could not be reached); `raw` is its answer as it
@@ -98,7 +96,9 @@ def oauth_exchange(
 def mailbox_set_tokens(mailbox: Mailbox, token: dict[str, object]) -> list[str]:
     """Put a token response on `mailbox` (encrypted; a refresh response without a new
     refresh token keeps the old one). Returns the fields to save."""
-    refresh = token.get("refresh_token") or mailbox.oauth_tokens["refresh_token"]
+    refresh = token.get("refresh_token") or (
+        mailbox.oauth_tokens["refresh_token"] if mailbox.uses_oauth else ""
+    )
     mailbox.oauth_tokens = {"access_token": str(token["access_token"]), "refresh_token": refresh}
     mailbox.oauth_expires_at = timezone.now() + dt.timedelta(
         seconds=int(token.get("expires_in") or 3600)

@@ -18,12 +18,7 @@ from django.conf import settings
 
 from sequences.addresses import Recipient, smtputf8_refusal
 from sequences.models import Mailbox
-from sequences.services.oauth import (
-    PROVIDER_NAMES,
-    OAuthRefused,
-    mailbox_access_token,
-    xoauth2,
-)
+from sequences.services.oauth import OAuthRefused, mailbox_access_token, xoauth2
 
 _END_OF_DATA = b"\r\n.\r\n"
 SECRET_UNREADABLE = (
@@ -297,8 +292,9 @@ def _sign_in(smtp: smtplib.SMTP, mailbox: Mailbox, secret: str) -> str:
         lambda challenge=None: initial if challenge is None else "",
         initial_response_ok=True,
     )
-    provider = PROVIDER_NAMES.get(mailbox.provider, "the provider")
-    return f"Signed in as {mailbox.smtp_username} with {provider} (OAuth 2.0, XOAUTH2)."
+    return (
+        f"Signed in as {mailbox.smtp_username} with {mailbox.oauth_provider} (OAuth 2.0, XOAUTH2)."
+    )
 
 
 def _connection_lost(exc: Exception) -> bool:
