@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -336,6 +337,14 @@ OAUTH_SMTP_SERVERS = (
     else {
         "gmail": ("smtp.gmail.com", 587, "starttls"),
         "microsoft": ("smtp.office365.com", 587, "starttls"),
+    }
+)
+# The sign-in forms post to the product, which redirects to the provider's consent page:
+# browsers hold that redirect to the page's form-action too.
+SECURE_CSP["form-action"] += sorted(
+    {
+        "{0.scheme}://{0.netloc}".format(urlsplit(conf["authorize_url"]))
+        for conf in OAUTH_PROVIDERS.values()
     }
 )
 # An access token this close to its expiry is refreshed before signing in with it.

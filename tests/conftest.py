@@ -203,6 +203,8 @@ def oauth_sandbox(settings) -> Iterator[OAuthSandbox]:
             providers[name]["authorize_url"] = oauth.url + flavour.authorize_path
             providers[name]["token_url"] = oauth.url + flavour.token_path
         settings.OAUTH_PROVIDERS = providers
+        # As settings.py lets the sign-in forms' redirect go to the providers' origins.
+        settings.SECURE_CSP = {**settings.SECURE_CSP, "form-action": ["'self'", oauth.url]}
         yield oauth
 
 

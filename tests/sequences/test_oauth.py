@@ -4,6 +4,7 @@ consent with PKCE and state, XOAUTH2 sign-in, refresh before expiry, a revoked g
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -59,8 +60,9 @@ def test_it_sends_to_the_consent_page_with_pkce_and_a_state(client, rep, oauth_s
     assert query["state"][0] in client.session["oauth_flows"]
 
 
-def test_it_connects_a_google_mailbox_signed_in_with_xoauth2(client, rep, oauth_mail):
+def test_it_connects_a_google_mailbox_signed_in_with_xoauth2(client, rep, oauth_mail, caplog):
     client.force_login(rep)
+    caplog.set_level(logging.DEBUG, logger="sequences")
 
     response = _connect(client, "gmail", "rita@acme.test")
 
@@ -81,7 +83,17 @@ def test_it_connects_a_google_mailbox_signed_in_with_xoauth2(client, rep, oauth_
     assert entry.detail["connected"] is True
     page = client.get(response.url)
     assert b"signs in with Google (OAuth 2.0)" in page.content
-    assert tokens["access_token"].encode() not in page.content
+    for secret in tokens.values():
+        assert secret.encode() not in page.content
+        assert secret not in caplog.text
+
+
+def test_an_oauth_mailboxs_settings_ask_for_no_password(client, google_mailbox):
+    page = client.get(reverse("sequences:mailbox_edit", args=[google_mailbox.pk]))
+
+    assert b'type="password"' not in page.content
+    assert b"Sign in with Google again" in page.content
+    assert google_mailbox.oauth_tokens["refresh_token"].encode() not in page.content
 
 
 def test_it_connects_a_microsoft_mailbox_for_a_member(client, admin_user, rep, oauth_mail):
