@@ -22,8 +22,9 @@ install: $(BIN)/.installed
 
 # Web server, Celery worker with beat (filesystem broker), the SMTP sandbox the demo
 # mailboxes send through (its later answers land in .data/sandbox-inboxes/<login>/), the
-# IMAP sandbox serving those mailboxes on port 1143, and the DNS sandbox their domains are
-# checked against, on SQLite; Ctrl-C stops all.
+# IMAP sandbox serving those mailboxes on port 1143, the OAuth sandbox their Google and
+# Microsoft sign-in goes through, and the DNS sandbox their domains are checked against, on
+# SQLite; Ctrl-C stops all.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
@@ -33,6 +34,7 @@ run: install
 	export $(DEV); trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py smtp_sandbox --smtputf8 & \
 	$(BIN)/python manage.py imap_sandbox & \
+	$(BIN)/python manage.py oauth_sandbox & \
 	$(BIN)/python manage.py dns_sandbox & \
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

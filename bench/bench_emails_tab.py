@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_emails_tab.py [--requests 200]
 
 Needs PostgreSQL on loopback. Uses its own database (`sequences_bench_tab`, dropped and
-created), filled by SQL bulk inserts; measures the server time of the first page, a deep
-page (around page 2 000) and a status-filtered page with Django's test client. Prints
+created), filled by SQL bulk inserts; measures the server time of the first page (the
+default view), each other view, a deep page of all emails (around page 2 000) and a
+status-filtered page with Django's test client. Prints
 numbers; asserts nothing.
 """
 
@@ -144,8 +145,11 @@ def main() -> None:
     url = reverse("sequences:emails", args=[1])
     htmx = {"HTTP_HX_REQUEST": "true"}
     cases = {
-        "first page": {},
-        "deep page (~2000)": {"after": f"{moment.isoformat()}~{pk}"},
+        "first page": {},  # the default view: Needs attention, as some emails are blocked
+        "up next": {"view": "upcoming"},
+        "sent": {"view": "sent"},
+        "all emails": {"view": "all"},
+        "deep page (~2000)": {"view": "all", "after": f"{moment.isoformat()}~{pk}"},
         "status filter (blocked)": {"status": "blocked"},
     }
     results = {}

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -278,6 +279,82 @@ PUBLIC_BASE_URL = env_required("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstri
 # The local SMTP sandbox the demo mailboxes send through (see `manage.py smtp_sandbox`).
 SMTP_SANDBOX_HOST = os.environ.get("SMTP_SANDBOX_HOST", "127.0.0.1")
 SMTP_SANDBOX_PORT = int(os.environ.get("SMTP_SANDBOX_PORT", "2525"))
+
+# OAuth 2.0 sign-in of Google and Microsoft mailboxes (authorization code with PKCE, then
+# SMTP AUTH XOAUTH2). Production: the providers' endpoints, with the client id and secret of
+# the product's app registered with each (no client id: that provider's sign-in is not
+# offered). Development and tests: the local OAuth sandbox (`manage.py oauth_sandbox`), whose
+# tokens the SMTP sandbox accepts, so its mailboxes send through the SMTP sandbox too.
+OAUTH_SANDBOX_PORT = int(os.environ.get("OAUTH_SANDBOX_PORT", "8025"))
+_oauth_sandbox = f"http://127.0.0.1:{OAUTH_SANDBOX_PORT}"
+OAUTH_PROVIDERS = {
+    "gmail": {
+        "authorize_url": os.environ.get(
+            "OAUTH_GOOGLE_AUTHORIZE_URL",
+            f"{_oauth_sandbox}/google/o/oauth2/v2/auth"
+            if DEBUG
+            else "https://accounts.google.com/o/oauth2/v2/auth",
+        ),
+        "token_url": os.environ.get(
+            "OAUTH_GOOGLE_TOKEN_URL",
+            f"{_oauth_sandbox}/google/token" if DEBUG else "https://oauth2.googleapis.com/token",
+        ),
+        "client_id": os.environ.get(
+            "OAUTH_GOOGLE_CLIENT_ID", "google-sandbox-client" if DEBUG else ""
+        ),
+        "client_secret": os.environ.get(
+            "OAUTH_GOOGLE_CLIENT_SECRET", "google-sandbox-secret" if DEBUG else ""
+        ),
+        "scope": "https://mail.google.com/",
+        # Google gives a refresh token only when asked for offline access.
+        "authorize_params": {"access_type": "offline", "prompt": "consent"},
+    },
+    "microsoft": {
+        "authorize_url": os.environ.get(
+            "OAUTH_MICROSOFT_AUTHORIZE_URL",
+            f"{_oauth_sandbox}/microsoft/common/oauth2/v2.0/authorize"
+            if DEBUG
+            else "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+        ),
+        "token_url": os.environ.get(
+            "OAUTH_MICROSOFT_TOKEN_URL",
+            f"{_oauth_sandbox}/microsoft/common/oauth2/v2.0/token"
+            if DEBUG
+            else "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        ),
+        "client_id": os.environ.get(
+            "OAUTH_MICROSOFT_CLIENT_ID", "microsoft-sandbox-client" if DEBUG else ""
+        ),
+        "client_secret": os.environ.get(
+            "OAUTH_MICROSOFT_CLIENT_SECRET", "microsoft-sandbox-secret" if DEBUG else ""
+        ),
+        "scope": "https://outlook.office.com/SMTP.Send "
+        "https://outlook.office.com/IMAP.AccessAsUser.All offline_access",
+        "authorize_params": {"prompt": "select_account"},
+    },
+}
+# Where OAuth mailboxes send from (host, port, encryption): the providers' submission
+# servers, or the SMTP sandbox (on loopback, without TLS) in development.
+OAUTH_SMTP_SERVERS = (
+    dict.fromkeys(("gmail", "microsoft"), (SMTP_SANDBOX_HOST, SMTP_SANDBOX_PORT, "none"))
+    if DEBUG
+    else {
+        "gmail": ("smtp.gmail.com", 587, "starttls"),
+        "microsoft": ("smtp.office365.com", 587, "starttls"),
+    }
+)
+# The sign-in forms post to the product, which redirects to the provider's consent page:
+# browsers hold that redirect to the page's form-action too.
+SECURE_CSP["form-action"] += sorted(
+    {
+        "{0.scheme}://{0.netloc}".format(urlsplit(conf["authorize_url"]))
+        for conf in OAUTH_PROVIDERS.values()
+    }
+)
+# An access token this close to its expiry is refreshed before signing in with it.
+OAUTH_REFRESH_MARGIN = int(os.environ.get("OAUTH_REFRESH_MARGIN", "300"))
+# Seconds a token endpoint may take to answer.
+OAUTH_TIMEOUT = float(os.environ.get("OAUTH_TIMEOUT", "15"))
 
 # Deliverability checks of each mailbox's domain (MX, SPF, DKIM, DMARC, blocklists).
 # Resolvers as "host" or "host:port"; none: the system's (/etc/resolv.conf). In development,

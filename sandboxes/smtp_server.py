@@ -28,6 +28,14 @@ Rules (exact replies):
   session without AUTH), written atomically by ``mailbox.Maildir`` (tmp/, then new/).
   Answers still waiting when the sandbox stops are not sent.
 
+AUTH XOAUTH2 (Google's and Microsoft's SASL mechanism: ``user=<address>^Aauth=Bearer
+<token>^A^A``) is checked against the OAuth sandbox at ``oauth_url`` (its RFC 7662
+introspection endpoint, sandboxes/oauth_server.py): an active token given to that address
+signs in. Any other is refused in the words of the token's provider: Google's challenge
+``334 <base64 {"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}>``,
+then, after the client's empty line, ``535-5.7.8 Username and Password not accepted...``;
+Microsoft's ``535 5.7.3 Authentication unsuccessful``.
+
 SMTPUTF8 (RFC 6531) is offered only when the sandbox is started with ``smtputf8``: the
 sending pipeline is tested both with a server that takes non-ASCII addresses and with
 one that does not.
@@ -44,8 +52,11 @@ from SMTP's CRLF into the LF mail readers expect in a Maildir, after prepended
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import datetime as dt
 import email
+import json
 import logging
 import mailbox
 import re
@@ -53,6 +64,8 @@ import shutil
 import ssl
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from collections import defaultdict, deque
 from collections.abc import Callable
 from email import policy
@@ -60,11 +73,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from sandboxes.answers import ANSWER_LATER, Writer
 from sandboxes.background import BackgroundServer
 from sandboxes.certificates import write_self_signed
+from sandboxes.oauth_server import GOOGLE, INTROSPECTION_CLIENT, flavour_of_token
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +97,15 @@ REFUSED_PASSWORD = "wrong"
 SPAM_MARKER = "FREE MONEY"
 
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+GMAIL_XOAUTH2_CHALLENGE = json.dumps(
+    {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"},
+    separators=(",", ":"),
+)
+GMAIL_XOAUTH2_REFUSED = (
+    "535-5.7.8 Username and Password not accepted. For more information, go to\r\n"
+    "535 5.7.8  https://support.google.com/mail/?p=BadCredentials"
+)
+MICROSOFT_XOAUTH2_REFUSED = "535 5.7.3 Authentication unsuccessful"
 SPAM = "550 5.1.6 Spam not accepted"
 TOO_LARGE = "552 5.3.4 Message size exceeds fixed limit"
 TOO_BUSY = "451 4.4.5 Server too busy"
@@ -226,7 +249,9 @@ class _Handler:
         greeting_delay_seconds: float = 0,
         inboxes: Path | None = None,
         answer_delay_seconds: float = DEFAULT_ANSWER_DELAY_SECONDS,
+        oauth_url: str = "",
     ) -> None:
+        self.oauth_url = oauth_url
         self.maildir = maildir
         self.limiter = limiter
         self.slow_data_seconds = slow_data_seconds
@@ -254,6 +279,59 @@ class _Handler:
             return AuthResult(success=False, handled=False, message=AUTH_INVALID)
         self.logins += 1
         return AuthResult(success=True, auth_data=auth_data)
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """SASL XOAUTH2: the client's initial response, or its answer to an empty challenge."""
+        if len(args) == 2:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(
+                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
+                )
+        else:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        fields = dict(
+            part.split("=", 1)
+            for part in blob.decode("utf-8", "replace").split("\x01")
+            if "=" in part
+        )
+        user = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        flavour = flavour_of_token(token)
+        if token and await asyncio.to_thread(
+            self._token_signs_in, flavour.path("introspect"), token, user
+        ):
+            self.logins += 1
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        log.info("refused AUTH XOAUTH2 login=%r (%s token)", user, flavour.name)
+        if flavour is GOOGLE:
+            # Gmail answers a refused token with a challenge carrying the reason, and its
+            # refusal only once the client has answered it (with an empty line).
+            if await server.challenge_auth(GMAIL_XOAUTH2_CHALLENGE) is MISSING:
+                return AuthResult(success=False, handled=True)
+            return AuthResult(success=False, handled=False, message=GMAIL_XOAUTH2_REFUSED)
+        return AuthResult(success=False, handled=False, message=MICROSOFT_XOAUTH2_REFUSED)
+
+    def _token_signs_in(self, path: str, token: str, user: str) -> bool:
+        """Whether the OAuth sandbox says the token is active and was given by `user`."""
+        if not self.oauth_url:
+            return False
+        client = ":".join(INTROSPECTION_CLIENT).encode()
+        request = urllib.request.Request(
+            self.oauth_url + path,
+            data=urllib.parse.urlencode({"token": token}).encode(),
+            headers={"Authorization": f"Basic {base64.b64encode(client).decode()}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                answer = json.load(response)
+        except (OSError, ValueError) as error:
+            log.info("OAuth sandbox unreachable at %s: %s", self.oauth_url, error)
+            return False
+        return bool(answer.get("active")) and answer.get("username", "").lower() == user.lower()
 
     async def handle_MAIL(
         self,
@@ -427,7 +505,9 @@ class SmtpSandbox(BackgroundServer):
         greeting_delay_seconds: float = 0,
         inboxes: Path | None = None,
         answer_delay_seconds: float = DEFAULT_ANSWER_DELAY_SECONDS,
+        oauth_url: str = "",
     ) -> None:
+        self.oauth_url = oauth_url
         self.store = Path(store)
         # The senders' own mailboxes, where answers that come later land (none: not sent).
         self.inboxes = Path(inboxes) if inboxes is not None else None
@@ -456,6 +536,7 @@ class SmtpSandbox(BackgroundServer):
             self.greeting_delay_seconds,
             self.inboxes,
             self.answer_delay_seconds,
+            self.oauth_url,
         )
         controller = _Controller(
             handler,

@@ -55,7 +55,8 @@ class MailboxForm(forms.ModelForm):
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean()
-        if not self.instance.smtp_secret and not cleaned.get("new_password"):
+        signs_in = self.instance.smtp_secret or self.instance.uses_oauth
+        if not signs_in and not cleaned.get("new_password"):
             self.add_error("new_password", "A new mailbox needs its SMTP password.")
         return cleaned
 

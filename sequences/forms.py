@@ -50,6 +50,11 @@ class MailboxSettingsForm(forms.ModelForm):
             "window_end": forms.TimeInput(attrs={"type": "time"}),
         }
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.uses_oauth:  # signs in with the provider's consent instead
+            del self.fields["password"]
+
     def clean(self) -> dict[str, object]:
         cleaned = super().clean()
         daily, per_minute = Mailbox.SENDING_LIMITS[self.instance.provider]
@@ -101,3 +106,26 @@ class MailboxConnectForm(MailboxSettingsForm):
         if cleaned.get("smtp_username") and not cleaned.get("password"):
             self.add_error("password", "The password to sign in as this username.")
         return cleaned
+
+
+class OAuthConnectForm(forms.Form):
+    """A new Google or Microsoft mailbox signed in with OAuth: its address, then the
+    provider's consent (which also says which account it is)."""
+
+    email = forms.EmailField(label="Address")
+
+    def __init__(self, *args: object, organization_id: int, **kwargs: object) -> None:
+        # Beside the connect form on one page: ids of its own.
+        kwargs.setdefault("auto_id", "id_oauth_%s")
+        super().__init__(*args, **kwargs)
+        self.organization_id = organization_id
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        mailboxes = Mailbox.objects.filter(organization_id=self.organization_id)
+        if mailboxes.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                "This organization already has a mailbox with this address: sign it in "
+                "again from its page."
+            )
+        return email

@@ -7,6 +7,7 @@ database by any path. State changes belong in services, which refuse a wrong sta
 from __future__ import annotations
 
 import datetime
+import json
 import zoneinfo
 
 from django.conf import settings
@@ -224,6 +225,11 @@ class Mailbox(models.Model):
     smtp_username = models.CharField(max_length=255, blank=True)
     # A Fernet token, never the password itself: see `password`.
     smtp_secret = models.TextField(editable=False)
+    # Signed in with the provider's OAuth 2.0 instead of a password: its access and refresh
+    # tokens, encrypted like the password (see `oauth_tokens`), and when the access token
+    # expires. Empty: a password mailbox.
+    oauth_secret = models.TextField(blank=True, editable=False)
+    oauth_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     state = models.CharField(max_length=32, choices=State.choices, default=State.CONNECTED)
     last_error = models.TextField(blank=True)
     last_error_code = models.CharField(max_length=100, blank=True)
@@ -298,6 +304,27 @@ class Mailbox(models.Model):
     @password.setter
     def password(self, plain: str) -> None:
         self.smtp_secret = encrypt_secret(plain)
+
+    @property
+    def oauth_provider(self) -> str:
+        """Whose OAuth 2.0 sign-in the mailbox may use ("" for other servers)."""
+        return {self.Provider.GMAIL: "Google", self.Provider.MICROSOFT: "Microsoft"}.get(
+            self.provider, ""
+        )
+
+    @property
+    def uses_oauth(self) -> bool:
+        """Signs in with SASL XOAUTH2 and an OAuth access token, not a password."""
+        return bool(self.oauth_secret)
+
+    @property
+    def oauth_tokens(self) -> dict[str, str]:
+        """{"access_token": ..., "refresh_token": ...}, decrypted."""
+        return json.loads(decrypt_secret(self.oauth_secret))
+
+    @oauth_tokens.setter
+    def oauth_tokens(self, tokens: dict[str, str]) -> None:
+        self.oauth_secret = encrypt_secret(json.dumps(tokens))
 
 
 class Sequence(models.Model):

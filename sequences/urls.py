@@ -39,7 +39,22 @@ urlpatterns = [
     path("contacts/", sequences.contact_list, name="contact_list"),
     path("mailboxes/", mailboxes.mailbox_list, name="mailbox_list"),
     path("mailboxes/new/", mailboxes.mailbox_connect_view, name="mailbox_connect"),
+    path(
+        "mailboxes/oauth/<str:provider>/",
+        mailboxes.mailbox_oauth_connect,
+        name="mailbox_oauth_connect",
+    ),
+    path(
+        "mailboxes/oauth-callback/",
+        mailboxes.mailbox_oauth_callback,
+        name="mailbox_oauth_callback",
+    ),
     path("mailboxes/<int:pk>/", mailboxes.mailbox_detail, name="mailbox_detail"),
+    path(
+        "mailboxes/<int:pk>/sign-in/",
+        mailboxes.mailbox_oauth_reconnect,
+        name="mailbox_oauth_reconnect",
+    ),
     path("mailboxes/<int:pk>/edit/", mailboxes.mailbox_edit, name="mailbox_edit"),
     path("mailboxes/<int:pk>/move/", mailboxes.mailbox_move, name="mailbox_move"),
     path("mailboxes/<int:pk>/resync/", mailboxes.mailbox_resync, name="mailbox_resync"),

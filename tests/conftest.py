@@ -16,6 +16,7 @@ from config.celery import app as celery_app
 from deliverability.models import DomainCheckRun
 from deliverability.services import domain_check_start
 from sandboxes.dns_server import ZONES, DnsSandbox, load_zones
+from sandboxes.oauth_server import GOOGLE, MICROSOFT, OAuthSandbox
 from sandboxes.smtp_server import SmtpSandbox
 from sequences.models import (
     AuditEntry,
@@ -191,6 +192,30 @@ def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SmtpSandbox]]:
 @pytest.fixture
 def sandbox(start_sandbox: Callable[..., SmtpSandbox]) -> SmtpSandbox:
     return start_sandbox()
+
+
+@pytest.fixture
+def oauth_sandbox(settings) -> Iterator[OAuthSandbox]:
+    """The OAuth sandbox on a free loopback port, the product's providers pointed at it."""
+    with OAuthSandbox() as oauth:
+        providers = {name: dict(conf) for name, conf in settings.OAUTH_PROVIDERS.items()}
+        for name, flavour in (("gmail", GOOGLE), ("microsoft", MICROSOFT)):
+            providers[name]["authorize_url"] = oauth.url + flavour.authorize_path
+            providers[name]["token_url"] = oauth.url + flavour.token_path
+        settings.OAUTH_PROVIDERS = providers
+        # As settings.py lets the sign-in forms' redirect go to the providers' origins.
+        settings.SECURE_CSP = {**settings.SECURE_CSP, "form-action": ["'self'", oauth.url]}
+        yield oauth
+
+
+@pytest.fixture
+def oauth_mail(start_sandbox, oauth_sandbox, settings) -> SmtpSandbox:
+    """An SMTP sandbox taking the OAuth sandbox's tokens, where OAuth mailboxes send."""
+    smtp = start_sandbox(oauth_url=oauth_sandbox.url)
+    settings.OAUTH_SMTP_SERVERS = dict.fromkeys(
+        ("gmail", "microsoft"), ("127.0.0.1", smtp.port, "none")
+    )
+    return smtp
 
 
 # The fixture zone whose server never answers.

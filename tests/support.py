@@ -206,3 +206,20 @@ def bulk_due(
         for n, e in enumerate(enrollments)
     )
     return [e.pk for e in emails]
+
+
+def consent(authorize_url: str, *, account: str, allow: bool = True) -> str:
+    """Answer the OAuth sandbox's consent page as its user would: the callback URL it
+    redirects to (with the code and state, or the error)."""
+    import requests
+
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text
+    answer = requests.post(
+        authorize_url,
+        data={"account": account, "consent": "allow" if allow else "deny"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text
+    return answer.headers["Location"]

@@ -106,6 +106,24 @@ MATRIX = {
         lambda o: reverse("sequences:mailbox_connect"),
         (200, 200, 200, 403, 200),
     ),
+    # The OAuth sign-in: a new mailbox (the address is not a mailbox's here: the form is
+    # shown again), the mailbox's sign-in again (an SMTP mailbox here: 400, it has none),
+    # the callback (no flow of this session matches: refused).
+    "sign a new mailbox in with Google": (
+        "post",
+        lambda o: reverse("sequences:mailbox_oauth_connect", args=["gmail"]),
+        (200, 200, 200, 403, 200),
+    ),
+    "sign the mailbox in with its provider again": (
+        "post",
+        lambda o: reverse("sequences:mailbox_oauth_reconnect", args=[o.sequence.mailbox_id]),
+        (400, 404, 400, 404, 404),
+    ),
+    "OAuth callback": (
+        "get",
+        lambda o: reverse("sequences:mailbox_oauth_callback"),
+        (400, 400, 400, 403, 400),
+    ),
     "mailbox settings": (
         "get",
         lambda o: reverse("sequences:mailbox_edit", args=[o.sequence.mailbox_id]),

@@ -11,7 +11,71 @@ from diagnostics.catalog.entry import Entry
 from diagnostics.vocabulary import Category as C
 from diagnostics.vocabulary import Fix as F
 
+# The OAuth 2.0 token endpoints' refusals of a refresh (or of a code used too late): the
+# mailbox's grant is gone, and only its user signing in again (consent) brings it back.
+_SIGN_IN_AGAIN = (
+    "Open the mailbox's page and sign in with its provider again: the held emails are then "
+    "rescheduled.",
+    "If it happens again soon, ask the mailbox's admin whether a policy revokes the app's access.",
+)
+
 ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "oauth.google_grant_revoked",
+        C.MAILBOX_CONNECTION,
+        "Google's authorization of the mailbox expired or was revoked",
+        match=r"token has been expired or revoked",
+        examples=(
+            "invalid_grant: Token has been expired or revoked.",
+            '{\n "error": "invalid_grant",\n "error_description": "Token has been expired or '
+            'revoked."\n}\n',
+        ),
+        source="Google Identity, OAuth 2.0 for web server apps: refresh token expiration; "
+        "github.com/FlowCrypt/flowcrypt-browser/issues/1165",
+        fixes=(F.RESYNC_MAILBOX,),
+        explanation="Google refused to renew the mailbox's sign-in: its user removed the "
+        "product's access, changed the password, or the authorization went unused for six "
+        "months. Nothing is sent from it until someone signs in with Google again.",
+        next_steps=_SIGN_IN_AGAIN,
+    ),
+    Entry(
+        "oauth.microsoft_grant_expired",
+        C.MAILBOX_CONNECTION,
+        "Microsoft's authorization of the mailbox expired",
+        match=r"aadsts70008|aadsts700082",
+        examples=(
+            "invalid_grant: AADSTS700082: The refresh token has expired due to inactivity. The "
+            "token was issued on 2026-08-01T09:12:44.000000Z and was inactive for 90.00:00:00.",
+            "invalid_grant: AADSTS70008: The provided authorization code or refresh token has "
+            "expired due to inactivity. Send a new interactive authorization request for this "
+            "user and resource.",
+        ),
+        source="Microsoft Entra authentication and authorization error codes (AADSTS70008, "
+        "AADSTS700082)",
+        fixes=(F.RESYNC_MAILBOX,),
+        explanation="Microsoft refused to renew the mailbox's sign-in: its authorization went "
+        "unused too long and expired. Nothing is sent from it until someone signs in with "
+        "Microsoft again.",
+        next_steps=_SIGN_IN_AGAIN,
+    ),
+    Entry(
+        "oauth.microsoft_grant_revoked",
+        C.MAILBOX_CONNECTION,
+        "Microsoft's authorization of the mailbox was revoked",
+        match=r"aadsts50173",
+        examples=(
+            "invalid_grant: AADSTS50173: The provided grant has expired due to it being revoked, "
+            "a fresh auth token is needed. The user might have changed or reset their password. "
+            "The grant was issued on '2026-11-02T10:01:13.000000Z' and the TokensValidFrom date "
+            "(before which tokens are not valid) for this user is '2026-12-01T08:00:00.000000Z'.",
+        ),
+        source="Microsoft Entra authentication and authorization error codes (AADSTS50173)",
+        fixes=(F.RESYNC_MAILBOX,),
+        explanation="Microsoft refused to renew the mailbox's sign-in: it was revoked (the "
+        "user changed or reset the password, or an admin revoked the sessions). Nothing is sent "
+        "from it until someone signs in with Microsoft again.",
+        next_steps=_SIGN_IN_AGAIN,
+    ),
     Entry(
         "api.invalid_api_key",
         C.ACCOUNT_SETUP,

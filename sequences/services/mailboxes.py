@@ -24,6 +24,7 @@ from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt, S
 from sequences.services.audit import audit_record
 from sequences.services.emails import emails_reschedule
 from sequences.services.errors import WrongState
+from sequences.services.oauth import OAuthRefused, mailbox_set_tokens, oauth_exchange
 from sequences.services.pacing import next_sending_time
 from sequences.services.smtp import Deadline, MailboxSession, SmtpFailure
 
@@ -302,6 +303,62 @@ def mailbox_connect(
             connected=test.ok,
         )
     return test
+
+
+@dataclass(frozen=True)
+class OAuthSignIn:
+    """Where an OAuth consent came back to: the authorization code, and what the flow was
+    started for (a new mailbox of `owner_id` at `email`, or the mailbox `mailbox_id`)."""
+
+    provider: str
+    redirect_uri: str
+    code: str
+    code_verifier: str
+    organization_id: int
+    owner_id: int
+    email: str
+    mailbox_id: int | None = None
+
+
+def mailbox_oauth_sign_in(
+    *, actor: AbstractBaseUser, sign_in: OAuthSignIn
+) -> tuple[Mailbox | None, ConnectionTest]:
+    """Exchange the code for tokens, then sign in over SMTP with XOAUTH2 for real.
+
+    A new mailbox is saved either way: connected, or not connected with the reason (its
+    consent was given; what fails is its server). A mailbox signed in again (or switched
+    from its password) is saved only once the test passes, and what its failure held is
+    rescheduled, as a reconnect does. A refused exchange saves nothing."""
+    try:
+        token = oauth_exchange(
+            provider=sign_in.provider,
+            redirect_uri=sign_in.redirect_uri,
+            code=sign_in.code,
+            code_verifier=sign_in.code_verifier,
+        )
+    except OAuthRefused as refused:
+        return None, ConnectionTest((), diagnose(refused.raw))
+    if sign_in.mailbox_id is None:
+        host, port, security = settings.OAUTH_SMTP_SERVERS[sign_in.provider]
+        mailbox = Mailbox(
+            organization_id=sign_in.organization_id,
+            owner_id=sign_in.owner_id,
+            email=sign_in.email,
+            provider=sign_in.provider,
+            smtp_host=host,
+            smtp_port=port,
+            smtp_security=security,
+            smtp_username=sign_in.email,
+            smtp_secret="",
+        )
+        mailbox_set_tokens(mailbox, token)
+        return mailbox, mailbox_connect(actor=actor, mailbox=mailbox, keep_if_refused=True)
+    mailbox = Mailbox.objects.get(pk=sign_in.mailbox_id, organization_id=sign_in.organization_id)
+    # A password mailbox switching to OAuth forgets its password.
+    mailbox.smtp_username, mailbox.smtp_secret = mailbox.email, ""
+    fields = ["smtp_username", "smtp_secret", *mailbox_set_tokens(mailbox, token)]
+    test, _ = mailbox_reconnect(actor=actor, mailbox=mailbox, fields=fields)
+    return mailbox, test
 
 
 # What moving a mailbox's work takes along: every email not yet handed to a server (one

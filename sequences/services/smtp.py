@@ -18,6 +18,7 @@ from django.conf import settings
 
 from sequences.addresses import Recipient, smtputf8_refusal
 from sequences.models import Mailbox
+from sequences.services.oauth import OAuthRefused, mailbox_access_token, xoauth2
 
 _END_OF_DATA = b"\r\n.\r\n"
 SECRET_UNREADABLE = (
@@ -163,6 +164,8 @@ class MailboxSession:
         `passed` hears each step that succeeded, in words (a connection test shows them).
         """
         mailbox = self.mailbox
+        # Before connecting: a refresh of an OAuth token keeps no server waiting.
+        secret = _secret(mailbox)
         # Connecting and the greeting wait this long; each later reply, what the deadline
         # leaves then.
         timeout = self.deadline.timeout()
@@ -187,8 +190,7 @@ class MailboxSession:
                     smtp.ehlo()
                     passed("The connection is encrypted (STARTTLS), its certificate trusted.")
                 if mailbox.smtp_username:  # a relay that knows the host needs no sign-in
-                    smtp.login(mailbox.smtp_username, _password(mailbox))
-                    passed(f"Signed in as {mailbox.smtp_username}.")
+                    passed(_sign_in(smtp, mailbox, secret))
             except BaseException:
                 smtp.close()
                 raise
@@ -262,13 +264,37 @@ def wire_bytes(message: EmailMessage, *, international: bool) -> bytes:
         return out.getvalue()
 
 
-def _password(mailbox: Mailbox) -> str:
-    """The mailbox's password, or ConnectionFailed when no key of MAILBOX_SECRET_KEYS opens
-    it (a key rotated away): the whole mailbox is held once, not each email failed."""
+def _secret(mailbox: Mailbox) -> str:
+    """What the mailbox signs in with: its password, or an OAuth access token valid now
+    (refreshed if near its expiry). ConnectionFailed when there is none: no key of
+    MAILBOX_SECRET_KEYS opens it (a key rotated away), or the provider refused the refresh;
+    the whole mailbox is then held once, not each email failed."""
+    if not mailbox.smtp_username:
+        return ""
     try:
-        return mailbox.password
+        return mailbox_access_token(mailbox) if mailbox.uses_oauth else mailbox.password
     except InvalidToken as error:
         raise ConnectionFailed(SECRET_UNREADABLE) from error
+    except OAuthRefused as refused:
+        raise ConnectionFailed(refused.raw) from refused
+
+
+def _sign_in(smtp: smtplib.SMTP, mailbox: Mailbox, secret: str) -> str:
+    """AUTH with a password (smtplib picks PLAIN or LOGIN) or with SASL XOAUTH2; returns
+    the step in words. A refused XOAUTH2 is answered with a challenge first (Gmail's
+    base64 JSON): the empty line answering it has the server send its refusal."""
+    if not mailbox.uses_oauth:
+        smtp.login(mailbox.smtp_username, secret)
+        return f"Signed in as {mailbox.smtp_username}."
+    initial = xoauth2(mailbox.smtp_username, secret)
+    smtp.auth(
+        "XOAUTH2",
+        lambda challenge=None: initial if challenge is None else "",
+        initial_response_ok=True,
+    )
+    return (
+        f"Signed in as {mailbox.smtp_username} with {mailbox.oauth_provider} (OAuth 2.0, XOAUTH2)."
+    )
 
 
 def _connection_lost(exc: Exception) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,16 +13,20 @@ from deliverability import selectors as deliverability
 from deliverability.checks.dkim import PROVIDER_SELECTORS
 from diagnostics.vocabulary import Fix
 from sequences import permissions, selectors
-from sequences.forms import MailboxConnectForm, MailboxSettingsForm
-from sequences.models import Mailbox
+from sequences.forms import MailboxConnectForm, MailboxSettingsForm, OAuthConnectForm
+from sequences.models import Mailbox, Membership
 from sequences.services.errors import WrongState
 from sequences.services.mailboxes import (
+    ConnectionTest,
+    OAuthSignIn,
     mailbox_connect,
     mailbox_connection_test,
     mailbox_move_pending,
+    mailbox_oauth_sign_in,
     mailbox_reconnect,
     mailbox_resync_request,
 )
+from sequences.services.oauth import oauth_authorization, oauth_providers
 from sequences.views import access
 
 
@@ -56,6 +60,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_check": permissions.may_fix_mailbox(membership, mailbox),
         "may_configure": permissions.may_configure_mailbox(membership, mailbox),
         "may_edit": permissions.may_fix_mailbox(membership, mailbox),
+        "oauth_providers": oauth_providers(),
         # Where an admin may move its work: the organization's other connected mailboxes.
         "move_targets": selectors.mailboxes_for_user(user=request.user)
         .filter(state=Mailbox.State.CONNECTED)
@@ -112,7 +117,7 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     f"email{'s' if result.rescheduled != 1 else ''} rescheduled.",
                 )
                 return redirect("sequences:mailbox_detail", mailbox.pk)
-    context = {"mailbox": mailbox, "form": form, "test": test}
+    context = {"mailbox": mailbox, "form": form, "test": test, "oauth_providers": oauth_providers()}
     return render(request, "sequences/mailbox_edit.html", context, status=200)
 
 
@@ -144,13 +149,138 @@ def mailbox_connect_view(request: HttpRequest) -> HttpResponse:
                 else f"{mailbox.email} kept, not connected: {test.diagnosis.title}.",
             )
             return redirect("sequences:mailbox_detail", mailbox.pk)
+    return _connect_page(request, membership, form=form, test=test)
+
+
+def _connect_page(
+    request: HttpRequest,
+    membership: Membership,
+    *,
+    form: MailboxConnectForm,
+    test: ConnectionTest | None = None,
+    oauth_form: OAuthConnectForm | None = None,
+) -> HttpResponse:
+    members = selectors.organization_members(organization_id=membership.organization_id)
     context = {
         "form": form,
         "test": test,
         "members": members if membership.is_admin else None,
         "providers": Mailbox.Provider.choices,
+        "oauth_providers": oauth_providers(),
+        "oauth_form": oauth_form or OAuthConnectForm(organization_id=membership.organization_id),
     }
     return render(request, "sequences/mailbox_connect.html", context)
+
+
+# The OAuth flows a session has started, by state: what the callback must find again.
+OAUTH_FLOWS = "oauth_flows"
+# Consent pages a session may have open at once (older flows are forgotten).
+OAUTH_FLOWS_KEPT = 5
+
+
+def _to_consent(
+    request: HttpRequest, provider: str, *, email: str, owner_id: int, mailbox_id: int | None
+) -> HttpResponse:
+    """Send the browser to the provider's consent page, the flow bound to this session,
+    this user and organization (and the mailbox signed in again) by its state."""
+    redirect_uri = request.build_absolute_uri(reverse("sequences:mailbox_oauth_callback"))
+    authorization = oauth_authorization(
+        provider=provider, redirect_uri=redirect_uri, login_hint=email
+    )
+    flows = request.session.get(OAUTH_FLOWS, {})
+    flows[authorization.state] = {
+        "provider": provider,
+        "redirect_uri": redirect_uri,
+        "code_verifier": authorization.code_verifier,
+        "user_id": request.user.pk,
+        "organization_id": access.membership(request).organization_id,
+        "owner_id": owner_id,
+        "email": email,
+        "mailbox_id": mailbox_id,
+    }
+    request.session[OAUTH_FLOWS] = dict(list(flows.items())[-OAUTH_FLOWS_KEPT:])
+    return redirect(authorization.url)
+
+
+@require_POST
+def mailbox_oauth_connect(request: HttpRequest, provider: str) -> HttpResponse:
+    """Connect a new Google or Microsoft mailbox through the provider's consent."""
+    membership = access.membership(request)
+    if membership is None or membership.is_support:
+        raise PermissionDenied("Mailboxes are connected by the people who send from them.")
+    if provider not in oauth_providers():
+        raise Http404("This provider's sign-in is not configured.")
+    form = OAuthConnectForm(request.POST, organization_id=membership.organization_id)
+    if not form.is_valid():
+        initial = {"provider": provider}
+        connect_form = MailboxConnectForm(instance=Mailbox(), initial=initial)
+        return _connect_page(request, membership, form=connect_form, oauth_form=form)
+    owner = request.user
+    if membership.is_admin:  # may connect a member's mailbox for them
+        members = selectors.organization_members(organization_id=membership.organization_id)
+        owner = members.filter(pk__in=access.ids([request.POST.get("owner", "")])).first() or owner
+    return _to_consent(
+        request, provider, email=form.cleaned_data["email"], owner_id=owner.pk, mailbox_id=None
+    )
+
+
+@require_POST
+def mailbox_oauth_reconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sign a mailbox in with its provider again (a grant revoked or expired), or switch a
+    password mailbox to OAuth."""
+    mailbox = access.get_own_mailbox(request, pk)
+    if not permissions.may_fix_mailbox(access.membership(request), mailbox):
+        raise PermissionDenied("Only its owner or an admin may sign this mailbox in.")
+    if mailbox.provider not in oauth_providers():
+        return HttpResponseBadRequest("This mailbox's provider has no OAuth sign-in here.")
+    return _to_consent(
+        request,
+        mailbox.provider,
+        email=mailbox.email,
+        owner_id=mailbox.owner_id,
+        mailbox_id=mailbox.pk,
+    )
+
+
+@require_GET
+def mailbox_oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Where the provider's consent comes back: the state must be one this session, user
+    and organization started; the code is then exchanged and the mailbox signed in."""
+    membership = access.membership(request)
+    if membership is None or membership.is_support:
+        raise PermissionDenied("Mailboxes are connected by the people who send from them.")
+    flows = request.session.get(OAUTH_FLOWS, {})
+    flow = flows.pop(request.GET.get("state", ""), None)
+    request.session[OAUTH_FLOWS] = flows
+    if (
+        flow is None
+        or flow["user_id"] != request.user.pk
+        or flow["organization_id"] != membership.organization_id
+    ):
+        return HttpResponseBadRequest(
+            "This sign-in was not started from this session (its state does not match): "
+            "start it again from the mailbox's page."
+        )
+    back = (
+        redirect("sequences:mailbox_detail", flow["mailbox_id"])
+        if flow["mailbox_id"]
+        else redirect(f"{reverse('sequences:mailbox_connect')}?provider={flow['provider']}")
+    )
+    code = request.GET.get("code", "")
+    if not code:
+        messages.error(request, "The provider's access was not allowed: nothing was changed.")
+        return back
+    sign_in = OAuthSignIn(
+        code=code, **{key: value for key, value in flow.items() if key != "user_id"}
+    )
+    mailbox, test = mailbox_oauth_sign_in(actor=request.user, sign_in=sign_in)
+    if test.ok:
+        messages.success(request, f"{mailbox.email} signed in and connected.")
+    else:
+        messages.error(request, f"{flow['email']} not connected: {test.diagnosis.title}.")
+    if mailbox is None or mailbox.pk is None:
+        return back
+    return redirect("sequences:mailbox_detail", mailbox.pk)
 
 
 @require_POST

@@ -48,6 +48,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Offer SMTPUTF8 (RFC 6531): accept addresses with non-ASCII local parts.",
         )
+        parser.add_argument(
+            "--oauth-url",
+            default=f"http://127.0.0.1:{settings.OAUTH_SANDBOX_PORT}",
+            help="The OAuth sandbox whose tokens AUTH XOAUTH2 accepts.",
+        )
 
     def handle(
         self,
@@ -60,6 +65,7 @@ class Command(BaseCommand):
         smtputf8: bool,
         inboxes: Path,
         answer_delay: float,
+        oauth_url: str,
         **options: object,
     ) -> None:
         self._log_to_stdout()
@@ -72,6 +78,7 @@ class Command(BaseCommand):
             smtputf8=smtputf8,
             inboxes=inboxes,
             answer_delay_seconds=answer_delay,
+            oauth_url=oauth_url,
         )
         sandbox.start()
         try:
