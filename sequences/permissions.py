@@ -66,7 +66,8 @@ def may_resend_uncertain(membership: Membership | None, sequence: Sequence) -> b
 
 
 def may_manage_sequence(membership: Membership | None, sequence: Sequence) -> bool:
-    """Pause or resume a whole sequence: the organization's admins."""
+    """Lift the bounce-rate guard's hold on a sequence's first emails: the organization's
+    admins, once the contact list is checked."""
     return _is_admin_of(membership, sequence.organization_id)
 
 

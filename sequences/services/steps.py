@@ -116,7 +116,8 @@ def step_update(
     step.full_clean()
     with transaction.atomic():
         step.save(update_fields=changed or ["subject"])
-        if "wait_days" in changed:
+        # A first step goes out on enrollment, whatever its wait: its times stay.
+        if "wait_days" in changed and step.position > 1:
             _retime(step.emails.all())
         affected = step_emails_affected(step=step)
         _audit(actor, step, AuditEntry.Action.EDIT_STEP, fields=changed, emails=affected)
