@@ -41,12 +41,9 @@ from sequences.services.contacts import (
     contact_normalize_email,
     contacts_unsubscribe,
 )
+from sequences.services.emails import enrollments_finish
 from sequences.services.mailboxes import HOLDABLE, mailbox_mark_broken
-from sequences.services.sending import (
-    BACKOFF_BASE_SECONDS,
-    DEFAULT_PAUSE,
-    enrollments_finish,
-)
+from sequences.services.sending import BACKOFF_BASE_SECONDS, DEFAULT_PAUSE
 from sequences.services.smtp import raw_error
 
 # The broken mailbox's sign-in refusal, in the words the pipeline records a server's.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from sequences.models import Mailbox
+from sequences.models import Mailbox, Sequence, Step
 
 
 class MailboxSettingsForm(forms.ModelForm):
@@ -129,3 +129,63 @@ class OAuthConnectForm(forms.Form):
                 "again from its page."
             )
         return email
+
+
+class SequenceNameForm(forms.ModelForm):
+    """A sequence's name, unique in its organization (the form has no organization field,
+    so the model's constraint is checked here, with its message)."""
+
+    class Meta:
+        model = Sequence
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = Sequence.objects.filter(organization_id=self.instance.organization_id, name=name)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("This organization already has a sequence with this name.")
+        return name
+
+
+class SequenceCreateForm(SequenceNameForm):
+    """A new sequence: its name, the mailbox it sends from (among those the user may send
+    from) and, for an admin, its owner."""
+
+    class Meta(SequenceNameForm.Meta):
+        fields = ["name", "mailbox", "owner"]
+        labels = {"mailbox": "Sends from"}
+
+    def __init__(self, *args: object, mailboxes: object, owners: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mailbox"].queryset = mailboxes
+        self.fields["mailbox"].empty_label = None
+        if owners is None:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = owners
+            self.fields["owner"].empty_label = None
+            self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class SequenceMailboxForm(forms.Form):
+    mailbox = forms.ModelChoiceField(queryset=Mailbox.objects.none(), empty_label=None)
+
+    def __init__(self, *args: object, mailboxes: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["mailbox"].queryset = mailboxes
+        self.fields["mailbox"].label = "Sends from"
+
+
+class StepForm(forms.ModelForm):
+    """A step's subject, body and wait; the templates are checked by the model's
+    validator (sequences.templating), whose message names the variables a step can use."""
+
+    class Meta:
+        model = Step
+        fields = ["subject", "body", "wait_days"]
+        labels = {"wait_days": "Wait (days after the previous step)"}
+        error_messages = {
+            "subject": {"required": "A step needs a subject."},
+            "body": {"required": "A step needs a body."},
+        }
+        widgets = {"body": forms.Textarea(attrs={"rows": 10, "cols": 70})}

@@ -62,6 +62,8 @@ class MailboxSecurity(models.TextChoices):
 class SequenceState(models.TextChoices):
     ACTIVE = "active", "Active"
     PAUSED = "paused", "Paused"
+    # Sends nothing more (its pending emails were cancelled); hidden from the default list.
+    ARCHIVED = "archived", "Archived"
 
 
 class ContactState(models.TextChoices):
@@ -121,6 +123,14 @@ class AuditEntryAction(models.TextChoices):
     CONNECT_MAILBOX = "connect_mailbox", "Connected a new mailbox"
     MOVE_MAILBOX_EMAILS = "move_mailbox_emails", "Moved a mailbox's sequences and emails"
     UNSUBSCRIBE_CONTACT = "unsubscribe_contact", "Unsubscribed by the contact's one-click link"
+    CREATE_SEQUENCE = "create_sequence", "Created a sequence"
+    RENAME_SEQUENCE = "rename_sequence", "Renamed a sequence"
+    CHANGE_SEQUENCE_MAILBOX = "change_sequence_mailbox", "Changed the mailbox a sequence sends from"
+    ARCHIVE_SEQUENCE = "archive_sequence", "Archived a sequence"
+    ADD_STEP = "add_step", "Added a step to a sequence"
+    EDIT_STEP = "edit_step", "Edited a step"
+    MOVE_STEP = "move_step", "Moved a step"
+    DELETE_STEP = "delete_step", "Deleted a step"
 
 
 class Organization(models.Model):
@@ -367,6 +377,8 @@ class Sequence(models.Model):
         """
         if self.state == SequenceState.PAUSED:
             return "the sequence is paused. It goes out once the sequence resumes."
+        if self.state == SequenceState.ARCHIVED:
+            return "the sequence is archived: it sends nothing more."
         if self.first_steps_paused_at is not None and position == 1:
             return (
                 "first emails of this sequence are paused by the bounce-rate guard. It goes "
@@ -491,6 +503,8 @@ class ScheduledEmail(models.Model):
     DELIVERY_UNCERTAIN = "pipeline.delivery_uncertain"
     # Still to go out, one day: due, waiting for the previous step, or being sent.
     PENDING_STATUSES = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.SENDING)
+    # Not handed to a server yet: each is written from its step when it goes out.
+    UNSENT_STATUSES = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="emails")
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="emails")

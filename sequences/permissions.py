@@ -66,8 +66,22 @@ def may_resend_uncertain(membership: Membership | None, sequence: Sequence) -> b
 
 
 def may_manage_sequence(membership: Membership | None, sequence: Sequence) -> bool:
-    """Pause or resume a whole sequence: the organization's admins."""
+    """Lift the bounce-rate guard's hold on a sequence's first emails: the organization's
+    admins, once the contact list is checked."""
     return _is_admin_of(membership, sequence.organization_id)
+
+
+def may_edit_sequence(membership: Membership | None, sequence: Sequence) -> bool:
+    """Rename it, change its mailbox, pause, resume or archive it, write its steps: the
+    organization's admins, and the rep who owns it (support: never)."""
+    if membership is None or membership.organization_id != sequence.organization_id:
+        return False
+    return membership.is_admin or (membership.is_rep and sequence.owner_id == membership.user_id)
+
+
+def may_create_sequence(membership: Membership | None) -> bool:
+    """Reps and admins, for their organization."""
+    return membership is not None and (membership.is_admin or membership.is_rep)
 
 
 def _is_admin_of(membership: Membership | None, organization_id: int) -> bool:

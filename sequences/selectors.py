@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -444,6 +445,58 @@ def sequence_in_flight(*, sequence: Sequence, now: dt.datetime) -> bool:
 
 def steps_for_sequence(*, sequence: Sequence) -> QuerySet[Step]:
     return sequence.steps.order_by("position")
+
+
+def reached_contact(prefix: str = "") -> Q:
+    """Emails a contact may have received: sent, being sent, or uncertain."""
+    return Q(
+        **{f"{prefix}status__in": [ScheduledEmail.Status.SENT, ScheduledEmail.Status.SENDING]}
+    ) | Q(**{f"{prefix}error_code": ScheduledEmail.DELIVERY_UNCERTAIN})
+
+
+def steps_with_counts(*, sequence: Sequence) -> list[Step]:
+    """The Steps tab in one query: each step with its emails sent, still to be written,
+    and whether one may have reached a contact (then it neither moves nor goes away):
+    `may_move_up` and `may_move_down` say whether it may swap with its neighbour."""
+    status = ScheduledEmail.Status
+    steps = list(
+        steps_for_sequence(sequence=sequence).annotate(
+            sent_count=Count("emails", filter=Q(emails__status=status.SENT)),
+            pending_count=Count(
+                "emails", filter=Q(emails__status__in=ScheduledEmail.UNSENT_STATUSES)
+            ),
+            reached_count=Count("emails", filter=reached_contact("emails__")),
+        )
+    )
+    for before, after in itertools.pairwise(steps):
+        after.may_move_up = before.may_move_down = not (before.reached_count or after.reached_count)
+    return steps
+
+
+def sequences_listed(*, user: AbstractBaseUser, archived: bool) -> QuerySet[Sequence]:
+    """The sequence list: the user's sequences at work, or (`archived`) the archived ones."""
+    sequences = sequences_for_user(user=user)
+    if archived:
+        return sequences.filter(state=Sequence.State.ARCHIVED)
+    return sequences.exclude(state=Sequence.State.ARCHIVED)
+
+
+def sequence_owner_choices(*, user: AbstractBaseUser) -> QuerySet[AbstractBaseUser] | None:
+    """Whom an admin may make a sequence's owner (themself, or a rep of the organization);
+    None for anyone else, whose sequences are their own."""
+    membership = membership_for_user(user)
+    if membership is None or not membership.is_admin:
+        return None
+    return organization_members(organization_id=membership.organization_id).filter(
+        Q(pk=user.pk) | Q(membership__role=Membership.Role.REP)
+    )
+
+
+def sequence_contacts_to_preview(*, sequence: Sequence, limit: int = 50) -> QuerySet[Contact]:
+    """Contacts a step is previewed for: the sequence's, the latest enrolled first."""
+    return Contact.objects.filter(enrollments__sequence=sequence).order_by(
+        "-enrollments__enrolled_at", "-pk"
+    )[:limit]
 
 
 def enrollments_for_sequence(*, sequence: Sequence) -> QuerySet[Enrollment]:

@@ -2,12 +2,37 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sequences.views import mailboxes, sequences, support, unsubscribe
+from sequences.views import authoring, mailboxes, sequences, support, unsubscribe
 
 app_name = "sequences"
 urlpatterns = [
     path("", sequences.sequence_list, name="list"),
+    path("sequences/new/", authoring.sequence_create_view, name="create"),
     path("sequences/<int:pk>/", sequences.sequence_overview, name="overview"),
+    path("sequences/<int:pk>/settings/", authoring.sequence_settings, name="settings"),
+    path("sequences/<int:pk>/rename/", authoring.sequence_rename_view, name="rename"),
+    path("sequences/<int:pk>/mailbox/", authoring.sequence_mailbox_view, name="change_mailbox"),
+    path("sequences/<int:pk>/pause/", authoring.sequence_pause_view, name="pause"),
+    path("sequences/<int:pk>/unpause/", authoring.sequence_unpause_view, name="unpause"),
+    path("sequences/<int:pk>/archive/", authoring.sequence_archive_view, name="archive"),
+    path("sequences/<int:pk>/steps/", authoring.sequence_steps, name="steps"),
+    path("sequences/<int:pk>/steps/new/", authoring.step_add_view, name="step_add"),
+    path("sequences/<int:pk>/steps/preview/", authoring.step_preview_view, name="step_preview"),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/edit/",
+        authoring.step_edit_view,
+        name="step_edit",
+    ),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/move/",
+        authoring.step_move_view,
+        name="step_move",
+    ),
+    path(
+        "sequences/<int:pk>/steps/<int:step_pk>/delete/",
+        authoring.step_delete_view,
+        name="step_delete",
+    ),
     path("sequences/<int:pk>/contacts/", sequences.sequence_contacts, name="contacts"),
     path("sequences/<int:pk>/resume/", sequences.sequence_resume, name="resume"),
     path("sequences/<int:pk>/emails/", sequences.sequence_emails, name="emails"),

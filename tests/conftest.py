@@ -331,6 +331,10 @@ class Fixables:
     def contact(self) -> Contact:
         return self.email.contact
 
+    @property
+    def step(self) -> Step:
+        return self.email.step
+
 
 @pytest.fixture
 def make_fixables(

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from sequences.models import ScheduledEmail
+from sequences.models import ScheduledEmail, Step
 
 Status = ScheduledEmail.Status
 HTMX = {"HX-Request": "true"}
@@ -19,7 +19,12 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 def objects(admin_user, make_fixables):
-    return make_fixables(admin_user)
+    fixables = make_fixables(admin_user)
+    # A step no email of which went out: one that may be deleted.
+    fixables.spare = Step.objects.create(
+        sequence=fixables.sequence, position=2, wait_days=1, subject="Spare", body="Spare"
+    )
+    return fixables
 
 
 # endpoint: method, url, data, what htmx gets (the fragment's start), what a plain request
@@ -97,6 +102,29 @@ ENDPOINTS = {
         '<span class="check-progress"',
         ("fragment", '<span class="check-progress"'),
     ),
+    # Asked for after a confirmation (hx-confirm); htmx is sent on with HX-Redirect.
+    "archive a sequence": (
+        "post",
+        lambda o: reverse("sequences:archive", args=[o.sequence.pk]),
+        {},
+        "",
+        ("redirect", "sequences:list", "archived"),
+    ),
+    "delete a step": (
+        "post",
+        lambda o: reverse("sequences:step_delete", args=[o.sequence.pk, o.spare.pk]),
+        {},
+        "",
+        ("redirect", "sequences:steps", "Step deleted"),
+    ),
+    # Only htmx asks for it, as the author types.
+    "step preview": (
+        "post",
+        lambda o: reverse("sequences:step_preview", args=[o.sequence.pk]),
+        {"subject": "Hi {{ first_name }}", "body": "Hello"},
+        '<section class="preview" id="step-preview"',
+        ("fragment", '<section class="preview" id="step-preview"'),
+    ),
     "mailbox page": (
         "get",
         # htmx refreshes the results by fetching the page and selecting #domain-results.
@@ -149,7 +177,7 @@ def test_it_answers_a_plain_request_with_a_page_that_works_alone(
 
 
 def _args_of(name: str, objects) -> list[int]:
-    if name == "sequences:mailbox_list":
+    if name in ("sequences:mailbox_list", "sequences:list"):
         return []
     return [objects.sequence.mailbox_id if "mailbox" in name else objects.sequence.pk]
 
@@ -167,6 +195,9 @@ def test_it_names_every_htmx_endpoint_of_the_url_conf():
         "sequences:mailbox_detail",
         "deliverability:check",
         "deliverability:check_status",
+        "sequences:archive",
+        "sequences:step_delete",
+        "sequences:step_preview",
     }
     used = set()
     for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):

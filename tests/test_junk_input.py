@@ -24,6 +24,8 @@ ADMIN_LOGIN = ("post", lambda o: "/admin/login/")
 # The parameters the views read, and values that once answered 500.
 NAMES = ["after", "before", "size", "status", "category", "q", "page", "brief", "email", "address"]
 NAMES += ["scope", "selectors", "username", "password", "next"]
+NAMES += ["name", "mailbox", "owner", "subject", "body", "wait_days", "direction", "contact"]
+NAMES += ["position", "archived"]
 KNOWN_BAD = [
     "0000000\x00",
     "9999-12-31T23:59:59-23:59~1",

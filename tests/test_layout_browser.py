@@ -34,6 +34,10 @@ def _pages(o) -> dict[str, str]:
         "mailbox": reverse("sequences:mailbox_detail", args=[mailbox]),
         "mailbox settings": reverse("sequences:mailbox_edit", args=[mailbox]),
         "connect a mailbox": reverse("sequences:mailbox_connect"),
+        "new sequence": reverse("sequences:create"),
+        "sequence settings": reverse("sequences:settings", args=[o.sequence.pk]),
+        "steps": reverse("sequences:steps", args=[o.sequence.pk]),
+        "edit a step": reverse("sequences:step_edit", args=[o.sequence.pk, o.step.pk]),
     }
 
 

@@ -173,6 +173,92 @@ MATRIX = {
         lambda o: reverse("sequences:contact_suppress", args=[o.sequence.pk, o.stranger.pk]),
         (404,) * 5,
     ),
+    "new sequence (page)": (
+        "get",
+        lambda o: reverse("sequences:create"),
+        (200, 200, 200, 403, 200),
+    ),
+    # The matrix posts no name: the form comes back with its errors.
+    "create a sequence": ("post", lambda o: reverse("sequences:create"), (200, 200, 200, 403, 200)),
+    "sequence settings": (
+        "get",
+        lambda o: reverse("sequences:settings", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "rename a sequence": (
+        "post",
+        lambda o: reverse("sequences:rename", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "change a sequence's mailbox": (
+        "post",
+        lambda o: reverse("sequences:change_mailbox", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    # htmx posts: the answer sends the browser on (HX-Redirect).
+    "pause a sequence": (
+        "post",
+        lambda o: reverse("sequences:pause", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    # The matrix's sequence is active, not paused by hand: nothing to resume.
+    "resume a paused sequence": (
+        "post",
+        lambda o: reverse("sequences:unpause", args=[o.sequence.pk]),
+        (400, 404, 400, 403, 404),
+    ),
+    "archive a sequence": (
+        "post",
+        lambda o: reverse("sequences:archive", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "steps tab": (
+        "get",
+        lambda o: reverse("sequences:steps", args=[o.sequence.pk]),
+        (200, 404, 200, 200, 404),
+    ),
+    "new step (page)": (
+        "get",
+        lambda o: reverse("sequences:step_add", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "add a step": (
+        "post",
+        lambda o: reverse("sequences:step_add", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "edit a step (page)": (
+        "get",
+        lambda o: reverse("sequences:step_edit", args=[o.sequence.pk, o.step.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "edit a step": (
+        "post",
+        lambda o: reverse("sequences:step_edit", args=[o.sequence.pk, o.step.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    # No direction posted.
+    "move a step": (
+        "post",
+        lambda o: reverse("sequences:step_move", args=[o.sequence.pk, o.step.pk]),
+        (400, 404, 400, 403, 404),
+    ),
+    # Its uncertain email may have reached the contact: the step stays.
+    "delete a step": (
+        "post",
+        lambda o: reverse("sequences:step_delete", args=[o.sequence.pk, o.step.pk]),
+        (400, 404, 400, 403, 404),
+    ),
+    "preview a step": (
+        "post",
+        lambda o: reverse("sequences:step_preview", args=[o.sequence.pk]),
+        (200, 404, 200, 403, 404),
+    ),
+    "edit a teammate's step, under this sequence": (
+        "get",
+        lambda o: reverse("sequences:step_edit", args=[o.sequence.pk, o.theirs.step.pk]),
+        (404, 404, 404, 403, 404),
+    ),
     "DKIM selectors": (
         "post",
         lambda o: reverse("deliverability:dkim_selectors", args=[o.sequence.mailbox_id]),

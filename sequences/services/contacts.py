@@ -22,7 +22,7 @@ from sequences.services.errors import WrongState
 
 Status = ScheduledEmail.Status
 # Emails that would still go out to the contact, unless cancelled.
-PENDING_STATUSES = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
+PENDING_STATUSES = ScheduledEmail.UNSENT_STATUSES
 # Why a bounce cancelled an email: what a corrected address brings back.
 BOUNCED = "Contact bounced"
 # Failures that a corrected address can cure.

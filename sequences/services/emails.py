@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from sequences.models import AuditEntry, Contact, Mailbox, ScheduledEmail
+from sequences.models import AuditEntry, Contact, Enrollment, Mailbox, ScheduledEmail
 from sequences.services.audit import audit_record
 from sequences.services.pacing import next_sending_time
 
@@ -119,3 +119,10 @@ def emails_cancel_followers(*, email: ScheduledEmail, reason: str) -> int:
     return ScheduledEmail.objects.filter(
         enrollment_id=email.enrollment_id, status=Status.WAITING
     ).update(status=Status.CANCELLED, status_reason=reason[:500], next_attempt_at=None)
+
+
+def enrollments_finish(enrollments: QuerySet[Enrollment]) -> None:
+    """Those of the enrollments that are active and have nothing left to send are finished."""
+    enrollments.filter(state=Enrollment.State.ACTIVE).exclude(
+        emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]
+    ).update(state=Enrollment.State.FINISHED)

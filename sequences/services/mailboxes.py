@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -364,7 +364,7 @@ def mailbox_oauth_sign_in(
 # What moving a mailbox's work takes along: every email not yet handed to a server (one
 # being sent stays with the worker that holds it; an uncertain delivery stays where it was
 # probably delivered from).
-MOVABLE = (Status.WAITING, Status.SCHEDULED, Status.RETRYING, Status.BLOCKED)
+MOVABLE = ScheduledEmail.UNSENT_STATUSES
 
 
 def mailbox_move_pending(
@@ -378,21 +378,36 @@ def mailbox_move_pending(
         raise WrongState("Emails move to another mailbox of the same organization.")
     if target.state != Mailbox.State.CONNECTED:
         raise WrongState(f"{target.email} is not connected: connect it first.")
-    pending = ScheduledEmail.objects.filter(mailbox=source, status__in=MOVABLE).exclude(
-        error_code=ScheduledEmail.DELIVERY_UNCERTAIN
-    )
     with transaction.atomic():
-        ids = list(pending.select_for_update().values_list("pk", flat=True))
         Sequence.objects.filter(mailbox=source).update(mailbox=target)
-        ScheduledEmail.objects.filter(pk__in=ids).update(mailbox=target)
-        moved = ScheduledEmail.objects.filter(pk__in=ids)
-        rescheduled = emails_reschedule(actor=actor, emails=moved.exclude(status=Status.WAITING))
+        moved, rescheduled = emails_move(
+            actor=actor, emails=ScheduledEmail.objects.filter(mailbox=source), target=target
+        )
         audit_record(
             actor=actor,
             organization_id=source.organization_id,
             action=AuditEntry.Action.MOVE_MAILBOX_EMAILS,
             target=source,
             to=target.email,
-            emails=len(ids),
+            emails=moved,
         )
+    return moved, rescheduled
+
+
+def emails_movable(emails: QuerySet[ScheduledEmail]) -> QuerySet[ScheduledEmail]:
+    """Of `emails`, those a move to another mailbox takes along (MOVABLE)."""
+    return emails.filter(status__in=MOVABLE).exclude(error_code=ScheduledEmail.DELIVERY_UNCERTAIN)
+
+
+def emails_move(
+    *, actor: AbstractBaseUser, emails: QuerySet[ScheduledEmail], target: Mailbox
+) -> tuple[int, list[ScheduledEmail]]:
+    """Move the movable ones of `emails` to `target`, rescheduled at its next free moment
+    (the follow-ups still wait for their step). Returns how many moved, and those
+    rescheduled. The caller checks `target` and audits."""
+    with transaction.atomic():
+        ids = list(emails_movable(emails).select_for_update().values_list("pk", flat=True))
+        ScheduledEmail.objects.filter(pk__in=ids).update(mailbox=target)
+        moved = ScheduledEmail.objects.filter(pk__in=ids)
+        rescheduled = emails_reschedule(actor=actor, emails=moved.exclude(status=Status.WAITING))
     return len(ids), rescheduled

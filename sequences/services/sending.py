@@ -49,7 +49,11 @@ from sequences.models import (
 )
 from sequences.services import ledger
 from sequences.services.contacts import contact_bounce
-from sequences.services.emails import emails_cancel_followers, emails_release_waiting
+from sequences.services.emails import (
+    emails_cancel_followers,
+    emails_release_waiting,
+    enrollments_finish,
+)
 from sequences.services.mailboxes import (
     mailbox_connected,
     mailbox_connection_failed,
@@ -108,13 +112,14 @@ class BatchResult:
 
 
 def held_steps() -> list[int]:
-    """Steps that may not send now: all of a paused sequence's, first steps of a guarded one.
+    """Steps that may not send now: all of a paused (or archived) sequence's, first steps of
+    a guarded one.
 
     A short list, read once per claim, so the claim queries need no join.
     """
     return list(
         Step.objects.filter(
-            Q(sequence__state=Sequence.State.PAUSED)
+            Q(sequence__state__in=[Sequence.State.PAUSED, Sequence.State.ARCHIVED])
             | Q(position=1, sequence__first_steps_paused_at__isnull=False)
         ).values_list("id", flat=True)
     )
@@ -383,13 +388,6 @@ def emails_settle(emails: list[ScheduledEmail], *, now: dt.datetime) -> None:
     )
     enrollments_finish(Enrollment.objects.filter(pk__in=enrollments))
     ScheduledEmail.objects.filter(pk__in=[email.pk for email in emails]).update(claimed_at=None)
-
-
-def enrollments_finish(enrollments: QuerySet[Enrollment]) -> None:
-    """Those of the enrollments that are active and have nothing left to send are finished."""
-    enrollments.filter(state=Enrollment.State.ACTIVE).exclude(
-        emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]
-    ).update(state=Enrollment.State.FINISHED)
 
 
 def _attach_threads(emails: list[ScheduledEmail]) -> None:

@@ -31,10 +31,16 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
     membership = access.membership(request)
     if membership is not None and membership.is_support:
         return redirect("sequences:organization_list")
+    archived = request.GET.get("archived") == "1"
     sequences = selectors.sequences_with_counts(
-        sequences=selectors.sequences_for_user(user=request.user)
+        sequences=selectors.sequences_listed(user=request.user, archived=archived)
     )
-    return render(request, "sequences/sequence_list.html", {"sequences": sequences})
+    context = {
+        "sequences": sequences,
+        "archived": archived,
+        "may_create": permissions.may_create_sequence(membership),
+    }
+    return render(request, "sequences/sequence_list.html", context)
 
 
 @require_GET
@@ -45,11 +51,14 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 
 
 def _page_context(request: HttpRequest, sequence: Sequence, tab: str) -> dict:
-    """What every tab of a sequence shows: its header, and whether the user may manage it."""
+    """What every tab of a sequence shows: its header, whether the user may lift the bounce
+    guard (`may_manage`) and change the sequence (`may_edit`)."""
+    membership = access.membership(request)
     return {
         "sequence": sequence,
         "tab": tab,
-        "may_manage": permissions.may_manage_sequence(access.membership(request), sequence),
+        "may_manage": permissions.may_manage_sequence(membership, sequence),
+        "may_edit": permissions.may_edit_sequence(membership, sequence),
     }
 
 
