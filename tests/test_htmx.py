@@ -11,15 +11,20 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from sequences.models import ScheduledEmail
+from sequences.models import ContactImport, ScheduledEmail
 
 Status = ScheduledEmail.Status
 HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def objects(admin_user, make_fixables):
-    return make_fixables(admin_user)
+def objects(admin_user, make_fixables, make_import):
+    fixables = make_fixables(admin_user)
+    fixables.contact_import = make_import(admin_user, "email\nann@example.test\n")
+    ContactImport.objects.filter(pk=fixables.contact_import.pk).update(
+        status=ContactImport.Status.RUNNING
+    )
+    return fixables
 
 
 # endpoint: method, url, data, what htmx gets (the fragment's start), what a plain request
@@ -97,6 +102,20 @@ ENDPOINTS = {
         '<span class="check-progress"',
         ("fragment", '<span class="check-progress"'),
     ),
+    "contact list": (
+        "get",
+        lambda o: reverse("sequences:contact_list"),
+        {"q": "pat"},
+        '<div id="contact-table"',
+        ("page", "pat@example.test"),
+    ),
+    "import progress": (
+        "get",
+        lambda o: reverse("sequences:contact_import", args=[o.contact_import.pk]),
+        {},
+        '<section id="import-progress"',
+        ("page", 'id="import-progress"'),
+    ),
     "mailbox page": (
         "get",
         # htmx refreshes the results by fetching the page and selecting #domain-results.
@@ -165,6 +184,8 @@ def test_it_names_every_htmx_endpoint_of_the_url_conf():
         "sequences:mailbox_resync",
         "sequences:mailbox_resync_status",
         "sequences:mailbox_detail",
+        "sequences:contact_list",
+        "sequences:contact_import",
         "deliverability:check",
         "deliverability:check_status",
     }

@@ -23,6 +23,7 @@ ADMIN_LOGIN = ("post", lambda o: "/admin/login/")
 # The parameters the views read, and values that once answered 500.
 NAMES = ["after", "before", "size", "status", "category", "q", "page", "brief", "email", "address"]
 NAMES += ["scope", "selectors", "username", "password", "next"]
+NAMES += ["sequence", "contact", "import", "first_name", "time_zone", "file"]
 KNOWN_BAD = [
     "0000000\x00",
     "9999-12-31T23:59:59-23:59~1",
