@@ -271,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # Contact addresses at the reserved .test domain are accepted for the demo and tests only.
 CONTACT_ALLOW_TEST_DOMAINS = env_bool("CONTACT_ALLOW_TEST_DOMAINS", default=DEBUG)
+# Contact imports: where an uploaded CSV waits for its worker (the web and the workers must
+# share it), and the largest file accepted.
+CONTACT_IMPORT_DIR = Path(os.environ.get("CONTACT_IMPORT_DIR", DATA_DIR / "imports"))
+CONTACT_IMPORT_MAX_BYTES = int(os.environ.get("CONTACT_IMPORT_MAX_BYTES", str(50 * 2**20)))
 
 # Where the product's public pages are reached from the internet: every email's one-click
 # unsubscribe link (RFC 8058, which asks for https) starts with it.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from sequences.models import Mailbox, Sequence, Step
+from sequences.models import Mailbox, Sequence, Step, validate_time_zone
+from sequences.services.imports import FIELDS as IMPORT_FIELDS
 
 
 class MailboxSettingsForm(forms.ModelForm):
@@ -189,3 +190,45 @@ class StepForm(forms.ModelForm):
             "body": {"required": "A step needs a body."},
         }
         widgets = {"body": forms.Textarea(attrs={"rows": 10, "cols": 70})}
+
+
+class ContactForm(forms.Form):
+    """A contact's address and details. The address is checked by the contact services,
+    by the one rule (sequences.addresses), which say why they refuse it."""
+
+    email = forms.CharField(label="Email address", max_length=320)
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    company = forms.CharField(max_length=200, required=False)
+    job_title = forms.CharField(max_length=200, required=False)
+    time_zone = forms.CharField(
+        max_length=64, initial="UTC", validators=[validate_time_zone], help_text="e.g. Europe/Paris"
+    )
+
+
+class ContactImportMappingForm(forms.Form):
+    """Which column of the file each contact field is read from (by position: two columns
+    may share a name)."""
+
+    def __init__(self, *args: object, headers: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        columns = [("", "— not imported —")] + [
+            (str(i), header or f"Column {i + 1}") for i, header in enumerate(headers)
+        ]
+        for name in IMPORT_FIELDS:
+            label = "Email address" if name == "email" else name.replace("_", " ").capitalize()
+            self.fields[name] = forms.TypedChoiceField(
+                label=label,
+                choices=columns,
+                coerce=int,
+                empty_value=None,
+                required=name == "email",
+                error_messages={"required": "Choose the column that holds the email address."},
+            )
+
+    def mapping(self) -> dict[str, int]:
+        return {name: i for name, i in self.cleaned_data.items() if i is not None}
+
+
+class ContactImportUploadForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, the first line naming the columns.")

@@ -85,6 +85,16 @@ class EnrollmentStopCause(models.TextChoices):
     BOUNCED = "bounced", "Contact bounced"
     SUPPRESSED = "suppressed", "Contact suppressed"
     UNSUBSCRIBED = "unsubscribed", "Contact unsubscribed"
+    UNENROLLED = "unenrolled", "Unenrolled"
+
+
+class ContactImportStatus(models.TextChoices):
+    # Uploaded, its columns not mapped yet; queued and running in a worker; then done.
+    UPLOADED = "uploaded", "Columns to map"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
 
 
 class ScheduledEmailStatus(models.TextChoices):
@@ -122,7 +132,8 @@ class AuditEntryAction(models.TextChoices):
     EDIT_MAILBOX = "edit_mailbox", "Changed a mailbox's settings and reconnected it"
     CONNECT_MAILBOX = "connect_mailbox", "Connected a new mailbox"
     MOVE_MAILBOX_EMAILS = "move_mailbox_emails", "Moved a mailbox's sequences and emails"
-    UNSUBSCRIBE_CONTACT = "unsubscribe_contact", "Unsubscribed by the contact's one-click link"
+    # On request (an admin's click) or by the contact's own one-click link.
+    UNSUBSCRIBE_CONTACT = "unsubscribe_contact", "Unsubscribed a contact"
     CREATE_SEQUENCE = "create_sequence", "Created a sequence"
     RENAME_SEQUENCE = "rename_sequence", "Renamed a sequence"
     CHANGE_SEQUENCE_MAILBOX = "change_sequence_mailbox", "Changed the mailbox a sequence sends from"
@@ -131,6 +142,13 @@ class AuditEntryAction(models.TextChoices):
     EDIT_STEP = "edit_step", "Edited a step"
     MOVE_STEP = "move_step", "Moved a step"
     DELETE_STEP = "delete_step", "Deleted a step"
+    ADD_CONTACT = "add_contact", "Added a contact"
+    UPDATE_CONTACT = "update_contact", "Changed a contact's details"
+    IMPORT_CONTACTS = "import_contacts", "Imported contacts from a CSV file"
+    ENROLL_CONTACTS = "enroll_contacts", "Enrolled contacts into a sequence"
+    UNENROLL_CONTACT = "unenroll_contact", "Unenrolled a contact"
+    EXPORT_CONTACTS = "export_contacts", "Exported contacts as CSV"
+    EXPORT_EMAILS = "export_emails", "Exported a sequence's emails as CSV"
 
 
 class Organization(models.Model):
@@ -426,6 +444,24 @@ class Contact(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     state_reason = models.CharField(max_length=500, blank=True)
+    # Who added it (by hand or by an import): a rep sees the contacts they added.
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    # The import that created it: "enroll these contacts" after an import.
+    contact_import = models.ForeignKey(
+        "ContactImport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -448,6 +484,78 @@ class Contact(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class ContactImport(models.Model):
+    """A CSV file of contacts, imported by a worker (sequences.services.imports).
+
+    The worker commits the file in batches, each with the line it reached, so a task that
+    dies is resumed where it stopped: re-running it never imports a row twice.
+    """
+
+    Status = ContactImportStatus
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="contact_imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255, help_text="The name the file was uploaded as.")
+    # Where the upload is kept until it is imported (CONTACT_IMPORT_DIR), then deleted.
+    stored_as = models.CharField(max_length=100, editable=False)
+    size = models.PositiveBigIntegerField()
+    headers = models.JSONField(default=list)
+    # A contact field -> the file's column it is read from.
+    mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    failure = models.CharField(max_length=500, blank=True)
+    # Records in the file (lines, less the header: a quoted line break may make it more).
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    imported_count = models.PositiveIntegerField(default=0)
+    refused_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [choices_check("status", ContactImportStatus, "contact_import_status_valid")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (ContactImportStatus.QUEUED, ContactImportStatus.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status == ContactImportStatus.DONE:
+            return 100
+        return min(99, 100 * self.rows_done // self.total_rows) if self.total_rows else 0
+
+
+class ContactImportRefusal(models.Model):
+    """A row of an import that was not imported, and why."""
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="refusals"
+    )
+    line = models.PositiveIntegerField(help_text="The line of the file, the header being 1.")
+    email = models.CharField(max_length=320, blank=True)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["contact_import", "line"]
+        constraints = [
+            models.UniqueConstraint(
+                "contact_import", "line", name="contact_import_refusal_one_per_line"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Line {self.line}: {self.reason}"
 
 
 class Enrollment(models.Model):

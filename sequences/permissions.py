@@ -60,6 +60,16 @@ def may_fix_contact(membership: Membership | None, contact: Contact, fix: str) -
     )
 
 
+def may_edit_contacts(membership: Membership | None) -> bool:
+    """Add, import, edit or unsubscribe the contacts one sees: admins, and reps where the
+    organization allows it (support staff review, never change)."""
+    if membership is None or membership.organization_id is None:
+        return False
+    return membership.is_admin or (
+        membership.is_rep and membership.organization.reps_may_edit_contacts
+    )
+
+
 def may_resend_uncertain(membership: Membership | None, sequence: Sequence) -> bool:
     """Send again an email that was probably delivered (a second copy, perhaps): admins."""
     return _is_admin_of(membership, sequence.organization_id)

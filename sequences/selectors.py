@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -25,6 +25,7 @@ from diagnostics.vocabulary import Category
 from sequences.models import (
     AuditEntry,
     Contact,
+    ContactImport,
     Enrollment,
     Mailbox,
     Membership,
@@ -98,12 +99,63 @@ def sequences_with_counts(*, sequences: QuerySet[Sequence]) -> QuerySet[Sequence
 def contacts_for_user(
     *, user: AbstractBaseUser, organization: Organization | None = None
 ) -> QuerySet[Contact]:
-    """Contacts the user may see, by name: a rep sees those enrolled in the rep's sequences."""
+    """Contacts the user may see, by name: a rep sees those enrolled in the rep's sequences
+    and those the rep added."""
     return _scoped(
         Contact.objects.order_by("last_name", "first_name", "pk"),
         user=user,
         organization=organization,
-        rep=Q(pk__in=Enrollment.objects.filter(sequence__owner=user).values("contact_id")),
+        rep=Q(pk__in=Enrollment.objects.filter(sequence__owner=user).values("contact_id"))
+        | Q(added_by=user),
+    )
+
+
+def contacts_search(*, contacts: QuerySet[Contact], query: str) -> QuerySet[Contact]:
+    """The contacts whose address, name or company holds `query` (all for none)."""
+    query = query.strip()[:200]
+    if not query:
+        return contacts
+    return contacts.filter(
+        Q(email__icontains=query)
+        | Q(first_name__icontains=query)
+        | Q(last_name__icontains=query)
+        | Q(company__icontains=query)
+    )
+
+
+def contact_imports_for_user(*, user: AbstractBaseUser) -> QuerySet[ContactImport]:
+    """Imports of the user's organization (a rep's own); support staff review none."""
+    return _scoped(
+        ContactImport.objects.select_related("created_by"),
+        user=user,
+        organization=None,
+        rep=Q(created_by=user),
+    )
+
+
+def enrollment_for_sequence(*, sequence: Sequence, pk: int) -> Enrollment | None:
+    return Enrollment.objects.filter(sequence=sequence, pk=pk).select_related("contact").first()
+
+
+# A sequence's emails as its export lists them.
+EMAIL_EXPORT_COLUMNS = {
+    "contact__email": "Contact",
+    "step__position": "Step",
+    "status": "Status",
+    "scheduled_for": "Scheduled for",
+    "sent_at": "Sent at",
+    "last_error": "Last error",
+    "error_category": "Diagnosis category",
+}
+
+
+def emails_for_export(*, sequence: Sequence) -> Iterator[tuple]:
+    """Every email of the sequence in time order, as EMAIL_EXPORT_COLUMNS, read in chunks."""
+    return (
+        ScheduledEmail.objects.filter(sequence=sequence)
+        .order_by("scheduled_for", "pk")
+        .values_list(*EMAIL_EXPORT_COLUMNS)
+        .iterator(chunk_size=2_000)
     )
 
 

@@ -12,9 +12,9 @@ import datetime as dt
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError
 
-from sequences.services import mailboxes, sending, sign_in
+from sequences.services import imports, mailboxes, sending, sign_in
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
@@ -68,3 +68,15 @@ def recheck_mailboxes() -> int:
 def purge_sign_in_counters() -> int:
     """Forget the sign-in counters whose window has passed; returns how many."""
     return sign_in.sign_in_counters_purge()
+
+
+@shared_task(
+    # A contact added meanwhile with an address of the batch: the batch is rolled back,
+    # and the import resumes there, the new contact then reported as a duplicate.
+    autoretry_for=(*INFRASTRUCTURE_ERRORS, IntegrityError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def import_contacts(import_id: int) -> int:
+    """Import a contact CSV (resumed where it stopped); returns the contacts imported."""
+    return imports.contact_import_run(import_id=import_id).imported_count

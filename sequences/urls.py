@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sequences.views import authoring, mailboxes, sequences, support, unsubscribe
+from sequences.views import authoring, contacts, mailboxes, sequences, support, unsubscribe
 
 app_name = "sequences"
 urlpatterns = [
@@ -61,7 +61,41 @@ urlpatterns = [
         sequences.contact_suppress_view,
         name="contact_suppress",
     ),
-    path("contacts/", sequences.contact_list, name="contact_list"),
+    path(
+        "sequences/<int:pk>/emails/export.csv",
+        contacts.sequence_emails_export,
+        name="emails_export",
+    ),
+    path(
+        "sequences/<int:pk>/enrollments/<int:enrollment_pk>/unenroll/",
+        contacts.enrollment_unenroll,
+        name="enrollment_unenroll",
+    ),
+    path("contacts/", contacts.contact_list, name="contact_list"),
+    path("contacts/new/", contacts.contact_add_view, name="contact_add"),
+    path("contacts/export.csv", contacts.contacts_export, name="contacts_export"),
+    path("contacts/enroll/", contacts.contacts_enroll, name="contacts_enroll"),
+    path("contacts/<int:pk>/", contacts.contact_edit_view, name="contact_edit"),
+    path(
+        "contacts/<int:pk>/suppress/",
+        contacts.contact_suppress_on_request,
+        name="contact_suppress_on_request",
+    ),
+    path(
+        "contacts/<int:pk>/unsubscribe/", contacts.contact_unsubscribe, name="contact_unsubscribe"
+    ),
+    path("contacts/imports/", contacts.contact_import_new, name="contact_import_new"),
+    path("contacts/imports/<int:pk>/", contacts.contact_import_detail, name="contact_import"),
+    path(
+        "contacts/imports/<int:pk>/start/",
+        contacts.contact_import_start_view,
+        name="contact_import_start",
+    ),
+    path(
+        "contacts/imports/<int:pk>/refused.csv",
+        contacts.contact_import_refusals,
+        name="contact_import_refusals",
+    ),
     path("mailboxes/", mailboxes.mailbox_list, name="mailbox_list"),
     path("mailboxes/new/", mailboxes.mailbox_connect_view, name="mailbox_connect"),
     path(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from sandboxes.smtp_server import SmtpSandbox
 from sequences.models import (
     AuditEntry,
     Contact,
+    ContactImport,
     Enrollment,
     Mailbox,
     Membership,
@@ -30,6 +32,7 @@ from sequences.models import (
     Sequence,
     Step,
 )
+from sequences.services.imports import contact_import_upload
 from sequences.services.mailboxes import mailbox_resync_request
 from tests.postfix import Postfix
 from tests.support import TEST_BROKER_URL, Workers
@@ -335,6 +338,9 @@ class Fixables:
     def step(self) -> Step:
         return self.email.step
 
+    def enrollment(self) -> Enrollment:
+        return self.email.enrollment
+
 
 @pytest.fixture
 def make_fixables(
@@ -359,6 +365,27 @@ def make_fixables(
         uncertain = make_uncertain_email(sequence, email="sam@example.test")
         resync = mailbox_resync_request(actor=owner, mailbox=sequence.mailbox)
         return Fixables(sequence, email, uncertain, check, resync)
+
+    return make
+
+
+@pytest.fixture
+def import_dir(settings, tmp_path: Path) -> Path:
+    """Uploads wait in the test's own folder (CONTACT_IMPORT_DIR, also a worker's)."""
+    settings.CONTACT_IMPORT_DIR = tmp_path / "imports"
+    return settings.CONTACT_IMPORT_DIR
+
+
+@pytest.fixture
+def make_import(import_dir: Path) -> Callable[..., ContactImport]:
+    """An uploaded CSV of `text`, its columns still to map, as `owner` uploaded it."""
+
+    def make(owner: object, text: str, *, name: str = "contacts.csv") -> ContactImport:
+        return contact_import_upload(
+            actor=owner,
+            organization_id=owner.membership.organization_id,
+            upload=SimpleUploadedFile(name, text.encode(), content_type="text/csv"),
+        )
 
     return make
 

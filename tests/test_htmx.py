@@ -11,18 +11,22 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from sequences.models import ScheduledEmail, Step
+from sequences.models import ContactImport, ScheduledEmail, Step
 
 Status = ScheduledEmail.Status
 HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def objects(admin_user, make_fixables):
+def objects(admin_user, make_fixables, make_import):
     fixables = make_fixables(admin_user)
     # A step no email of which went out: one that may be deleted.
     fixables.spare = Step.objects.create(
         sequence=fixables.sequence, position=2, wait_days=1, subject="Spare", body="Spare"
+    )
+    fixables.contact_import = make_import(admin_user, "email\nann@example.test\n")
+    ContactImport.objects.filter(pk=fixables.contact_import.pk).update(
+        status=ContactImport.Status.RUNNING
     )
     return fixables
 
@@ -125,6 +129,20 @@ ENDPOINTS = {
         '<section class="preview" id="step-preview"',
         ("fragment", '<section class="preview" id="step-preview"'),
     ),
+    "contact list": (
+        "get",
+        lambda o: reverse("sequences:contact_list"),
+        {"q": "pat"},
+        '<div id="contact-table"',
+        ("page", "pat@example.test"),
+    ),
+    "import progress": (
+        "get",
+        lambda o: reverse("sequences:contact_import", args=[o.contact_import.pk]),
+        {},
+        '<section id="import-progress"',
+        ("page", 'id="import-progress"'),
+    ),
     "mailbox page": (
         "get",
         # htmx refreshes the results by fetching the page and selecting #domain-results.
@@ -193,6 +211,8 @@ def test_it_names_every_htmx_endpoint_of_the_url_conf():
         "sequences:mailbox_resync",
         "sequences:mailbox_resync_status",
         "sequences:mailbox_detail",
+        "sequences:contact_list",
+        "sequences:contact_import",
         "deliverability:check",
         "deliverability:check_status",
         "sequences:archive",

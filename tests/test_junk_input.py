@@ -26,6 +26,7 @@ NAMES = ["after", "before", "size", "status", "category", "q", "page", "brief", 
 NAMES += ["scope", "selectors", "username", "password", "next"]
 NAMES += ["name", "mailbox", "owner", "subject", "body", "wait_days", "direction", "contact"]
 NAMES += ["position", "archived"]
+NAMES += ["sequence", "contact", "import", "first_name", "time_zone", "file"]
 KNOWN_BAD = [
     "0000000\x00",
     "9999-12-31T23:59:59-23:59~1",

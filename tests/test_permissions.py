@@ -259,6 +259,92 @@ MATRIX = {
         lambda o: reverse("sequences:step_edit", args=[o.sequence.pk, o.theirs.step.pk]),
         (404, 404, 404, 403, 404),
     ),
+    # Contacts (admins; reps where the organization allows it, which Acme does not here).
+    "add a contact (page)": (
+        "get",
+        lambda o: reverse("sequences:contact_add"),
+        (403, 403, 200, 403, 200),
+    ),
+    "add a contact": (
+        "post",
+        lambda o: reverse("sequences:contact_add"),
+        (403, 403, 200, 403, 200),
+    ),
+    "contact page": (
+        "get",
+        lambda o: reverse("sequences:contact_edit", args=[o.contact.pk]),
+        (403, 403, 200, 404, 404),
+    ),
+    "edit a contact": (
+        "post",
+        lambda o: reverse("sequences:contact_edit", args=[o.contact.pk]),
+        (403, 403, 200, 404, 404),
+    ),
+    "suppress a contact on request": (
+        "post",
+        lambda o: reverse("sequences:contact_suppress_on_request", args=[o.contact.pk]),
+        (403, 403, 302, 404, 404),
+    ),
+    "unsubscribe a contact on request": (
+        "post",
+        lambda o: reverse("sequences:contact_unsubscribe", args=[o.contact.pk]),
+        (403, 403, 302, 404, 404),
+    ),
+    "export contacts": (
+        "get",
+        lambda o: reverse("sequences:contacts_export"),
+        (200, 200, 200, 403, 200),
+    ),
+    # The matrix's POST names no sequence: not found (tests/sequences/test_enrollment.py
+    # enrolls as each role).
+    "enroll contacts": (
+        "post",
+        lambda o: reverse("sequences:contacts_enroll"),
+        (404,) * 5,
+    ),
+    "unenroll a contact": (
+        "post",
+        lambda o: reverse("sequences:enrollment_unenroll", args=[o.sequence.pk, o.enrollment.pk]),
+        (302, 404, 302, 403, 404),
+    ),
+    "unenroll a teammate's contact, under this sequence": (
+        "post",
+        lambda o: reverse(
+            "sequences:enrollment_unenroll", args=[o.sequence.pk, o.theirs.enrollment.pk]
+        ),
+        (404, 404, 404, 403, 404),
+    ),
+    "export a sequence's emails": (
+        "get",
+        lambda o: reverse("sequences:emails_export", args=[o.sequence.pk]),
+        (200, 404, 200, 200, 404),
+    ),
+    "import contacts (page)": (
+        "get",
+        lambda o: reverse("sequences:contact_import_new"),
+        (403, 403, 200, 403, 200),
+    ),
+    "upload a CSV of contacts": (
+        "post",
+        lambda o: reverse("sequences:contact_import_new"),
+        (403, 403, 200, 403, 200),
+    ),
+    "an import's page": (
+        "get",
+        lambda o: reverse("sequences:contact_import", args=[o.contact_import.pk]),
+        (200, 404, 200, 404, 404),
+    ),
+    # No column named for the address: the mapping is refused.
+    "start an import": (
+        "post",
+        lambda o: reverse("sequences:contact_import_start", args=[o.contact_import.pk]),
+        (403, 404, 400, 404, 404),
+    ),
+    "an import's refused rows": (
+        "get",
+        lambda o: reverse("sequences:contact_import_refusals", args=[o.contact_import.pk]),
+        (200, 404, 200, 404, 404),
+    ),
     "DKIM selectors": (
         "post",
         lambda o: reverse("deliverability:dkim_selectors", args=[o.sequence.mailbox_id]),
@@ -287,8 +373,9 @@ CASES = [
 
 
 @pytest.fixture
-def objects(rep, teammate, make_fixables, make_email):
+def objects(rep, teammate, make_fixables, make_email, make_import):
     fixables = make_fixables(rep)
+    fixables.contact_import = make_import(rep, "email,first_name\nann@example.test,Ann\n")
     # The teammate's own sequence, and a contact enrolled only there.
     fixables.theirs = make_fixables(teammate, name="Theirs")
     fixables.stranger = make_email(fixables.theirs.sequence, email="tia@example.test").contact

@@ -38,6 +38,96 @@ def contact_normalize_email(address: str) -> str:
     return recipient(address).address
 
 
+def _refuse_duplicate(*, organization_id: int, address: str, exclude: int | None = None) -> None:
+    """A ValidationError when another contact of the organization has this address."""
+    duplicate = Contact.objects.filter(organization_id=organization_id, email__iexact=address)
+    if exclude is not None:
+        duplicate = duplicate.exclude(pk=exclude)
+    found = duplicate.first()
+    if found is not None:
+        raise ValidationError(
+            f"{found} already has this address in your organization: edit or suppress "
+            "that contact instead."
+        )
+
+
+# What a person may change on a contact besides its address.
+DETAIL_FIELDS = ("first_name", "last_name", "company", "job_title", "time_zone")
+
+
+def contact_add(
+    *, actor: AbstractBaseUser, organization_id: int, email: str, **details: str
+) -> Contact:
+    """A new contact, its address by the one rule. Refuses (ValidationError) an address
+    that is not one valid recipient, or one another contact of the organization has."""
+    normalized = contact_normalize_email(email)
+    _refuse_duplicate(organization_id=organization_id, address=normalized)
+    with transaction.atomic():
+        contact = Contact.objects.create(
+            organization_id=organization_id,
+            email=normalized,
+            added_by=actor,
+            **{name: details[name] for name in DETAIL_FIELDS if name in details},
+        )
+        audit_record(
+            actor=actor,
+            organization_id=organization_id,
+            action=AuditEntry.Action.ADD_CONTACT,
+            target=contact,
+        )
+    return contact
+
+
+def contact_update(
+    *,
+    actor: AbstractBaseUser,
+    contact: Contact,
+    within: QuerySet[Sequence],
+    email: str,
+    **details: str,
+) -> list[ScheduledEmail]:
+    """Change a contact's details and, if it changed, its address (contact_update_email:
+    the emails the old one blocked are rescheduled, and returned)."""
+    with transaction.atomic():
+        changed = [name for name in DETAIL_FIELDS if getattr(contact, name) != details[name]]
+        if changed:
+            for name in changed:
+                setattr(contact, name, details[name])
+            contact.save(update_fields=changed)
+            audit_record(
+                actor=actor,
+                organization_id=contact.organization_id,
+                action=AuditEntry.Action.UPDATE_CONTACT,
+                target=contact,
+                fields=changed,
+            )
+        if email.strip() == contact.email:
+            return []
+        return contact_update_email(actor=actor, contact=contact, address=email, within=within)
+
+
+def contact_unsubscribe_on_request(*, actor: AbstractBaseUser, contact: Contact) -> int:
+    """The contact asked someone of the organization not to be emailed again.
+
+    Refuses (WrongState) a contact already unsubscribed. Returns the emails cancelled.
+    """
+    if contact.state == Contact.State.UNSUBSCRIBED:
+        raise WrongState(f"{contact.email} is already unsubscribed.")
+    who = actor.get_full_name() or actor.get_username()
+    with transaction.atomic():
+        cancelled = contacts_unsubscribe(
+            contacts=Contact.objects.filter(pk=contact.pk), reason=f"On request, noted by {who}"
+        )
+        audit_record(
+            actor=actor,
+            organization_id=contact.organization_id,
+            action=AuditEntry.Action.UNSUBSCRIBE_CONTACT,
+            target=contact,
+            cancelled=cancelled,
+        )
+    return cancelled
+
+
 def _stop(
     contacts: QuerySet[Contact], *, cause: str, reason: str, cancel_reason: str, keep: int | None
 ) -> int:
@@ -153,16 +243,9 @@ def contact_update_email(
     organization already has.
     """
     normalized = contact_normalize_email(address)
-    duplicate = (
-        Contact.objects.filter(organization_id=contact.organization_id, email__iexact=normalized)
-        .exclude(pk=contact.pk)
-        .first()
+    _refuse_duplicate(
+        organization_id=contact.organization_id, address=normalized, exclude=contact.pk
     )
-    if duplicate is not None:
-        raise ValidationError(
-            f"{duplicate} already has this address in your organization: edit or suppress "
-            "that contact instead."
-        )
     with transaction.atomic():
         old = contact.email
         was_bounced = contact.state == Contact.State.BOUNCED

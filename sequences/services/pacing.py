@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -63,3 +64,34 @@ def mailbox_capacity(
     if available <= 0:
         return Capacity(0, now + dt.timedelta(seconds=60 / mailbox.per_minute_limit))
     return Capacity(available, None)
+
+
+def sending_slots(
+    mailbox: Mailbox,
+    *,
+    after: dt.datetime,
+    count: int,
+    minutes: Counter[dt.datetime],
+    days: Counter[dt.date],
+) -> list[dt.datetime]:
+    """`count` send times from `after` on, inside the mailbox's sending window, so that no
+    minute holds more than its per_minute_limit and no day (the mailbox's) more than its
+    daily_limit, counting what is planned already: `minutes` (UTC minutes) and `days`
+    (local dates), which are updated. A minute's sends are spread evenly over it."""
+    zone = ZoneInfo(mailbox.time_zone)
+    gap = dt.timedelta(seconds=60 / mailbox.per_minute_limit)
+    moment = next_sending_time(mailbox, after.astimezone(dt.UTC))
+    slots: list[dt.datetime] = []
+    while len(slots) < count:
+        minute = moment.replace(second=0, microsecond=0)
+        day = moment.astimezone(zone).date()
+        if days[day] >= mailbox.daily_limit:
+            tomorrow = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
+            moment = next_sending_time(mailbox, tomorrow.astimezone(dt.UTC))
+        elif minutes[minute] >= mailbox.per_minute_limit:
+            moment = next_sending_time(mailbox, minute + dt.timedelta(minutes=1))
+        else:
+            slots.append(max(moment, minute + gap * minutes[minute]))
+            minutes[minute] += 1
+            days[day] += 1
+    return slots

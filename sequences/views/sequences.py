@@ -43,13 +43,6 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
     return render(request, "sequences/sequence_list.html", context)
 
 
-@require_GET
-def contact_list(request: HttpRequest) -> HttpResponse:
-    contacts = selectors.contacts_for_user(user=request.user)
-    page = Paginator(contacts, access.PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "sequences/contact_list.html", {"page": page})
-
-
 def _page_context(request: HttpRequest, sequence: Sequence, tab: str) -> dict:
     """What every tab of a sequence shows: its header, whether the user may lift the bounce
     guard (`may_manage`) and change the sequence (`may_edit`)."""

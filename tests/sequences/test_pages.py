@@ -106,8 +106,8 @@ def test_it_lists_contacts_in_a_constant_number_of_queries(
         make_email(sequence, email=f"c{n}@example.test")
     client.force_login(admin_user)
 
-    # session, user, membership, the count, the page
-    with django_assert_num_queries(5):
+    # session, user, membership, the count, the page, the sequences to enroll into
+    with django_assert_num_queries(6):
         response = client.get(reverse("sequences:contact_list"))
 
     assert all(f"c{n}@example.test" in response.text for n in range(count))
