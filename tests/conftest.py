@@ -30,6 +30,7 @@ from sequences.models import (
     Step,
 )
 from sequences.services.mailboxes import mailbox_resync_request
+from tests.dovecot import Dovecot
 from tests.postfix import Postfix
 from tests.support import TEST_BROKER_URL, Workers
 
@@ -433,3 +434,12 @@ def postfix(start_postfix: Callable[..., Postfix], sandbox: SmtpSandbox) -> Post
     """A Postfix taking AUTH PLAIN/LOGIN for POSTFIX_USERS, relaying what it accepts to
     `sandbox`."""
     return start_postfix(relay=sandbox, users=POSTFIX_USERS)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A private Dovecot (tests/dovecot.py) for the session; each test adds its own users.
+
+    Fails, never skips, when Dovecot is not installed: `make test` installs it."""
+    with Dovecot() as server:
+        yield server
