@@ -69,3 +69,4 @@ bench: install peers
 	$(DEV) $(BIN)/python bench/bench_sending.py
 	$(DEV) $(BIN)/python bench/bench_domain_checks.py
 	$(DEV) $(BIN)/python bench/bench_emails_tab.py
+	$(DEV) $(BIN)/python bench/bench_inbox.py

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from sequences.services import mailboxes, sending, sign_in
+from sequences.services import inbox, mailboxes, sending, sign_in
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
@@ -68,3 +68,26 @@ def recheck_mailboxes() -> int:
 def purge_sign_in_counters() -> int:
     """Forget the sign-in counters whose window has passed; returns how many."""
     return sign_in.sign_in_counters_purge()
+
+
+@shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def read_inboxes() -> int:
+    """Queue a read of every mailbox that has an IMAP server and has sent something."""
+    mailbox_ids = inbox.mailboxes_to_read()
+    for mailbox_id in mailbox_ids:
+        # Unstarted by the next beat, it is superseded by that one's.
+        read_inbox.apply_async((mailbox_id,), expires=settings.INBOX_READ_INTERVAL_SECONDS)
+    return len(mailbox_ids)
+
+
+@shared_task(
+    autoretry_for=INFRASTRUCTURE_ERRORS,
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=settings.INBOX_LEASE_SECONDS - 30,
+    time_limit=settings.INBOX_LEASE_SECONDS,
+)
+def read_inbox(mailbox_id: int) -> dict[str, int] | None:
+    """Read one mailbox; None when another reader holds it."""
+    result = inbox.mailbox_read_inbox(mailbox_id=mailbox_id)
+    return None if result is None else {"read": result.read, **result.applied}

@@ -340,11 +340,17 @@ def celery_broker(django_db_setup: None) -> str:
     """The tests' own Redis database, emptied, and the test process pointed at it."""
     redis.Redis.from_url(TEST_BROKER_URL).flushdb()
     celery_app.conf.broker_url = TEST_BROKER_URL
+    # An earlier test may have queued a task (delay_on_commit) and so made the app's
+    # connection pool for the default broker: closed, it is made anew for this one.
+    celery_app.close()
     return TEST_BROKER_URL
 
 
 @pytest.fixture
 def workers(celery_broker: str, tmp_path: Path) -> Iterator[Workers]:
+    # What earlier tests queued without a worker (a resync of a mailbox gone since, trying
+    # its server for SMTP_TIMEOUT) is not this test's: a worker starts on an empty queue.
+    redis.Redis.from_url(celery_broker).flushdb()
     pool = Workers(tmp_path)
     yield pool
     pool.stop_all()

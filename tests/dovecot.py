@@ -84,7 +84,7 @@ class Dovecot(BackgroundServer):
         """A user with an empty INBOX. A passwd-file of its own: Dovecot opens a new file
         at once, where it would see a change to one it read within the second only later."""
         (self.directory / "users" / login).write_text(f"{login}:{{PLAIN}}{password}::::::\n")
-        self._folder(login, "INBOX")
+        self.make_folder(login, "INBOX")
 
     def folder_path(self, login: str, folder: str = "INBOX") -> Path:
         """A folder's Maildir: INBOX is the user's own, another `.<name>` under it."""
@@ -94,7 +94,7 @@ class Dovecot(BackgroundServer):
     def deliver(self, login: str, raw: bytes, folder: str = "INBOX") -> Path:
         """Put a message in a folder as a delivery agent does (written in tmp/, moved to
         new/), owned by the mail user."""
-        path = self._folder(login, folder)
+        path = self.make_folder(login, folder)
         self._delivered += 1
         name = f"{time.time_ns()}.P{os.getpid()}Q{self._delivered}.{HOSTNAME}"
         written = path / "tmp" / name
@@ -110,12 +110,12 @@ class Dovecot(BackgroundServer):
         for index in (*path.glob("dovecot.index*"), path / "dovecot-uidlist"):
             index.unlink(missing_ok=True)
 
-    def _folder(self, login: str, folder: str) -> Path:
+    def make_folder(self, login: str, folder: str) -> Path:
+        """A folder (its Maildir), empty if new, owned by the mail user."""
         path = self.folder_path(login, folder)
-        for part in ("", "cur", "new", "tmp"):
-            (path / part).mkdir(parents=True, exist_ok=True)
-        for owned in (self.root / login, *self.root.joinpath(login).rglob("*")):
-            if owned.is_dir():
+        for owned in (self.root / login, path, path / "cur", path / "new", path / "tmp"):
+            if not owned.is_dir():
+                owned.mkdir()
                 os.chown(owned, self.mail_uid, self.mail_gid)
         return path
 
