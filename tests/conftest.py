@@ -339,11 +339,17 @@ def make_fixables(
 def celery_broker(django_db_setup: None) -> str:
     """The tests' own Redis database, emptied, and the test process pointed at it."""
     redis.Redis.from_url(TEST_BROKER_URL).flushdb()
-    celery_app.conf.broker_url = TEST_BROKER_URL
-    # An earlier test may have queued a task (delay_on_commit) and so made the app's
-    # connection pool for the default broker: closed, it is made anew for this one.
-    celery_app.close()
+    _publish_to(TEST_BROKER_URL)
     return TEST_BROKER_URL
+
+
+def _publish_to(url: str) -> None:
+    """What this process queues goes to `url`, with the app's connection and producer
+    pools made anew: an earlier test may have queued a task (delay_on_commit) and so made
+    them for the default broker. What Celery does in a forked child (`app.close()` drops
+    the connection pool only, and unregisters the app)."""
+    celery_app.conf.broker_url = url
+    celery_app._after_fork()
 
 
 @pytest.fixture
@@ -351,6 +357,7 @@ def workers(celery_broker: str, tmp_path: Path) -> Iterator[Workers]:
     # What earlier tests queued without a worker (a resync of a mailbox gone since, trying
     # its server for SMTP_TIMEOUT) is not this test's: a worker starts on an empty queue.
     redis.Redis.from_url(celery_broker).flushdb()
+    _publish_to(celery_broker)
     pool = Workers(tmp_path)
     yield pool
     pool.stop_all()

@@ -26,7 +26,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -75,8 +75,8 @@ def mailboxes_to_read() -> list[int]:
     return list(
         Mailbox.objects.filter(state=Mailbox.State.CONNECTED)
         .exclude(imap_host="")
-        .filter(attempts__isnull=False)
-        .distinct()
+        # One index probe per mailbox (send_attempt_by_mailbox), not a join of all sends.
+        .filter(Exists(SendAttempt.objects.filter(mailbox=OuterRef("pk"))))
         .values_list("pk", flat=True)
     )
 
@@ -273,7 +273,9 @@ def _our_email(mailbox: Mailbox, ids: list[str]) -> ScheduledEmail | None:
         return None
     return (
         ScheduledEmail.objects.select_related("contact", "step", "mailbox")
+        # Not "": the partial unique index of Message-IDs answers it.
         .filter(mailbox=mailbox, message_id__in=ids)
+        .exclude(message_id="")
         .order_by("-sent_at")
         .first()
     )
