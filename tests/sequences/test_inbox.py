@@ -533,3 +533,24 @@ def test_the_connect_form_presets_the_providers_imap_server(provider, host, spam
 
     assert (form.initial["imap_host"], form.initial["imap_port"]) == (host, 993)
     assert spam in form.initial["imap_folders"]
+
+
+def test_it_reads_nothing_written_before_the_mailbox_first_sent(outbound, sent, dovecot):
+    first, *_ = sent()
+    dovecot.deliver(
+        _login(outbound),
+        mail_answers.reply(
+            sender="pat@example.test",
+            to=outbound.mailbox.email,
+            in_reply_to=first.message_id,
+            at=first.sent_at - dt.timedelta(days=3),
+        ),
+    )
+
+    result = _read(outbound)
+
+    first.refresh_from_db()
+    assert result.read == 1
+    assert not result.applied
+    assert first.status == Status.SENT
+    assert not InboundMessage.objects.exists()
