@@ -44,13 +44,16 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # The mail servers the tests and the benchmark run as peers: Debian's Postfix (a private
-# instance per test, with Cyrus SASL: tests/postfix.py) and its smtp-sink. Preseeded to
-# "No configuration" so that installing it does not set up a system mail server.
+# instance per test, with Cyrus SASL: tests/postfix.py) and its smtp-sink; Debian's Dovecot
+# (a private IMAP server per test session: tests/dovecot.py). Postfix is preseeded to
+# "No configuration" so that installing it does not set up a system mail server; neither
+# package's system service is used.
 peers:
-	@test -x /usr/sbin/postfix -a -x /usr/sbin/saslpasswd2 || { \
+	@test -x /usr/sbin/postfix -a -x /usr/sbin/saslpasswd2 -a -x /usr/sbin/dovecot || { \
 		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
 		apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix sasl2-bin libsasl2-modules; }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix sasl2-bin libsasl2-modules \
+			dovecot-imapd; }
 
 test: install browser peers
 	@# CONN_MAX_AGE=0: the live server's request threads must not keep connections open,
@@ -71,3 +74,4 @@ bench: install peers
 	$(DEV) $(BIN)/python bench/bench_domain_checks.py
 	$(DEV) $(BIN)/python bench/bench_emails_tab.py
 	$(DEV) $(BIN)/python bench/bench_import.py
+	$(DEV) $(BIN)/python bench/bench_inbox.py

@@ -218,6 +218,25 @@ SEND_BATCH_SIZE = int(os.environ.get("SEND_BATCH_SIZE", "100"))
 # over 24 hours, once it has sent at least this many.
 BOUNCE_GUARD_RATE = float(os.environ.get("BOUNCE_GUARD_RATE", "0.08"))
 BOUNCE_GUARD_MIN_SENDS = int(os.environ.get("BOUNCE_GUARD_MIN_SENDS", "50"))
+# The complaint-rate guard beside it: feedback reports over the emails sent in 24 hours
+# (Gmail's sender rules: keep spam complaints under 0.3 %).
+COMPLAINT_GUARD_RATE = float(os.environ.get("COMPLAINT_GUARD_RATE", "0.003"))
+
+# Reading each mailbox over IMAP (sequences.services.inbox): every this many seconds, what
+# arrived since the last read, from the mailbox's first send on.
+INBOX_READ_INTERVAL_SECONDS = float(os.environ.get("INBOX_READ_INTERVAL_SECONDS", "60"))
+# Seconds one IMAP read or connection may wait at most.
+IMAP_TIMEOUT = float(os.environ.get("IMAP_TIMEOUT", "30"))
+# How long a reader holds its mailbox (renewed while it reads): one reader per mailbox.
+INBOX_LEASE_SECONDS = float(os.environ.get("INBOX_LEASE_SECONDS", "300"))
+# Messages fetched per IMAP command.
+INBOX_FETCH_BATCH = int(os.environ.get("INBOX_FETCH_BATCH", "200"))
+# A bounce or reply that names no Message-ID of ours is matched to the mailbox's last email
+# to that address sent within this many days.
+INBOX_MATCH_DAYS = int(os.environ.get("INBOX_MATCH_DAYS", "30"))
+# An out-of-office reply moves the contact's next step to the day after its return date, at
+# most this many days out.
+OUT_OF_OFFICE_MAX_DAYS = int(os.environ.get("OUT_OF_OFFICE_MAX_DAYS", "30"))
 
 # Celery. The default broker is a folder on disk so that a newcomer needs no server;
 # production points CELERY_BROKER_URL at Redis.
@@ -261,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sequences.tasks.purge_sign_in_counters",
         "schedule": 3600,
         "options": {"expires": 3600},
+    },
+    "read-inboxes": {
+        "task": "sequences.tasks.read_inboxes",
+        "schedule": INBOX_READ_INTERVAL_SECONDS,
+        "options": {"expires": INBOX_READ_INTERVAL_SECONDS},
     },
     "check-mailbox-domains": {
         "task": "deliverability.tasks.check_stale_domains",

@@ -23,10 +23,12 @@ from django.utils import timezone
 from diagnostics.data import SEED_ERRORS_PATH
 from diagnostics.diagnosis import Diagnosis, diagnose
 from diagnostics.vocabulary import Category, Retry
+from sandboxes import mail_answers
 from sequences.addresses import recipient, smtputf8_refusal
 from sequences.models import (
     Contact,
     Enrollment,
+    InboundMessage,
     Mailbox,
     Membership,
     Organization,
@@ -42,6 +44,7 @@ from sequences.services.contacts import (
     contacts_unsubscribe,
 )
 from sequences.services.emails import enrollments_finish
+from sequences.services.inbox import messages_apply
 from sequences.services.mailboxes import HOLDABLE, mailbox_mark_broken
 from sequences.services.sending import BACKOFF_BASE_SECONDS, DEFAULT_PAUSE
 from sequences.services.smtp import raw_error
@@ -636,6 +639,38 @@ class _EmailPlan:
             reason="Replied “unsubscribe”",
         )
         enrollments_finish(Enrollment.objects.filter(sequence__in=self.sequences))
+        self._inbox_stories()
+
+    def _inbox_stories(self) -> None:
+        """What the mailbox told later, read as the inbox reader reads it: a first email that
+        bounced two hours after it was sent, another that was answered. Once (reseeded,
+        the stories are there already)."""
+        sent = (
+            ScheduledEmail.objects.filter(
+                sequence__in=self.sequences,
+                mailbox__state=Mailbox.State.CONNECTED,
+                status=ScheduledEmail.Status.SENT,
+                step__position=1,
+                enrollment__state=Enrollment.State.ACTIVE,
+            )
+            .select_related("contact", "mailbox")
+            .order_by("sent_at", "pk")
+        )
+        if InboundMessage.objects.filter(email__sequence__in=self.sequences).exists():
+            return
+        # Addresses in ASCII: Postfix writes its reports in 8-bit otherwise.
+        chosen = [email for email in sent[:50] if email.contact.email.isascii()][3:5]
+        for email, story in zip(chosen, ("bounce", "reply"), strict=False):
+            at = min(email.sent_at + dt.timedelta(hours=2), self.now)
+            rep, lead = email.mailbox.email, email.contact.email
+            raw = (
+                mail_answers.postfix_report(sender=rep, to=lead, message_id=email.message_id, at=at)
+                if story == "bounce"
+                else mail_answers.reply(sender=lead, to=rep, in_reply_to=email.message_id, at=at)
+            )
+            messages_apply(
+                mailbox=email.mailbox, folder="INBOX", messages=[(1, raw)], since=email.sent_at
+            )
 
 
 def addressed(raw: str, contact_address: str, mailbox_address: str) -> str:

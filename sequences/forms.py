@@ -19,6 +19,14 @@ class MailboxSettingsForm(forms.ModelForm):
         help_text="Leave empty to keep the current one. An app password for Google or "
         "Microsoft accounts with two-step verification.",
     )
+    imap_password = forms.CharField(
+        label="IMAP password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Only if reading the mailbox takes another password than sending; leave "
+        "empty to keep the current one.",
+    )
 
     class Meta:
         model = Mailbox
@@ -34,6 +42,12 @@ class MailboxSettingsForm(forms.ModelForm):
             "sending_days",
             "window_start",
             "window_end",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+            "imap_folders",
+            "imap_sent_folder",
         ]
         labels = {
             "smtp_host": "SMTP server",
@@ -45,19 +59,57 @@ class MailboxSettingsForm(forms.ModelForm):
             "sending_days": "Sending days (1 = Monday … 7 = Sunday)",
             "window_start": "Sends from",
             "window_end": "Sends until",
+            "imap_host": "IMAP server (reads bounces and replies)",
+            "imap_port": "IMAP port",
+            "imap_security": "IMAP encryption",
+            "imap_username": "IMAP username",
+            "imap_folders": "Folders read",
+            "imap_sent_folder": "Sent folder",
+        }
+        help_texts = {
+            "imap_host": "Empty: the mailbox is not read, and replies do not stop sequences.",
+            "imap_username": "Empty: the SMTP username (and password).",
+            "imap_folders": "Comma-separated: the inbox and the spam folder.",
+            "imap_sent_folder": "Where the server keeps what it sent: an uncertain send "
+            "found there is recorded as sent.",
         }
         widgets = {
             "window_start": forms.TimeInput(attrs={"type": "time"}),
             "window_end": forms.TimeInput(attrs={"type": "time"}),
         }
 
+    # Reading the mailbox: a form posted without them (an older page, the admin's) leaves
+    # the mailbox's own.
+    IMAP_FIELDS = (
+        "imap_host",
+        "imap_port",
+        "imap_security",
+        "imap_username",
+        "imap_folders",
+        "imap_sent_folder",
+    )
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.uses_oauth:  # signs in with the provider's consent instead
             del self.fields["password"]
+        for name in self.IMAP_FIELDS:
+            self.fields[name].required = False
+
+    # Never empty: left empty, the mailbox keeps its own.
+    NEVER_EMPTY = ("imap_port", "imap_security", "imap_folders")
+
+    def _kept(self, name: str) -> bool:
+        """Whether the mailbox keeps its own value of this field, whatever was posted."""
+        if name not in self.IMAP_FIELDS or not self.is_bound:
+            return False
+        return name not in self.data or (name in self.NEVER_EMPTY and not self.data[name])
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean()
+        for name in self.IMAP_FIELDS:
+            if self._kept(name):
+                cleaned[name] = getattr(self.instance, name)
         daily, per_minute = Mailbox.SENDING_LIMITS[self.instance.provider]
         provider = self.instance.get_provider_display()
         if (cleaned.get("daily_limit") or 0) > daily:
@@ -69,10 +121,17 @@ class MailboxSettingsForm(forms.ModelForm):
     def apply(self) -> list[str]:
         """Put the new password (if one was given) on the mailbox, and return the model
         fields to save: those changed, and the secret with a new password."""
-        fields = [name for name in self.changed_data if name != "password"]
+        fields = [
+            name
+            for name in self.changed_data
+            if name not in ("password", "imap_password") and not self._kept(name)
+        ]
         if self.cleaned_data.get("password"):
             self.instance.password = self.cleaned_data["password"]
             fields.append("smtp_secret")
+        if self.cleaned_data.get("imap_password"):
+            self.instance.imap_password = self.cleaned_data["imap_password"]
+            fields.append("imap_secret")
         return fields
 
 
@@ -96,6 +155,12 @@ class MailboxConnectForm(MailboxSettingsForm):
         host, port = PROVIDER_SERVERS.get(self.initial.get("provider"), ("", 587))
         self.initial["smtp_host"] = self.initial.get("smtp_host") or host
         self.initial["smtp_port"] = port
+        preset = Mailbox.IMAP_PRESETS.get(self.initial.get("provider"))
+        if preset:
+            for name, value in zip(
+                ("imap_host", "imap_port", "imap_folders", "imap_sent_folder"), preset, strict=True
+            ):
+                self.initial[name] = self.initial.get(name) or value
         self.fields[
             "password"
         ].help_text = "An app password for Google or Microsoft accounts with two-step verification."

@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from diagnostics.vocabulary import Category, Retry
+from diagnostics.vocabulary import Category, MessageKind, Retry
 from sequences.addresses import validate_contact_address
 from sequences.crypto import decrypt_secret, encrypt_secret
 from sequences.templating import validate_step_template
@@ -86,6 +86,7 @@ class EnrollmentStopCause(models.TextChoices):
     SUPPRESSED = "suppressed", "Contact suppressed"
     UNSUBSCRIBED = "unsubscribed", "Contact unsubscribed"
     UNENROLLED = "unenrolled", "Unenrolled"
+    REPLIED = "replied", "Contact replied"
 
 
 class ContactImportStatus(models.TextChoices):
@@ -107,6 +108,9 @@ class ScheduledEmailStatus(models.TextChoices):
     BLOCKED = "blocked", "Blocked"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # Accepted by the server, then returned: a bounce read later from the mailbox.
+    BOUNCED = "bounced", "Bounced after sending"
+    REPLIED = "replied", "Replied"
 
 
 class SendAttemptOutcome(models.TextChoices):
@@ -267,6 +271,19 @@ class Mailbox(models.Model):
     # Failures to connect, greet, start TLS or sign in since the last success; at
     # MAILBOX_CONNECTION_FAILURES the mailbox holds its emails (sync error).
     connection_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Reading the mailbox over IMAP (sequences.services.inbox): no host, no reading. The
+    # sign-in is the SMTP one unless a username (and password: `imap_password`) is set.
+    imap_host = models.CharField(max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_security = models.CharField(max_length=16, choices=Security.choices, default=Security.TLS)
+    imap_username = models.CharField(max_length=255, blank=True)
+    imap_secret = models.TextField(blank=True, editable=False)
+    # The folders read, comma-separated (the inbox and the spam folder: bounces and
+    # complaints land in either), and the one the SMTP server saves what it sends in.
+    imap_folders = models.CharField(max_length=500, default="INBOX, Junk")
+    imap_sent_folder = models.CharField(max_length=255, default="Sent", blank=True)
+    # Held by the reader of this mailbox while it reads: one reader per mailbox at a time.
+    inbox_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Renewed by a send batch of this mailbox while it runs: a claim taken before it and
     # still sending once it has passed belongs to a worker that is gone.
     sending_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -310,6 +327,7 @@ class Mailbox(models.Model):
             choices_check("state", MailboxState, "mailbox_state_valid"),
             choices_check("provider", MailboxProvider, "mailbox_provider_valid"),
             choices_check("smtp_security", MailboxSecurity, "mailbox_security_valid"),
+            choices_check("imap_security", MailboxSecurity, "mailbox_imap_security_valid"),
             models.CheckConstraint(
                 condition=Q(window_start__lt=models.F("window_end")),
                 name="mailbox_window_starts_before_it_ends",
@@ -353,6 +371,29 @@ class Mailbox(models.Model):
     @oauth_tokens.setter
     def oauth_tokens(self, tokens: dict[str, str]) -> None:
         self.oauth_secret = encrypt_secret(json.dumps(tokens))
+
+    # Where each provider serves its mailboxes over IMAP, and names the folders read.
+    IMAP_PRESETS = {
+        Provider.GMAIL: ("imap.gmail.com", 993, "INBOX, [Gmail]/Spam", "[Gmail]/Sent Mail"),
+        Provider.MICROSOFT: ("outlook.office365.com", 993, "INBOX, Junk Email", "Sent Items"),
+    }
+
+    @property
+    def imap_login(self) -> str:
+        return self.imap_username or self.smtp_username
+
+    @property
+    def imap_password(self) -> str:
+        """The IMAP password, the SMTP one unless one of its own is set."""
+        return decrypt_secret(self.imap_secret) if self.imap_secret else self.password
+
+    @imap_password.setter
+    def imap_password(self, plain: str) -> None:
+        self.imap_secret = encrypt_secret(plain) if plain else ""
+
+    @property
+    def imap_folder_names(self) -> list[str]:
+        return [name.strip() for name in self.imap_folders.split(",") if name.strip()]
 
 
 class Sequence(models.Model):
@@ -792,3 +833,74 @@ class SignInCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.attempts}"
+
+
+class MailboxFolder(models.Model):
+    """How far the reader got in one folder of a mailbox: the folder's UIDVALIDITY and the
+    last UID read. A new UIDVALIDITY (the folder recreated, the server renumbered it)
+    means reading it again from the mailbox's first send; InboundMessage keeps each
+    message from being applied twice."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    name = models.CharField(max_length=255)
+    uidvalidity = models.BigIntegerField()
+    last_uid = models.BigIntegerField(default=0)
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("mailbox", "name", name="mailbox_folder_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} {self.name} ({self.uidvalidity}:{self.last_uid})"
+
+
+class InboundMessage(models.Model):
+    """A message read from a mailbox, and what it meant, once per mailbox and message.
+
+    `key` is the message's Message-ID (or a hash of its headers when it has none), so that
+    a folder renumbered, or the same message in two folders, is applied once. Only what
+    support needs is kept: for a report, its machine-readable part and the recipient's
+    diagnostic text; for a reply, its headers and time, never the prospect's words.
+    """
+
+    Kind = MessageKind
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="inbound")
+    key = models.CharField(max_length=255)
+    folder = models.CharField(max_length=255)
+    uid = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    # When the message says it was written (its Date), else when the server received it.
+    received_at = models.DateTimeField()
+    read_at = models.DateTimeField(auto_now_add=True)
+    email = models.ForeignKey(
+        ScheduledEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    headers = models.TextField(blank=True)
+    report = models.TextField(blank=True)
+    diagnostic = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    category = models.CharField(max_length=32, choices=Category.choices, blank=True)
+    retry = models.CharField(max_length=16, choices=Retry.choices, blank=True)
+    return_date = models.DateField(null=True, blank=True)
+    # What applying it did, in words ("Contact bounced", "Next step moved to Mar 3").
+    outcome = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint("mailbox", "key", name="inbound_message_once_per_mailbox"),
+            choices_check("kind", MessageKind, "inbound_message_kind_valid"),
+        ]
+        indexes = [
+            # The guards: a sequence's bounces and complaints of the last day.
+            models.Index(fields=["kind", "read_at"], name="inbound_message_by_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} in {self.mailbox} ({self.folder} {self.uid})"

@@ -21,12 +21,13 @@ from django.db.models.functions import Concat, TruncDate
 
 from deliverability.selectors import failing_checks_count
 from diagnostics.diagnosis import diagnose
-from diagnostics.vocabulary import Category
+from diagnostics.vocabulary import Category, MessageKind
 from sequences.models import (
     AuditEntry,
     Contact,
     ContactImport,
     Enrollment,
+    InboundMessage,
     Mailbox,
     Membership,
     Organization,
@@ -219,6 +220,8 @@ PROBLEM_STATUSES = (
     ScheduledEmail.Status.RETRYING,
     ScheduledEmail.Status.BLOCKED,
     ScheduledEmail.Status.FAILED,
+    # Accepted, then returned: read from the mailbox later (services/inbox.py).
+    ScheduledEmail.Status.BOUNCED,
 )
 # Counts stop here: an exact count of 100 000 rows costs more than the page itself.
 COUNT_LIMIT = 10_000
@@ -551,6 +554,38 @@ def sequence_contacts_to_preview(*, sequence: Sequence, limit: int = 50) -> Quer
     )[:limit]
 
 
+@dataclass(frozen=True)
+class SequenceOutcomes:
+    """What the sequence's emails came to, as the inbox told it too."""
+
+    sent: int
+    bounced: int
+    replied: int
+    out_of_office: int
+    unsubscribed: int
+
+
+def sequence_outcomes(*, sequence: Sequence) -> SequenceOutcomes:
+    """Emails sent (returned or answered later included), returned after sending, contacts
+    who replied, sent automatic replies, unsubscribed: three queries."""
+    status = ScheduledEmail.Status
+    emails = sequence.emails.aggregate(
+        sent=Count("id", filter=Q(sent_at__isnull=False)),
+        bounced=Count("id", filter=Q(status=status.BOUNCED)),
+    )
+    stopped = sequence.enrollments.aggregate(
+        replied=Count("id", filter=Q(stop_cause=Enrollment.StopCause.REPLIED)),
+        unsubscribed=Count("id", filter=Q(stop_cause=Enrollment.StopCause.UNSUBSCRIBED)),
+    )
+    away = (
+        InboundMessage.objects.filter(email__sequence=sequence, kind=MessageKind.AUTO_REPLY)
+        .values("contact_id")
+        .distinct()
+        .count()
+    )
+    return SequenceOutcomes(out_of_office=away, **emails, **stopped)
+
+
 def enrollments_for_sequence(*, sequence: Sequence) -> QuerySet[Enrollment]:
     """The sequence's contacts with their enrollment, newest first."""
     return (
@@ -722,11 +757,15 @@ def emails_found(*, organization: Organization, query: str) -> list[ScheduledEma
 
 
 def email_for_sequence(*, sequence: Sequence, pk: int) -> ScheduledEmail | None:
-    """One of the sequence's emails, its attempts diagnosed (`diagnosed_attempts`), or None."""
+    """One of the sequence's emails, its attempts diagnosed (`diagnosed_attempts`) and the
+    messages read about it from the mailbox (`diagnosed_inbound`), or None."""
     email = sequence.emails.select_related("contact", "step", "mailbox").filter(pk=pk).first()
     if email is not None:
         email.diagnosed_attempts = with_diagnosis(
             list(email.attempts.order_by("number")), lambda attempt: attempt.raw_error
+        )
+        email.diagnosed_inbound = with_diagnosis(
+            list(email.inbound.order_by("received_at", "pk")), lambda inbound: inbound.diagnostic
         )
     return email
 

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError
 
-from sequences.services import imports, mailboxes, sending, sign_in
+from sequences.services import imports, inbox, mailboxes, sending, sign_in
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
@@ -80,3 +80,26 @@ def purge_sign_in_counters() -> int:
 def import_contacts(import_id: int) -> int:
     """Import a contact CSV (resumed where it stopped); returns the contacts imported."""
     return imports.contact_import_run(import_id=import_id).imported_count
+
+
+@shared_task(autoretry_for=INFRASTRUCTURE_ERRORS, retry_backoff=True, max_retries=3)
+def read_inboxes() -> int:
+    """Queue a read of every mailbox that has an IMAP server and has sent something."""
+    mailbox_ids = inbox.mailboxes_to_read()
+    for mailbox_id in mailbox_ids:
+        # Unstarted by the next beat, it is superseded by that one's.
+        read_inbox.apply_async((mailbox_id,), expires=settings.INBOX_READ_INTERVAL_SECONDS)
+    return len(mailbox_ids)
+
+
+@shared_task(
+    autoretry_for=INFRASTRUCTURE_ERRORS,
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=settings.INBOX_LEASE_SECONDS - 30,
+    time_limit=settings.INBOX_LEASE_SECONDS,
+)
+def read_inbox(mailbox_id: int) -> dict[str, int] | None:
+    """Read one mailbox; None when another reader holds it."""
+    result = inbox.mailbox_read_inbox(mailbox_id=mailbox_id)
+    return None if result is None else {"read": result.read, **result.applied}

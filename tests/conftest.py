@@ -34,6 +34,7 @@ from sequences.models import (
 )
 from sequences.services.imports import contact_import_upload
 from sequences.services.mailboxes import mailbox_resync_request
+from tests.dovecot import Dovecot
 from tests.postfix import Postfix
 from tests.support import TEST_BROKER_URL, Workers
 
@@ -394,12 +395,25 @@ def make_import(import_dir: Path) -> Callable[..., ContactImport]:
 def celery_broker(django_db_setup: None) -> str:
     """The tests' own Redis database, emptied, and the test process pointed at it."""
     redis.Redis.from_url(TEST_BROKER_URL).flushdb()
-    celery_app.conf.broker_url = TEST_BROKER_URL
+    _publish_to(TEST_BROKER_URL)
     return TEST_BROKER_URL
+
+
+def _publish_to(url: str) -> None:
+    """What this process queues goes to `url`, with the app's connection and producer
+    pools made anew: an earlier test may have queued a task (delay_on_commit) and so made
+    them for the default broker. What Celery does in a forked child (`app.close()` drops
+    the connection pool only, and unregisters the app)."""
+    celery_app.conf.broker_url = url
+    celery_app._after_fork()
 
 
 @pytest.fixture
 def workers(celery_broker: str, tmp_path: Path) -> Iterator[Workers]:
+    # What earlier tests queued without a worker (a resync of a mailbox gone since, trying
+    # its server for SMTP_TIMEOUT) is not this test's: a worker starts on an empty queue.
+    redis.Redis.from_url(celery_broker).flushdb()
+    _publish_to(celery_broker)
     pool = Workers(tmp_path)
     yield pool
     pool.stop_all()
@@ -489,3 +503,12 @@ def postfix(start_postfix: Callable[..., Postfix], sandbox: SmtpSandbox) -> Post
     """A Postfix taking AUTH PLAIN/LOGIN for POSTFIX_USERS, relaying what it accepts to
     `sandbox`."""
     return start_postfix(relay=sandbox, users=POSTFIX_USERS)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A private Dovecot (tests/dovecot.py) for the session; each test adds its own users.
+
+    Fails, never skips, when Dovecot is not installed: `make test` installs it."""
+    with Dovecot() as server:
+        yield server

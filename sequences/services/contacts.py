@@ -161,6 +161,39 @@ def contact_bounce(*, contact_id: int, diagnosis: Diagnosis, email_id: int | Non
     )
 
 
+def contact_complained(*, contact_id: int, reason: str) -> int:
+    """The contact reported an email as spam (a feedback report): never email it again, as
+    a suppression does. Returns how many pending emails were cancelled."""
+    contacts = Contact.objects.filter(pk=contact_id)
+    contacts.update(state=Contact.State.SUPPRESSED, state_reason=reason[:500])
+    return _stop(
+        contacts,
+        cause=Enrollment.StopCause.SUPPRESSED,
+        reason=reason[:500],
+        cancel_reason="Contact reported an email as spam",
+        keep=None,
+    )
+
+
+def enrollment_replied(*, email: ScheduledEmail, reason: str) -> int:
+    """The contact answered `email`: it shows replied, its enrollment stops as replied and
+    the steps still to go are cancelled. Other sequences of the contact go on. Returns how
+    many emails were cancelled."""
+    ScheduledEmail.objects.filter(pk=email.pk, status=Status.SENT).update(
+        status=Status.REPLIED, status_reason=reason[:500]
+    )
+    Enrollment.objects.filter(
+        pk=email.enrollment_id, state__in=[Enrollment.State.ACTIVE, Enrollment.State.PAUSED]
+    ).update(
+        state=Enrollment.State.STOPPED,
+        stop_cause=Enrollment.StopCause.REPLIED,
+        stopped_reason=reason[:500],
+    )
+    return ScheduledEmail.objects.filter(
+        enrollment_id=email.enrollment_id, status__in=PENDING_STATUSES
+    ).update(status=Status.CANCELLED, status_reason="Contact replied", next_attempt_at=None)
+
+
 def contacts_unsubscribe(*, contacts: QuerySet[Contact], reason: str) -> int:
     """The contacts asked not to be emailed again (`reason`: how they said so)."""
     ids = list(contacts.values_list("pk", flat=True))

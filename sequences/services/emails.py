@@ -19,7 +19,15 @@ from sequences.services.audit import audit_record
 from sequences.services.pacing import next_sending_time
 
 Status = ScheduledEmail.Status
-RESCHEDULABLE = (Status.SCHEDULED, Status.RETRYING, Status.BLOCKED, Status.FAILED)
+# A bounce read later is put back too: the servers on the way gave up on one that was only
+# unreachable for a while (a hard bounce's contact is no longer active).
+RESCHEDULABLE = (
+    Status.SCHEDULED,
+    Status.RETRYING,
+    Status.BLOCKED,
+    Status.FAILED,
+    Status.BOUNCED,
+)
 
 
 def email_reschedulable(email: ScheduledEmail) -> bool:
@@ -126,3 +134,18 @@ def enrollments_finish(enrollments: QuerySet[Enrollment]) -> None:
     enrollments.filter(state=Enrollment.State.ACTIVE).exclude(
         emails__status__in=[*ScheduledEmail.PENDING_STATUSES, Status.BLOCKED]
     ).update(state=Enrollment.State.FINISHED)
+
+
+def emails_postpone(*, emails: QuerySet[ScheduledEmail], until: dt.datetime) -> int:
+    """Due emails not sent before `until` (a contact away until then): each moves to its
+    mailbox's first sending moment after it. Returns how many moved."""
+    moved = list(
+        emails.filter(
+            status__in=ScheduledEmail.DUE_STATUSES, next_attempt_at__lt=until
+        ).select_related("mailbox")
+    )
+    for email in moved:
+        email.scheduled_for = email.next_attempt_at = next_sending_time(email.mailbox, until)
+        email.updated_at = timezone.now()
+    ScheduledEmail.objects.bulk_update(moved, ["scheduled_for", "next_attempt_at", "updated_at"])
+    return len(moved)

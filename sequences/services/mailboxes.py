@@ -24,6 +24,7 @@ from sequences.models import AuditEntry, Mailbox, ScheduledEmail, SendAttempt, S
 from sequences.services.audit import audit_record
 from sequences.services.emails import emails_reschedule
 from sequences.services.errors import WrongState
+from sequences.services.imap import ImapFailure, imap_session
 from sequences.services.oauth import OAuthRefused, mailbox_set_tokens, oauth_exchange
 from sequences.services.pacing import next_sending_time
 from sequences.services.smtp import Deadline, MailboxSession, SmtpFailure
@@ -246,13 +247,23 @@ class ConnectionTest:
 
 def mailbox_connection_test(mailbox: Mailbox) -> ConnectionTest:
     """Connect, greet, start TLS and sign in for real with the mailbox's settings as they
-    are on `mailbox` (saved or not); nothing is sent and nothing is stored."""
+    are on `mailbox` (saved or not), over SMTP, then over IMAP when it has an IMAP server;
+    nothing is sent, read or stored."""
     passed: list[str] = []
     try:
         with MailboxSession(mailbox, deadline=Deadline(settings.SMTP_TIMEOUT)) as session:
             session.open(passed.append)
     except SmtpFailure as failure:
         return ConnectionTest(tuple(passed), diagnose(failure.raw))
+    if mailbox.imap_host:  # where bounces and replies are read
+        try:
+            with imap_session(mailbox, timeout=settings.SMTP_TIMEOUT):
+                passed.append(
+                    f"Signed in to the IMAP server {mailbox.imap_host}:{mailbox.imap_port} "
+                    f"as {mailbox.imap_login}."
+                )
+        except ImapFailure as failure:
+            return ConnectionTest(tuple(passed), diagnose(failure.raw))
     return ConnectionTest(tuple(passed))
 
 

@@ -602,27 +602,47 @@ def _record_failure(email: ScheduledEmail, attempt: _Started, diagnosis: Diagnos
             request_id=diagnosis.request_id or "",
         )
         status, next_attempt_at, reason = _next_state(email, diagnosis, now)
-        ScheduledEmail.objects.filter(pk=email.pk).update(
-            status=status,
-            next_attempt_at=next_attempt_at,
-            status_reason=reason,
-            claimed_at=None,
-            last_error=diagnosis.raw,
-            error_code=diagnosis.code,
-            error_category=diagnosis.category,
-            updated_at=now,
-        )
-        if diagnosis.category in Mailbox.HOLDING_CATEGORIES:
-            mailbox_hold(mailbox_id=email.mailbox_id, diagnosis=diagnosis, now=now)
-        elif diagnosis.category in DEFAULT_PAUSE:
-            pause = diagnosis.retry_after or DEFAULT_PAUSE[diagnosis.category]
-            mailbox_pause(mailbox_id=email.mailbox_id, until=now + dt.timedelta(seconds=pause))
-        if diagnosis.retry == Retry.NEVER:
-            contact_bounce(contact_id=email.contact_id, diagnosis=diagnosis, email_id=email.pk)
-            sequence_check_bounce_rate(sequence_id=email.sequence_id)
-        elif status == Status.FAILED:  # given up after retrying: no later step follows it
-            emails_cancel_followers(email=email, reason=f"Step {email.step.position}: {reason}")
+        _email_refused(email, diagnosis, status, next_attempt_at, reason, now)
     return status
+
+
+def email_bounced(*, email: ScheduledEmail, diagnosis: Diagnosis, reason: str) -> None:
+    """A sent email came back (a bounce read from the mailbox, inbox.py): the same rules as
+    the same refusal at send time, the email `bounced` with `reason`. Call in a
+    transaction."""
+    _email_refused(email, diagnosis, Status.BOUNCED, None, reason, timezone.now())
+
+
+def _email_refused(
+    email: ScheduledEmail,
+    diagnosis: Diagnosis,
+    status: str,
+    next_attempt_at: dt.datetime | None,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    """Move a refused email to `status`, with what the refusal means for its mailbox (held
+    or paused), its contact (a hard bounce) and its follow-ups."""
+    ScheduledEmail.objects.filter(pk=email.pk).update(
+        status=status,
+        next_attempt_at=next_attempt_at,
+        status_reason=reason[:500],
+        claimed_at=None,
+        last_error=diagnosis.raw,
+        error_code=diagnosis.code,
+        error_category=diagnosis.category,
+        updated_at=now,
+    )
+    if diagnosis.category in Mailbox.HOLDING_CATEGORIES:
+        mailbox_hold(mailbox_id=email.mailbox_id, diagnosis=diagnosis, now=now)
+    elif diagnosis.category in DEFAULT_PAUSE:
+        pause = diagnosis.retry_after or DEFAULT_PAUSE[diagnosis.category]
+        mailbox_pause(mailbox_id=email.mailbox_id, until=now + dt.timedelta(seconds=pause))
+    if diagnosis.retry == Retry.NEVER:
+        contact_bounce(contact_id=email.contact_id, diagnosis=diagnosis, email_id=email.pk)
+        sequence_check_bounce_rate(sequence_id=email.sequence_id)
+    elif status == Status.FAILED:  # given up after retrying: no later step follows it
+        emails_cancel_followers(email=email, reason=f"Step {email.step.position}: {reason}")
 
 
 def _next_state(
@@ -702,6 +722,36 @@ def _mark_uncertain(email: ScheduledEmail, *, why: str = "") -> None:
         error_category=Category.UNKNOWN,
         updated_at=now,
     )
+
+
+def email_delivery_confirmed(*, email: ScheduledEmail, folder: str) -> bool:
+    """An uncertain send found in the mailbox's Sent folder (`folder`): it was sent, at the
+    time its attempt handed it over; its follow-ups are released. False if it is no longer
+    uncertain."""
+    with transaction.atomic():
+        attempt = (
+            email.attempts.select_for_update()
+            .filter(outcome=SendAttempt.Outcome.UNCERTAIN, message_id=email.message_id)
+            .first()
+        )
+        updated = ScheduledEmail.objects.filter(
+            pk=email.pk, status=Status.BLOCKED, error_code=ScheduledEmail.DELIVERY_UNCERTAIN
+        ).update(
+            status=Status.SENT,
+            sent_at=attempt.started_at if attempt else timezone.now(),
+            status_reason=f"Delivery confirmed: found in the {folder} folder",
+            last_error="",
+            error_code="",
+            error_category="",
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            return False
+        if attempt is not None:
+            SendAttempt.objects.filter(pk=attempt.pk).update(outcome=SendAttempt.Outcome.SENT)
+        email.refresh_from_db()
+        emails_settle([email], now=timezone.now())
+    return True
 
 
 def emails_recover_stale(*, stale_after: dt.timedelta | None = None) -> int:

@@ -1,5 +1,5 @@
 """Sequences: creating and changing them (name, mailbox, pause, archive), and the
-bounce-rate guard that pauses first steps, and lifting it.
+bounce-rate and complaint-rate guards that pause first steps, and lifting them.
 
 A sequence's own pause (`state` paused, by a person) and the guard's (`first_steps_paused_at`,
 by the bounce rate) are kept apart: resuming one never lifts the other.
@@ -12,11 +12,19 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from diagnostics.vocabulary import Retry
-from sequences.models import AuditEntry, Enrollment, Mailbox, ScheduledEmail, SendAttempt, Sequence
+from diagnostics.vocabulary import MessageKind, Retry
+from sequences.models import (
+    AuditEntry,
+    Enrollment,
+    InboundMessage,
+    Mailbox,
+    ScheduledEmail,
+    SendAttempt,
+    Sequence,
+)
 from sequences.services.audit import audit_record
 from sequences.services.emails import enrollments_finish
 from sequences.services.errors import WrongState
@@ -31,21 +39,60 @@ def sequence_check_bounce_rate(*, sequence_id: int, now: dt.datetime | None = No
     """Pause first steps when the last 24 hours' hard bounces pass the threshold.
 
     A bad contact list then cannot burn the sender's reputation, while follow-ups to
-    contacts who already received mail continue.
+    contacts who already received mail continue. Bounces are the refusals at send time and
+    the bounces read from the mailbox since (sequences.services.inbox).
     """
     now = now or timezone.now()
-    counts = SendAttempt.objects.filter(
+    counts = _last_day_sends(sequence_id, now).aggregate(
+        total=Count("id"), hard=Count("id", filter=Q(retry=Retry.NEVER))
+    )
+    hard = (
+        counts["hard"]
+        + _last_day_inbound(sequence_id, now, MessageKind.BOUNCE).filter(retry=Retry.NEVER).count()
+    )
+    return _guard(sequence_id, now, counts["total"], hard, settings.BOUNCE_GUARD_RATE, "bounced")
+
+
+def sequence_check_complaint_rate(*, sequence_id: int, now: dt.datetime | None = None) -> bool:
+    """Pause first steps when the last 24 hours' complaints (feedback reports: a contact
+    marked the email as spam) pass COMPLAINT_GUARD_RATE of the emails sent; Gmail's sender
+    rules ask to stay under 0.3 %."""
+    now = now or timezone.now()
+    total = _last_day_sends(sequence_id, now).count()
+    complaints = _last_day_inbound(sequence_id, now, MessageKind.FEEDBACK).count()
+    return _guard(
+        sequence_id,
+        now,
+        total,
+        complaints,
+        settings.COMPLAINT_GUARD_RATE,
+        "were reported as spam",
+    )
+
+
+def _last_day_sends(sequence_id: int, now: dt.datetime) -> QuerySet[SendAttempt]:
+    return SendAttempt.objects.filter(
         email__sequence_id=sequence_id,
         started_at__gt=now - DAY,
         outcome__in=[SendAttempt.Outcome.SENT, SendAttempt.Outcome.FAILED],
-    ).aggregate(total=Count("id"), hard=Count("id", filter=Q(retry=Retry.NEVER)))
-    total, hard = counts["total"], counts["hard"]
-    if total < settings.BOUNCE_GUARD_MIN_SENDS or hard / total < settings.BOUNCE_GUARD_RATE:
+    )
+
+
+def _last_day_inbound(sequence_id: int, now: dt.datetime, kind: str) -> QuerySet[InboundMessage]:
+    return InboundMessage.objects.filter(
+        kind=kind, read_at__gt=now - DAY, email__sequence_id=sequence_id
+    )
+
+
+def _guard(
+    sequence_id: int, now: dt.datetime, total: int, bad: int, rate: float, what: str
+) -> bool:
+    if total < settings.BOUNCE_GUARD_MIN_SENDS or bad / total < rate:
         return False
     reason = (
-        f"Paused automatically: {hard} of the last {total} emails in 24 hours bounced "
-        f"({hard / total:.0%}, over the {settings.BOUNCE_GUARD_RATE:.0%} limit). Check the "
-        "contact list, then resume. Follow-ups to contacts already reached continue."
+        f"Paused automatically: {bad} of the last {total} emails in 24 hours {what} "
+        f"({bad / total:.1%}, over the {rate:.1%} limit). Check the contact list, then "
+        "resume. Follow-ups to contacts already reached continue."
     )
     return bool(
         Sequence.objects.filter(pk=sequence_id, first_steps_paused_at__isnull=True).update(

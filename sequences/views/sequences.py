@@ -59,7 +59,8 @@ def _page_context(request: HttpRequest, sequence: Sequence, tab: str) -> dict:
 def sequence_overview(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = access.get_sequence_to_view(request, pk)
     context = _page_context(request, sequence, "overview") | {
-        "steps": selectors.steps_for_sequence(sequence=sequence)
+        "steps": selectors.steps_for_sequence(sequence=sequence),
+        "outcomes": selectors.sequence_outcomes(sequence=sequence),
     }
     return render(request, "sequences/sequence_overview.html", context)
 

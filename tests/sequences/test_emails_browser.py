@@ -236,7 +236,7 @@ def test_a_refused_sign_in_is_fixed_with_a_new_password_not_the_same_one(
 
     assert page.locator(".triage button", has_text="Resynchronize").count() == 0
     page.locator(".triage a", has_text="Enter the new password and reconnect").click()
-    page.get_by_label("Password").fill("the-new-one")
+    page.get_by_label("Password", exact=True).fill("the-new-one")
     page.get_by_role("button", name="Test, save and reconnect").click()
 
     expect(page.locator(".messages")).to_contain_text("connected: 2 held emails rescheduled")

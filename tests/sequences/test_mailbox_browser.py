@@ -21,10 +21,10 @@ def test_a_wrong_password_is_refused_with_the_reason_then_the_right_one_connects
 
     page.get_by_label("Email").fill("rita@example.test")
     page.get_by_label("SMTP server").fill("127.0.0.1")
-    page.get_by_label("Port").fill(str(sandbox.port))
-    page.get_by_label("Encryption").select_option("none")
-    page.get_by_label("Username").fill("rita@example.test")
-    page.get_by_label("Password").fill("wrong")
+    page.get_by_label("Port", exact=True).fill(str(sandbox.port))
+    page.get_by_label("Encryption", exact=True).select_option("none")
+    page.get_by_label("Username", exact=True).fill("rita@example.test")
+    page.get_by_label("Password", exact=True).fill("wrong")
     page.get_by_role("button", name="Test and connect").click()
 
     status = page.get_by_role("status").filter(has_text="Connection test")
@@ -32,8 +32,8 @@ def test_a_wrong_password_is_refused_with_the_reason_then_the_right_one_connects
     expect(status).to_contain_text("535 5.7.8 Authentication credentials invalid")
     assert not Mailbox.objects.exists()
     # The password is never sent back: typed again.
-    expect(page.get_by_label("Password")).to_have_value("")
-    page.get_by_label("Password").fill("the-right-one")
+    expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    page.get_by_label("Password", exact=True).fill("the-right-one")
     page.get_by_role("button", name="Test and connect").click()
 
     expect(page.locator("h1")).to_have_text("rita@example.test")

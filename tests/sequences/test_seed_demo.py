@@ -237,6 +237,8 @@ def test_an_emails_error_and_its_diagnosis_agree(seeded):
         failures = [a for a in _attempts(email) if a.outcome != SendAttempt.Outcome.SENT]
         if failures:
             assert failures[-1].raw_error == email.last_error
+        elif email.status == Status.BOUNCED:  # sent, then its bounce was read
+            assert email.inbound.filter(kind="bounce", diagnostic=email.last_error).exists()
         else:  # held by its broken mailbox without being tried
             assert email.status == Status.BLOCKED
             assert email.last_error == email.mailbox.last_error
@@ -300,10 +302,11 @@ def test_a_follow_up_waits_for_its_step_and_goes_once_it_is_sent(seeded):
         if previous is None:
             assert email.status != Status.WAITING
         elif email.attempt_count or email.status in (Status.SCHEDULED, Status.SENDING):
-            # Tried, or due: only once the step before it was sent.
-            assert previous.status == Status.SENT, (email.status, previous.status)
+            # Tried, or due: only once the step before it was sent (and maybe answered or
+            # returned since).
+            assert previous.sent_at is not None, (email.status, previous.status)
         elif email.status == Status.WAITING:
-            assert previous.status != Status.SENT
+            assert previous.sent_at is None
 
 
 def test_a_stopped_contact_has_nothing_pending_and_each_cancellation_is_true(seeded):
@@ -314,8 +317,11 @@ def test_a_stopped_contact_has_nothing_pending_and_each_cancellation_is_true(see
         if email.status_reason == BOUNCED:
             assert contact.state == Contact.State.BOUNCED
             assert contact.emails.filter(
-                status=Status.FAILED, step__position__lt=email.step.position
+                status__in=[Status.FAILED, Status.BOUNCED], step__position__lt=email.step.position
             ).exists()
+        elif email.status_reason == "Contact replied":
+            assert email.enrollment.stop_cause == "replied"
+            assert email.enrollment.emails.filter(status=Status.REPLIED).exists()
         else:
             assert email.status_reason == "Contact unsubscribed", email.status_reason
             assert contact.state == Contact.State.UNSUBSCRIBED
