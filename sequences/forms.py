@@ -92,7 +92,7 @@ class MailboxSettingsForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.uses_oauth:  # signs in with the provider's consent instead
-            del self.fields["password"]
+            del self.fields["password"], self.fields["imap_password"]
         for name in self.IMAP_FIELDS:
             self.fields[name].required = False
 

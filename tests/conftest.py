@@ -339,6 +339,7 @@ class Fixables:
     def step(self) -> Step:
         return self.email.step
 
+    @property
     def enrollment(self) -> Enrollment:
         return self.email.enrollment
 
