@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -31,13 +30,12 @@ from pathlib import Path
 
 from sandboxes.background import BackgroundServer
 from sandboxes.certificates import write_self_signed
-from tests.postfix import _free_port, group_alive
+from tests.postfix import _free_port, stop_master
 
 DOVECOT = "/usr/sbin/dovecot"
 HOST = "127.0.0.1"
 HOSTNAME = "dovecot-peer.test"
 START_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 
 
 class Dovecot(BackgroundServer):
@@ -163,18 +161,7 @@ class Dovecot(BackgroundServer):
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            deadline = time.monotonic() + STOP_TIMEOUT
-            while group_alive(process.pid):
-                if time.monotonic() > deadline:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    break
-                time.sleep(0.02)
+            stop_master(process)
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -167,23 +167,8 @@ class Postfix(BackgroundServer):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        # SIGTERM to the master: it sends SIGTERM to its process group (every daemon it
-        # started) and exits.
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        # Daemons may outlive the master for a moment: wait for them to end.
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while group_alive(process.pid):
-            if time.monotonic() > deadline:
-                os.killpg(process.pid, signal.SIGKILL)
-                break
-            time.sleep(0.02)
+        if process is not None:
+            stop_master(process)
 
     def _run_master(self) -> bool:
         """Starts the master; True once it listens, False if it exited (when it cannot bind
@@ -375,6 +360,25 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
+
+
+def stop_master(process: subprocess.Popen) -> None:
+    """Stop a mail server's master process and every daemon of its process group."""
+    # SIGTERM to the master: it sends SIGTERM to its process group (every daemon it
+    # started) and exits.
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    # Daemons may outlive the master for a moment: wait for them to end.
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while group_alive(process.pid):
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
 
 
 def group_alive(pgid: int) -> bool:
