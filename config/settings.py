@@ -307,6 +307,9 @@ PUBLIC_BASE_URL = env_required("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstri
 # The local SMTP sandbox the demo mailboxes send through (see `manage.py smtp_sandbox`).
 SMTP_SANDBOX_HOST = os.environ.get("SMTP_SANDBOX_HOST", "127.0.0.1")
 SMTP_SANDBOX_PORT = int(os.environ.get("SMTP_SANDBOX_PORT", "2525"))
+# The IMAP sandbox that serves the demo mailboxes their later answers (`manage.py
+# imap_sandbox`), read by the inbox reader like any mailbox's server.
+IMAP_SANDBOX_PORT = int(os.environ.get("IMAP_SANDBOX_PORT", "1143"))
 
 # OAuth 2.0 sign-in of Google and Microsoft mailboxes (authorization code with PKCE, then
 # SMTP AUTH XOAUTH2). Production: the providers' endpoints, with the client id and secret of

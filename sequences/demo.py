@@ -324,6 +324,13 @@ def _ensure_mailbox(
         smtp_port=settings.SMTP_SANDBOX_PORT,
         smtp_security=Mailbox.Security.NONE,
         smtp_username=spec.email,
+        # Read by the inbox reader from the IMAP sandbox, where the SMTP sandbox's later
+        # answers (bounces, replies, out-of-office, complaints) land.
+        imap_host=settings.SMTP_SANDBOX_HOST,
+        imap_port=settings.IMAP_SANDBOX_PORT,
+        imap_security=Mailbox.Security.NONE,
+        imap_folders="INBOX",
+        imap_sent_folder="",
         last_checked_at=now,
         per_minute_limit=30 if spec.provider == Mailbox.Provider.MICROSOFT else 60,
         daily_limit=10_000 if spec.provider == Mailbox.Provider.MICROSOFT else 2_000,

@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=1143, help="0 picks a free port.")
+        parser.add_argument(
+            "--port", type=int, default=settings.IMAP_SANDBOX_PORT, help="0 picks a free port."
+        )
         parser.add_argument(
             "--root",
             type=Path,
