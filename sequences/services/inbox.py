@@ -356,7 +356,12 @@ def _bounce(record: InboundMessage, found: MessageDiagnosis, headers: object) ->
     if email.status not in (Status.SENT, Status.REPLIED):
         record.outcome = f"The email is {email.get_status_display().lower()} already."
         return
-    after = timesince(email.sent_at, record.received_at, depth=1) if email.sent_at else ""
+    after = ""
+    if email.sent_at:  # timesince says "0 minutes" under a minute
+        quick = record.received_at - email.sent_at < dt.timedelta(minutes=1)
+        after = (
+            "less than a minute" if quick else timesince(email.sent_at, record.received_at, depth=1)
+        )
     reason = f"Bounced {after} after it was sent: {diagnosis.title}" if after else diagnosis.title
     record.outcome = reason
     _save(record, headers)

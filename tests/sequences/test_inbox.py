@@ -124,7 +124,7 @@ def test_it_bounces_a_sent_email_matched_by_its_message_id(outbound, sent, dovec
     assert result.applied == {"bounce": 1}
     first, second, third = _reload([first, second, third])
     assert first.status == Status.BOUNCED
-    assert first.status_reason.startswith("Bounced 0\xa0minutes after it was sent: ")
+    assert first.status_reason.startswith("Bounced less than a minute after it was sent: ")
     assert first.error_code == "smtp.5.1.1"
     assert first.contact.state == Contact.State.BOUNCED
     assert first.enrollment.state == Enrollment.State.STOPPED
